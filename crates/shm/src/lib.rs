@@ -1,0 +1,30 @@
+//! Shared memory and processes: the ground every procshare primitive stands on.
+//!
+//! * [`Region`]: a `memfd_create` file mapped `MAP_SHARED` (memmap2's `map_anon` would be
+//!   private copy-on-write after `fork`, and so not shared at all);
+//! * [`heap`]: small objects are carved out of shared arenas, as CPython's
+//!   `multiprocessing.heap` does, so a `Value<u32>` does not cost an fd and a page;
+//! * [`Value`], [`Array`]: typed shared data behind any [`RawLock`] strategy, and
+//!   [`RawValue`], [`RawArray`]: the same data with no lock, reached with relaxed atomics;
+//! * [`Process`]: a closure run in a forked child, with CPython's exit-code convention.
+//!
+//! Memory shared between processes is only ever touched through atomics (relaxed ones for
+//! the data, ordered by the lock's acquire/release), so even the racy `NoLock` control is
+//! free of undefined behaviour: it loses updates, it does not tear the language's rules.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod array;
+mod atomic_copy;
+mod error;
+pub mod heap;
+pub mod process;
+mod region;
+mod value;
+
+pub use array::{Array, ArrayGuard, RawArray};
+pub use atomic_copy::AtomicInt;
+pub use error::{Error, GuardError};
+pub use process::Process;
+pub use procshare_sync::{LockError, RawLock};
+pub use region::Region;
+pub use value::{RawValue, Value, ValueGuard};

@@ -1,0 +1,259 @@
+//! `Value<T, L>` and `RawValue<T>`: one shared `T`, with or without a lock.
+//!
+//! `Value` mirrors CPython's `multiprocessing.Value`: [`Value::lock`] is
+//! `with v.get_lock(): ...` (a guard through which the value is read and written), while
+//! [`Value::load`] and [`Value::store`] each take the lock on their own, like `v.value` and
+//! `v.value = x`, so `v.store(v.load()? + 1)` loses updates under contention exactly as
+//! `v.value += 1` does in CPython. `RawValue` is `Value(..., lock=False)`: no lock at all,
+//! relaxed atomics, and a lock-free `fetch_add` for integers.
+//!
+//! Layout of the shared block: the lock `L` at offset 0, the value at the next multiple of
+//! 8 bytes; both in one 64-byte-aligned heap block. Tested across processes in the
+//! `procshare` package (`tests/value.rs`).
+
+use crate::atomic_copy::{self, AtomicInt};
+use crate::heap::{self, Block};
+use crate::{Error, GuardError};
+use bytemuck::Pod;
+use procshare_sync::hook::{self, Point};
+use procshare_sync::{FutexMutex, LockError, RawLock};
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+/// Offset of the data behind a lock of type `L`.
+pub(crate) const fn data_offset<L>() -> usize {
+    std::mem::size_of::<L>().next_multiple_of(8)
+}
+
+/// Allocate a block holding an initialised `L` followed by `data_len` bytes.
+pub(crate) fn alloc_locked<L: RawLock>(data_len: usize) -> Result<Block, Error> {
+    assert!(
+        std::mem::align_of::<L>() <= heap::BLOCK_ALIGN,
+        "lock alignment above 64"
+    );
+    let len = data_offset::<L>()
+        .checked_add(data_len)
+        .ok_or(Error::TooLarge {
+            elements: data_len,
+            element_size: 1,
+        })?;
+    let block = heap::alloc(len)?;
+    // SAFETY: the block is fresh (no other handle, no other process knows its offset),
+    // 64-byte aligned and large enough for L; L::init initialises it in place.
+    let slot = unsafe { &mut *block.ptr().cast::<MaybeUninit<L>>() };
+    L::init(slot)?;
+    Ok(block)
+}
+
+/// A `T` in shared memory, guarded by a lock of strategy `L` (default [`FutexMutex`]).
+///
+/// Create it in the parent, then use it from forked children (see `Process`): the child
+/// sees the parent's writes and the parent sees the child's. Only the creating process
+/// frees the memory, when its handle is dropped: join the children first.
+pub struct Value<T: Pod, L: RawLock = FutexMutex> {
+    block: Block,
+    _marker: PhantomData<(T, L)>,
+}
+
+impl<T: Pod, L: RawLock> std::fmt::Debug for Value<T, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Value")
+            .field("lock", &L::NAME)
+            .field("offset", &self.block.offset())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Pod, L: RawLock> Value<T, L> {
+    /// A new shared value holding `init`.
+    pub fn new(init: T) -> Result<Self, Error> {
+        let block = alloc_locked::<L>(std::mem::size_of::<T>())?;
+        let v = Value {
+            block,
+            _marker: PhantomData,
+        };
+        // SAFETY: the data lies in our fresh block, 8-aligned; nobody else sees it yet.
+        unsafe { atomic_copy::store(v.data(), &init) };
+        Ok(v)
+    }
+
+    /// The lock itself (CPython's `get_lock()`), e.g. to hold it across several values.
+    pub fn get_lock(&self) -> &L {
+        // SAFETY: the block starts with an `L` initialised by `L::init` and never moved;
+        // `L: Sync` and lives as long as the block.
+        unsafe { &*self.block.ptr().cast::<L>() }
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: data_offset + size_of::<T>() is inside the block (see `new`).
+        unsafe { self.block.ptr().add(data_offset::<L>()) }
+    }
+
+    fn read(&self) -> T {
+        hook::point(Point::Load);
+        // SAFETY: the data is a T in our block, 8-aligned, and only ever accessed through
+        // atomic_copy with this T.
+        unsafe { atomic_copy::load(self.data()) }
+    }
+
+    fn write(&self, x: &T) {
+        hook::point(Point::Store);
+        // SAFETY: as in `read`.
+        unsafe { atomic_copy::store(self.data(), x) }
+    }
+
+    fn guard(&self) -> ValueGuard<'_, T, L> {
+        ValueGuard {
+            local: self.read(),
+            dirty: false,
+            value: self,
+        }
+    }
+
+    /// Lock, and get a guard through which the value is read and written
+    /// (`with v.get_lock(): v.value += 1`). Written back and unlocked when dropped.
+    ///
+    /// [`GuardError::OwnerDied`] carries the guard: the lock is held, but its previous
+    /// holder died inside its critical section.
+    pub fn lock(&self) -> Result<ValueGuard<'_, T, L>, GuardError<ValueGuard<'_, T, L>>> {
+        hook::point(Point::Acquire);
+        match self.get_lock().lock() {
+            Ok(()) => Ok(self.guard()),
+            Err(e) => Err(GuardError::from_lock(e, || self.guard())),
+        }
+    }
+
+    /// Like [`Value::lock`] but gives up after `timeout` (`Ok(None)`).
+    pub fn try_lock_for(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<ValueGuard<'_, T, L>>, GuardError<ValueGuard<'_, T, L>>> {
+        hook::point(Point::Acquire);
+        match self.get_lock().try_lock_for(timeout) {
+            Ok(true) => Ok(Some(self.guard())),
+            Ok(false) => Ok(None),
+            Err(e) => Err(GuardError::from_lock(e, || self.guard())),
+        }
+    }
+
+    /// Run `f` with the lock held; `Err` (and `f` not run) when the lock is not acquired
+    /// cleanly. On `OwnerDied` the lock is released again before returning.
+    fn locked<R>(&self, f: impl FnOnce() -> R) -> Result<R, LockError> {
+        hook::point(Point::Acquire);
+        let lock = self.get_lock();
+        let acquired = lock.lock();
+        if let Err(e) = acquired {
+            if e.lock_is_held() {
+                hook::point(Point::Release);
+                // SAFETY: OwnerDied means we hold the lock.
+                unsafe { lock.unlock() };
+            }
+            return Err(e);
+        }
+        let r = f();
+        hook::point(Point::Release);
+        // SAFETY: acquired just above.
+        unsafe { lock.unlock() };
+        Ok(r)
+    }
+
+    /// Read the value under the lock (CPython's `v.value`).
+    pub fn load(&self) -> Result<T, LockError> {
+        self.locked(|| self.read())
+    }
+
+    /// Write the value under the lock (CPython's `v.value = x`).
+    pub fn store(&self, x: T) -> Result<(), LockError> {
+        self.locked(|| self.write(&x))
+    }
+}
+
+/// The lock of a [`Value`], held; reads and writes go through it.
+///
+/// The guard holds a private copy of the value, read when the lock was taken and written
+/// back (if it was changed) just before the lock is released.
+pub struct ValueGuard<'a, T: Pod, L: RawLock> {
+    value: &'a Value<T, L>,
+    local: T,
+    dirty: bool,
+}
+
+impl<T: Pod, L: RawLock> Deref for ValueGuard<'_, T, L> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.local
+    }
+}
+
+impl<T: Pod, L: RawLock> DerefMut for ValueGuard<'_, T, L> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.dirty = true;
+        &mut self.local
+    }
+}
+
+impl<T: Pod, L: RawLock> Drop for ValueGuard<'_, T, L> {
+    fn drop(&mut self) {
+        if self.dirty {
+            self.value.write(&self.local);
+        }
+        hook::point(Point::Release);
+        // SAFETY: a guard exists only while its lock is held.
+        unsafe { self.value.get_lock().unlock() };
+    }
+}
+
+/// A `T` in shared memory with no lock (CPython's `Value(..., lock=False)`).
+///
+/// Reads and writes are relaxed atomics: racing on it is allowed and loses updates, but is
+/// never undefined behaviour. Integers have a lock-free [`RawValue::fetch_add`].
+pub struct RawValue<T: Pod> {
+    block: Block,
+    _marker: PhantomData<T>,
+}
+
+impl<T: Pod> std::fmt::Debug for RawValue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawValue")
+            .field("offset", &self.block.offset())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Pod> RawValue<T> {
+    /// A new shared value holding `init`.
+    pub fn new(init: T) -> Result<Self, Error> {
+        let v = RawValue {
+            block: heap::alloc(std::mem::size_of::<T>())?,
+            _marker: PhantomData,
+        };
+        v.store(init);
+        Ok(v)
+    }
+
+    /// Read the value (relaxed).
+    pub fn load(&self) -> T {
+        hook::point(Point::Load);
+        // SAFETY: the block holds a T, 64-aligned, accessed only through atomic_copy.
+        unsafe { atomic_copy::load(self.block.ptr()) }
+    }
+
+    /// Write the value (relaxed).
+    pub fn store(&self, x: T) {
+        hook::point(Point::Store);
+        // SAFETY: as in `load`.
+        unsafe { atomic_copy::store(self.block.ptr(), &x) }
+    }
+}
+
+impl<T: AtomicInt> RawValue<T> {
+    /// Atomically add `delta` (wrapping), returning the previous value: the lock-free
+    /// strategy, which never loses an update.
+    pub fn fetch_add(&self, delta: T) -> T {
+        hook::point(Point::Store);
+        // SAFETY: as in `load`; AtomicInt uses atomics of the same width as atomic_copy.
+        unsafe { T::fetch_add_at(self.block.ptr(), delta) }
+    }
+}

@@ -1,0 +1,187 @@
+//! `FutexMutex`: the default strategy, a three-state futex mutex that records its owner.
+//!
+//! Algorithm: Drepper, "Futexes Are Tricky" (2011), mutex 2 ("unlocked / locked / locked
+//! with waiters"), with the "locked" states carrying the owner's process id in the same
+//! word, as the kernel's robust futexes do (`FUTEX_WAITERS | tid`). Keeping owner and state
+//! in one word means taking the lock and recording the owner is one compare-and-swap: there
+//! is no window in which the lock is held by nobody known.
+//!
+//! Owner death: a waiter sleeps at most [`LIVENESS_SLICE`](crate::loom::LIVENESS_SLICE)
+//! (50 ms) at a time; when a sleep times out on an unchanged word it asks whether the owner
+//! is alive (a zombie counts as dead) and, if not, takes the lock over with one CAS and
+//! returns [`LockError::OwnerDied`] holding it. A dead holder is detected within about
+//! 50 ms of its death; exactly one waiter gets the error.
+//!
+//! Tested by `tests/loom_futex_mutex.rs` (mutual exclusion with 2 and 3 threads, no lost
+//! wake-up, `try_lock`, timeouts that expire at any step, and a broken variant that must
+//! fail) and by the cross-process tests of the `procshare` package.
+
+use crate::loom::{futex_wait, futex_wake, spin_loop, AtomicU32, Deadline, Ordering, Wake};
+use crate::{loom, LockError, RawLock};
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+/// Set while some process may be asleep in `futex_wait` on the word.
+const WAITERS: u32 = 1 << 31;
+/// The owner's process id (Linux pids are below `2^22`).
+const OWNER: u32 = !WAITERS;
+
+/// How many times a contended `lock` re-checks the word before it sleeps.
+const SPINS: u32 = if cfg!(loom) { 1 } else { 100 };
+
+/// A mutex on one 32-bit futex word in shared memory.
+///
+/// | word              | meaning                                                  |
+/// |-------------------|----------------------------------------------------------|
+/// | `0`               | unlocked                                                 |
+/// | `pid`             | held by process `pid`; nobody sleeps                     |
+/// | `pid \| WAITERS`  | held by process `pid`; some process may sleep on the word|
+///
+/// | transition                          | made by                                    |
+/// |-------------------------------------|--------------------------------------------|
+/// | `0 → me` (CAS, Acquire)             | an uncontended locker                      |
+/// | `0 → me \| WAITERS` (CAS, Acquire)  | a locker that has slept (others may sleep) |
+/// | `pid → pid \| WAITERS` (CAS)        | a locker about to sleep                    |
+/// | `pid[\|W] → me \| WAITERS` (CAS)    | a waiter that found `pid` dead (OwnerDied) |
+/// | `* → 0` (swap, Release)             | the holder; wakes one sleeper if `WAITERS` |
+///
+/// Fairness: none (a running process may barge past a woken one). Cost uncontended: one
+/// CAS to lock, one swap to unlock, no system call.
+#[repr(C)]
+#[derive(Debug)]
+pub struct FutexMutex {
+    word: AtomicU32,
+}
+
+impl FutexMutex {
+    /// An unlocked mutex (for use inside one process and in loom models; in shared memory
+    /// use [`RawLock::init`]).
+    pub fn new() -> Self {
+        FutexMutex {
+            word: AtomicU32::new(0),
+        }
+    }
+
+    #[inline]
+    fn try_acquire(&self, me: u32) -> bool {
+        self.word
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The contended path: spin a little, then sleep on the word until it is ours, the
+    /// deadline passes (`Ok(false)`) or the owner is found dead.
+    #[cold]
+    fn lock_contended(&self, deadline: &Deadline) -> Result<bool, LockError> {
+        let me = loom::current_owner();
+        for _ in 0..SPINS {
+            let s = self.word.load(Ordering::Relaxed);
+            if s == 0 {
+                if self.try_acquire(me) {
+                    return Ok(true);
+                }
+            } else if s & WAITERS != 0 {
+                break;
+            }
+            spin_loop();
+        }
+        loop {
+            let mut s = self.word.load(Ordering::Relaxed);
+            if s == 0 {
+                // We may have slept: others may still sleep, so keep WAITERS set.
+                if self
+                    .word
+                    .compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(true);
+                }
+                continue;
+            }
+            if s & WAITERS == 0 {
+                if self
+                    .word
+                    .compare_exchange(s, s | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+                s |= WAITERS;
+            }
+            if futex_wait(&self.word, s, &deadline.or_liveness_check()) == Wake::TimedOut {
+                if deadline.expired() {
+                    return Ok(false);
+                }
+                let owner = s & OWNER;
+                if !loom::owner_alive(owner)
+                    && self
+                        .word
+                        .compare_exchange(s, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return Err(LockError::OwnerDied { pid: Some(owner) });
+                }
+            }
+        }
+    }
+
+    /// Release without waking a sleeper: the deliberately broken variant that the loom
+    /// suite must catch (a lost wake-up). Never use it.
+    #[doc(hidden)]
+    #[cfg(loom)]
+    pub unsafe fn unlock_without_wake(&self) {
+        self.word.swap(0, Ordering::Release);
+    }
+
+    /// The raw word, for tests and diagnostics.
+    pub fn state(&self) -> u32 {
+        self.word.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for FutexMutex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: exclusion: every acquisition is a CAS from 0 (or, on owner death, from the dead
+// owner's unchanged word) to a non-zero word, and only `unlock` returns the word to 0.
+// Ordering: acquisitions are Acquire CASes, the release is a Release swap. The state is one
+// AtomicU32 holding no pointer; the futex calls are shared (not private). Timeouts come
+// from `Deadline`, which never expires early.
+unsafe impl RawLock for FutexMutex {
+    const NAME: &'static str = "futex";
+
+    fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+        slot.write(FutexMutex::new());
+        Ok(())
+    }
+
+    #[inline]
+    fn lock(&self) -> Result<(), LockError> {
+        if self.try_acquire(loom::current_owner()) {
+            return Ok(());
+        }
+        self.lock_contended(&Deadline::never()).map(|_| ())
+    }
+
+    #[inline]
+    fn try_lock(&self) -> Result<bool, LockError> {
+        Ok(self.try_acquire(loom::current_owner()))
+    }
+
+    fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+        if self.try_acquire(loom::current_owner()) {
+            return Ok(true);
+        }
+        self.lock_contended(&Deadline::after(timeout))
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        if self.word.swap(0, Ordering::Release) & WAITERS != 0 {
+            futex_wake(&self.word, 1);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Schedule points: where a controlled scheduler may take over.
+//!
+//! Every primitive calls [`point`] once before each operation that another process can
+//! observe (acquire, release, shared load, shared store), and the futex shim reports
+//! [`blocked`]/[`runnable`] around every sleep. With no scheduler installed each call is a
+//! single relaxed load and a predictable branch; the harness installs a [`Scheduler`] in an
+//! actor process to decide which actor runs next.
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// What a primitive is about to do at a schedule point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Point {
+    /// About to acquire a lock.
+    Acquire,
+    /// About to release a lock.
+    Release,
+    /// About to read shared data.
+    Load,
+    /// About to write shared data.
+    Store,
+}
+
+/// A controlled scheduler, installed per process by the harness.
+pub trait Scheduler: Sync {
+    /// Called before the operation `point`; may block until this process is chosen to run.
+    fn point(&self, point: Point);
+    /// The calling process is about to sleep in the kernel (it is not runnable).
+    fn blocked(&self);
+    /// The calling process woke up (it is runnable again).
+    fn runnable(&self);
+}
+
+static ACTIVE: AtomicPtr<&'static dyn Scheduler> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Install `scheduler` for this process (or remove it with `None`).
+pub fn install(scheduler: Option<&'static dyn Scheduler>) {
+    let ptr = match scheduler {
+        Some(s) => Box::into_raw(Box::new(s)),
+        None => std::ptr::null_mut(),
+    };
+    // The previous box is leaked on purpose: another thread may still be reading it.
+    ACTIVE.store(ptr, Ordering::Release);
+}
+
+#[inline]
+fn active() -> Option<&'static dyn Scheduler> {
+    let ptr = ACTIVE.load(Ordering::Acquire);
+    if ptr.is_null() {
+        None
+    } else {
+        // SAFETY: only `install` stores non-null pointers, each from `Box::into_raw` of a
+        // box that is never freed, holding a `'static` reference.
+        Some(unsafe { *ptr })
+    }
+}
+
+/// A schedule point before `point`. Free when no scheduler is installed.
+#[inline]
+pub fn point(point: Point) {
+    if let Some(s) = active() {
+        s.point(point);
+    }
+}
+
+/// The calling process is about to sleep in the kernel.
+#[inline]
+pub fn blocked() {
+    if let Some(s) = active() {
+        s.blocked();
+    }
+}
+
+/// The calling process woke up from a kernel sleep.
+#[inline]
+pub fn runnable() {
+    if let Some(s) = active() {
+        s.runnable();
+    }
+}

@@ -1,0 +1,474 @@
+//! The facade every protocol in this crate is written against.
+//!
+//! Normally it re-exports `std`'s atomics and talks to the kernel: a real `futex(2)` (shared,
+//! i.e. without `FUTEX_PRIVATE_FLAG`), `CLOCK_MONOTONIC` deadlines and process ids. Under
+//! `--cfg loom` the same names are loom's model objects:
+//!
+//! * the futex is a loom `Mutex` + one `Condvar` per word: `wait` compares the word under the
+//!   mutex and returns at once on a mismatch, exactly like `futex(2)`; `wake` notifies. A
+//!   wake-up that a protocol forgets to send therefore shows up as loom's deadlock report;
+//! * a finite [`Deadline`] expires when a model thread calls [`expire_deadlines`], so a
+//!   timeout "may expire at any step" and loom explores every step;
+//! * owners are loom threads, which never die, so the liveness slice is off.
+//!
+//! Protocol code imports only from here and never makes a system call itself.
+
+use std::time::Duration;
+
+#[cfg(not(loom))]
+pub use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub use ::loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Busy-wait hint; a yield point under loom.
+#[inline]
+pub fn spin_loop() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    ::loom::hint::spin_loop();
+}
+
+/// Give up the processor (`sched_yield`); a yield point under loom.
+#[inline]
+pub fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    ::loom::thread::yield_now();
+}
+
+/// How many doublings of busy-waiting a backoff does before it starts to yield.
+/// Kept tiny under loom: every spin is a scheduling point there.
+pub const SPIN_DOUBLINGS: u32 = if cfg!(loom) { 0 } else { 6 };
+
+/// Exponential backoff for spin loops: `2^k` spin hints for `k < SPIN_DOUBLINGS`, then
+/// `yield_now` on every later step.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// A fresh backoff.
+    pub fn new() -> Self {
+        Backoff { step: 0 }
+    }
+
+    /// Wait a little, longer on each call.
+    #[inline]
+    pub fn snooze(&mut self) {
+        if self.step < SPIN_DOUBLINGS {
+            for _ in 0..(1u32 << self.step) {
+                spin_loop();
+            }
+            self.step += 1;
+        } else {
+            yield_now();
+        }
+    }
+
+    /// True once spinning has given way to yielding.
+    pub fn is_yielding(&self) -> bool {
+        self.step >= SPIN_DOUBLINGS
+    }
+}
+
+/// What a [`futex_wait`] returned for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Woken by [`futex_wake`], or spuriously: re-check the word.
+    Woken,
+    /// The word did not hold the expected value; the caller did not sleep.
+    Changed,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// When a timed operation gives up. Measured on `CLOCK_MONOTONIC`; never early.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    #[cfg(not(loom))]
+    at: Option<std::time::Instant>,
+    #[cfg(loom)]
+    finite: bool,
+}
+
+impl Deadline {
+    /// A deadline that never passes.
+    pub fn never() -> Self {
+        #[cfg(not(loom))]
+        return Deadline { at: None };
+        #[cfg(loom)]
+        return Deadline { finite: false };
+    }
+
+    /// A deadline `timeout` from now. A timeout too large to represent never passes.
+    pub fn after(timeout: Duration) -> Self {
+        #[cfg(not(loom))]
+        return Deadline {
+            at: std::time::Instant::now().checked_add(timeout),
+        };
+        #[cfg(loom)]
+        {
+            let _ = timeout;
+            Deadline { finite: true }
+        }
+    }
+
+    /// Has the deadline passed?
+    pub fn expired(&self) -> bool {
+        #[cfg(not(loom))]
+        return self.at.is_some_and(|at| std::time::Instant::now() >= at);
+        #[cfg(loom)]
+        return self.finite && model::expired();
+    }
+
+    /// The earlier of this deadline and the next liveness check ([`LIVENESS_SLICE`] from
+    /// now): how long a waiter sleeps before it asks whether the lock's owner still lives.
+    pub fn or_liveness_check(&self) -> Deadline {
+        #[cfg(not(loom))]
+        {
+            let check = std::time::Instant::now() + LIVENESS_SLICE;
+            Deadline {
+                at: Some(self.at.map_or(check, |at| at.min(check))),
+            }
+        }
+        #[cfg(loom)]
+        return *self;
+    }
+
+    #[cfg(not(loom))]
+    fn remaining(&self) -> Option<Option<Duration>> {
+        match self.at {
+            None => Some(None),
+            Some(at) => at
+                .checked_duration_since(std::time::Instant::now())
+                .filter(|d| !d.is_zero())
+                .map(Some),
+        }
+    }
+}
+
+/// How often a waiter checks whether a lock's recorded owner is still alive.
+#[cfg(not(loom))]
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(50);
+
+/// Sleep while `word` holds `expected`, until woken or until `deadline`.
+///
+/// Returns at once with [`Wake::Changed`] when the word differs. May return
+/// [`Wake::Woken`] spuriously; callers always re-check the word.
+pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
+    #[cfg(not(loom))]
+    {
+        let Some(timeout) = deadline.remaining() else {
+            return Wake::TimedOut;
+        };
+        crate::hook::blocked();
+        let r = sys::futex_wait(word, expected, timeout);
+        crate::hook::runnable();
+        r
+    }
+    #[cfg(loom)]
+    return model::wait(word, expected, deadline);
+}
+
+/// Wake at most `n` sleepers of `word`; `u32::MAX` wakes all.
+pub fn futex_wake(word: &AtomicU32, n: u32) {
+    #[cfg(not(loom))]
+    sys::futex_wake(word, n);
+    #[cfg(loom)]
+    model::wake(word, n);
+}
+
+/// Under loom: make every finite [`Deadline`] of the current model run expire now, and
+/// wake its sleepers. A loom test calls this from a "clock" thread so that loom explores
+/// the timeout at every point of the other threads' executions.
+#[cfg(loom)]
+pub fn expire_deadlines() {
+    model::expire();
+}
+
+/// The id that a lock records as its owner: the process id (cached; refreshed after
+/// `fork`). Under loom, a distinct id per model thread. Never 0 and below `2^30`.
+#[inline]
+pub fn current_owner() -> u32 {
+    #[cfg(not(loom))]
+    return sys::current_pid();
+    #[cfg(loom)]
+    return model::current_owner();
+}
+
+/// Is the process `owner` still running? A zombie counts as dead. Under loom, always true.
+pub fn owner_alive(owner: u32) -> bool {
+    #[cfg(not(loom))]
+    return sys::pid_alive(owner);
+    #[cfg(loom)]
+    {
+        let _ = owner;
+        true
+    }
+}
+
+/// A rate limiter for liveness checks in spin loops: due at most once per
+/// [`LIVENESS_SLICE`]; never due under loom.
+#[derive(Debug)]
+pub struct LivenessTimer {
+    #[cfg(not(loom))]
+    last: Option<std::time::Instant>,
+    #[cfg(not(loom))]
+    calls: u32,
+}
+
+impl LivenessTimer {
+    /// A timer whose first check is one slice away.
+    pub fn new() -> Self {
+        LivenessTimer {
+            #[cfg(not(loom))]
+            last: None,
+            #[cfg(not(loom))]
+            calls: 0,
+        }
+    }
+
+    /// True when a liveness check is due now.
+    #[inline]
+    pub fn due(&mut self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.calls = self.calls.wrapping_add(1);
+            if self.calls % 64 != 0 {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            match self.last {
+                None => {
+                    self.last = Some(now);
+                    false
+                }
+                Some(last) if now.duration_since(last) >= LIVENESS_SLICE => {
+                    self.last = Some(now);
+                    true
+                }
+                Some(_) => false,
+            }
+        }
+        #[cfg(loom)]
+        return false;
+    }
+}
+
+impl Default for LivenessTimer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(not(loom))]
+mod sys {
+    //! The real kernel calls behind the facade.
+    use super::{AtomicU32, Wake};
+    use std::sync::atomic::Ordering;
+    use std::sync::Once;
+    use std::time::Duration;
+
+    pub(super) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Wake {
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: FUTEX_WAIT reads the aligned u32 behind `word` (valid for the call, as it
+        // is borrowed) and the optional timespec on our stack; the other arguments are
+        // ignored for FUTEX_WAIT. No FUTEX_PRIVATE_FLAG: the word may be shared between
+        // processes. The relative timeout is measured on CLOCK_MONOTONIC.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                expected,
+                ts_ptr,
+                std::ptr::null::<u32>(),
+                0u32,
+            )
+        };
+        if r == 0 {
+            return Wake::Woken;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EAGAIN) => Wake::Changed,
+            Some(libc::ETIMEDOUT) => Wake::TimedOut,
+            // EINTR and anything unexpected: report a spurious wake; callers re-check.
+            _ => Wake::Woken,
+        }
+    }
+
+    pub(super) fn futex_wake(word: &AtomicU32, n: u32) {
+        let n = n.min(i32::MAX as u32) as i32;
+        // SAFETY: FUTEX_WAKE only uses the address of `word` as a key (no memory is
+        // accessed through it besides the kernel's hash); shared, not private.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAKE,
+                n,
+                std::ptr::null::<libc::timespec>(),
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
+    }
+
+    static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static ATFORK: Once = Once::new();
+
+    extern "C" fn forget_pid_in_child() {
+        PID.store(0, Ordering::Relaxed);
+    }
+
+    /// Forget the cached pid; called in a freshly forked child.
+    pub(crate) fn forget_pid() {
+        forget_pid_in_child();
+    }
+
+    #[inline]
+    pub(super) fn current_pid() -> u32 {
+        let pid = PID.load(Ordering::Relaxed);
+        if pid != 0 {
+            return pid;
+        }
+        current_pid_slow()
+    }
+
+    #[cold]
+    fn current_pid_slow() -> u32 {
+        ATFORK.call_once(|| {
+            // SAFETY: registers a plain extern "C" function that only stores to an atomic,
+            // which is async-signal-safe and therefore fine in a child right after fork.
+            unsafe {
+                libc::pthread_atfork(None, None, Some(forget_pid_in_child));
+            }
+        });
+        let pid = std::process::id();
+        PID.store(pid, Ordering::Relaxed);
+        pid
+    }
+
+    pub(super) fn pid_alive(pid: u32) -> bool {
+        if pid == 0 || pid > i32::MAX as u32 {
+            return false;
+        }
+        // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
+        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+        if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+            return false;
+        }
+        // The pid exists, but a killed child that nobody has reaped yet is a zombie.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => {
+                // The state follows the last ')' (the command name may contain parentheses).
+                let state = stat
+                    .rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().next());
+                !matches!(state, Some("Z") | Some("X") | Some("x"))
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Forget the cached process id. Called by `procshare` in a freshly forked child (a
+/// `pthread_atfork` handler does the same for forks made elsewhere).
+#[cfg(not(loom))]
+pub fn forget_cached_pid() {
+    sys::forget_pid();
+}
+
+#[cfg(loom)]
+mod model {
+    //! loom's model of the futex, the clock and the owners.
+    use super::{AtomicU32, Deadline, Wake};
+    use ::loom::sync::atomic::AtomicBool;
+    use ::loom::sync::{Arc, Condvar, Mutex};
+    use std::sync::atomic::Ordering;
+
+    struct Shim {
+        /// One condition variable per futex word, keyed by the word's address.
+        sleepers: Mutex<Vec<(usize, Arc<Condvar>)>>,
+        expired: AtomicBool,
+    }
+
+    ::loom::lazy_static! {
+        static ref SHIM: Shim = Shim {
+            sleepers: Mutex::new(Vec::new()),
+            expired: AtomicBool::new(false),
+        };
+        static ref NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
+    }
+
+    ::loom::thread_local! {
+        static OWNER: u32 = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn current_owner() -> u32 {
+        OWNER.with(|o| *o)
+    }
+
+    pub(super) fn expired() -> bool {
+        SHIM.expired.load(Ordering::SeqCst)
+    }
+
+    fn condvar(list: &mut Vec<(usize, Arc<Condvar>)>, key: usize) -> Arc<Condvar> {
+        if let Some((_, cv)) = list.iter().find(|(k, _)| *k == key) {
+            return cv.clone();
+        }
+        let cv = Arc::new(Condvar::new());
+        list.push((key, cv.clone()));
+        cv
+    }
+
+    pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
+        let key = word as *const AtomicU32 as usize;
+        let mut list = SHIM.sleepers.lock().unwrap();
+        if word.load(Ordering::SeqCst) != expected {
+            return Wake::Changed;
+        }
+        if deadline.expired() {
+            return Wake::TimedOut;
+        }
+        let cv = condvar(&mut list, key);
+        let list = cv.wait(list).unwrap();
+        drop(list);
+        if deadline.expired() {
+            Wake::TimedOut
+        } else {
+            Wake::Woken
+        }
+    }
+
+    pub(super) fn wake(word: &AtomicU32, n: u32) {
+        let key = word as *const AtomicU32 as usize;
+        let mut list = SHIM.sleepers.lock().unwrap();
+        let cv = condvar(&mut list, key);
+        if n >= 8 {
+            cv.notify_all();
+        } else {
+            for _ in 0..n {
+                cv.notify_one();
+            }
+        }
+    }
+
+    pub(super) fn expire() {
+        SHIM.expired.store(true, Ordering::SeqCst);
+        let list = SHIM.sleepers.lock().unwrap();
+        for (_, cv) in list.iter() {
+            cv.notify_all();
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! # procshare
+//!
+//! Sharing data between OS processes, the way Python's `multiprocessing` does it (shared
+//! `Value`/`Array` behind a lock, forked `Process`es), rebuilt in Rust across real
+//! processes, with lock protocols that are model-checked by loom.
+//!
+//! ```
+//! use procshare::{Process, Value};
+//!
+//! let counter = Value::<u64>::new(0)?;              // FutexMutex by default
+//! let mut children: Vec<Process> = (0..4)
+//!     .map(|_| Process::spawn(|| {
+//!         for _ in 0..1000 {
+//!             *counter.lock().unwrap() += 1;         // with counter.get_lock(): ...
+//!         }
+//!     }))
+//!     .collect::<Result<_, _>>()?;
+//! for child in &mut children {
+//!     assert_eq!(child.join()?, 0);
+//! }
+//! assert_eq!(counter.load()?, 4000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The crates behind the facade: `procshare-sync` (lock protocols, the loom facade, the
+//! futex shim, schedule points) and `procshare-shm` (shared regions and heap, `Value`,
+//! `Array`, `Process`). See `docs/architecture.md`.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub use procshare_shm::{
+    heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, Process, RawArray, RawValue,
+    Region, Value, ValueGuard,
+};
+pub use procshare_sync::{hook, LockError, RawLock};
+
+/// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
+/// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.
+pub mod strategy {
+    pub use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
+}
