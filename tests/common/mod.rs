@@ -5,20 +5,20 @@ use procshare::{Process, RawValue};
 
 /// A one-shot barrier for `parties` processes, on a relaxed-atomic counter in shared
 /// memory. Waiters yield (no sleeps) until everyone has arrived.
-pub struct SpinBarrier {
+pub(crate) struct SpinBarrier {
     arrived: RawValue<u32>,
     parties: u32,
 }
 
 impl SpinBarrier {
-    pub fn new(parties: u32) -> Self {
+    pub(crate) fn new(parties: u32) -> Self {
         SpinBarrier {
             arrived: RawValue::new(0).unwrap(),
             parties,
         }
     }
 
-    pub fn wait(&self) {
+    pub(crate) fn wait(&self) {
         self.arrived.fetch_add(1);
         while self.arrived.load() < self.parties {
             std::thread::yield_now();
@@ -27,11 +27,16 @@ impl SpinBarrier {
 }
 
 /// Spawn `n` children running `f(i)`, join them all, and assert that each exited with 0.
-pub fn run_children(n: usize, f: impl Fn(usize)) {
+pub(crate) fn run_children(n: usize, f: impl Fn(usize)) {
     let mut children: Vec<Process> = (0..n)
         .map(|i| Process::spawn(|| f(i)).expect("fork"))
         .collect();
     for child in &mut children {
-        assert_eq!(child.join().expect("join"), 0, "child {} failed", child.pid());
+        assert_eq!(
+            child.join().expect("join"),
+            0,
+            "child {} failed",
+            child.pid()
+        );
     }
 }

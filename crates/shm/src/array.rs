@@ -216,6 +216,16 @@ pub struct ArrayGuard<'a, T: Pod, L: RawLock> {
     dirty: bool,
 }
 
+impl<T: Pod + std::fmt::Debug, L: RawLock> std::fmt::Debug for ArrayGuard<'_, T, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArrayGuard")
+            .field("lock", &L::NAME)
+            .field("local", &self.local)
+            .field("dirty", &self.dirty)
+            .finish()
+    }
+}
+
 impl<T: Pod, L: RawLock> Deref for ArrayGuard<'_, T, L> {
     type Target = [T];
     fn deref(&self) -> &[T] {

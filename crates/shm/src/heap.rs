@@ -133,6 +133,14 @@ fn heap() -> std::sync::MutexGuard<'static, Heap> {
     heap
 }
 
+/// Hold the heap's lock across a `fork` (like glibc's malloc `atfork` handlers): the
+/// forking thread holds it, so in the child it is held by the child's only thread and is
+/// released normally, instead of staying locked forever by a thread that does not exist
+/// there. Drop the guard in both parent and child right after the fork.
+pub(crate) fn lock_for_fork() -> std::sync::MutexGuard<'static, impl Sized> {
+    HEAP.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Allocate a zero-filled block of at least `len` bytes, 64-byte aligned.
 pub fn alloc(len: usize) -> Result<Block, Error> {
     let too_large = || Error::TooLarge {

@@ -210,10 +210,13 @@ impl Process {
             Some((g, r, w)) => (g, Some(r), Some(w)),
             None => (ForkGuard::take(), None, None),
         };
+        let heap = crate::heap::lock_for_fork();
         // SAFETY: the child branch below runs only `child_main`, which ends in `_exit`
         // and never returns into the caller; see the module docs for what the closure
         // may do in a child of a multi-threaded process.
-        match unsafe { fork() }.map_err(|e| Error::os("fork", e))? {
+        let forked = unsafe { fork() };
+        drop(heap);
+        match forked.map_err(|e| Error::os("fork", e))? {
             ForkResult::Child => {
                 drop(read);
                 let mut out = write.map(|fd| ChildOutput { fd });

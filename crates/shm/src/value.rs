@@ -180,6 +180,16 @@ pub struct ValueGuard<'a, T: Pod, L: RawLock> {
     dirty: bool,
 }
 
+impl<T: Pod + std::fmt::Debug, L: RawLock> std::fmt::Debug for ValueGuard<'_, T, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueGuard")
+            .field("lock", &L::NAME)
+            .field("local", &self.local)
+            .field("dirty", &self.dirty)
+            .finish()
+    }
+}
+
 impl<T: Pod, L: RawLock> Deref for ValueGuard<'_, T, L> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -269,8 +269,7 @@ impl Default for LivenessTimer {
 mod sys {
     //! The real kernel calls behind the facade.
     use super::{AtomicU32, Wake};
-    use std::sync::atomic::Ordering;
-    use std::sync::Once;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     pub(super) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Wake {
@@ -325,7 +324,9 @@ mod sys {
     }
 
     static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    static ATFORK: Once = Once::new();
+    /// Not a `Once`: a child forked while another thread ran `call_once` would inherit a
+    /// `Once` stuck in its running state and block on it forever.
+    static ATFORK_REGISTERED: AtomicBool = AtomicBool::new(false);
 
     extern "C" fn forget_pid_in_child() {
         PID.store(0, Ordering::Relaxed);
@@ -347,13 +348,13 @@ mod sys {
 
     #[cold]
     fn current_pid_slow() -> u32 {
-        ATFORK.call_once(|| {
+        if !ATFORK_REGISTERED.swap(true, Ordering::Relaxed) {
             // SAFETY: registers a plain extern "C" function that only stores to an atomic,
             // which is async-signal-safe and therefore fine in a child right after fork.
             unsafe {
                 libc::pthread_atfork(None, None, Some(forget_pid_in_child));
             }
-        });
+        }
         let pid = std::process::id();
         PID.store(pid, Ordering::Relaxed);
         pid

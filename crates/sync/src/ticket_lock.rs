@@ -54,6 +54,12 @@ impl TicketLock {
         }
     }
 
+    /// How many tickets have been handed out so far (wrapping at `2^31`): a diagnostic
+    /// that lets tests order waiters deterministically.
+    pub fn tickets_issued(&self) -> u32 {
+        self.next.load(Ordering::Relaxed) & COUNT
+    }
+
     /// Sleep until `serving` differs from `observed` (or the deadline passes), after
     /// announcing the sleep with `SLEEPERS`.
     fn sleep(&self, observed: u32, deadline: &Deadline) {
