@@ -22,6 +22,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Synchronisation objects (CPython's `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`,
+//! `Condition`, `Event`, `Barrier`) are plain `ProcessShared` structs moved into shared
+//! memory with [`Shared`]:
+//!
+//! ```
+//! use procshare::{Process, Semaphore, Shared};
+//!
+//! let sem = Shared::new(Semaphore::new(1))?;
+//! sem.acquire();
+//! let mut child = Process::spawn(|| sem.release().unwrap())?;
+//! child.join()?;
+//! assert!(sem.try_acquire());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The crates behind the facade: `procshare-sync` (lock protocols, the loom facade, the
 //! futex shim, schedule points) and `procshare-shm` (shared regions and heap, `Value`,
 //! `Array`, `Process`). See `docs/architecture.md`.
@@ -29,9 +44,12 @@
 
 pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, Process, RawArray, RawValue,
-    Region, Value, ValueGuard,
+    Region, Shared, Value, ValueGuard,
 };
-pub use procshare_sync::{hook, LockError, RawLock};
+pub use procshare_sync::{
+    hook, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, Lock, LockError, LockGuard,
+    ProcessShared, RLock, RawLock, Semaphore, SyncError,
+};
 
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.

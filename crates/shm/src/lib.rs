@@ -6,6 +6,8 @@
 //!   `multiprocessing.heap` does, so a `Value<u32>` does not cost an fd and a page;
 //! * [`Value`], [`Array`]: typed shared data behind any [`RawLock`] strategy, and
 //!   [`RawValue`], [`RawArray`]: the same data with no lock, reached with relaxed atomics;
+//! * [`Shared`]: any `ProcessShared` object (`Semaphore`, `Condition`, `Barrier`, …)
+//!   moved into the shared heap;
 //! * [`Process`]: a closure run in a forked child, with CPython's exit-code convention.
 //!
 //! Memory shared between processes is only ever touched through atomics (relaxed ones for
@@ -19,12 +21,14 @@ mod error;
 pub mod heap;
 pub mod process;
 mod region;
+mod shared;
 mod value;
 
 pub use array::{Array, ArrayGuard, RawArray};
 pub use atomic_copy::AtomicInt;
-pub use error::{Error, GuardError};
+pub use error::Error;
 pub use process::Process;
-pub use procshare_sync::{LockError, RawLock};
+pub use procshare_sync::{GuardError, LockError, RawLock};
 pub use region::Region;
+pub use shared::Shared;
 pub use value::{RawValue, Value, ValueGuard};

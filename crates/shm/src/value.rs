@@ -13,10 +13,10 @@
 
 use crate::atomic_copy::{self, AtomicInt};
 use crate::heap::{self, Block};
-use crate::{Error, GuardError};
+use crate::Error;
 use bytemuck::Pod;
 use procshare_sync::hook::{self, Point};
-use procshare_sync::{FutexMutex, LockError, RawLock};
+use procshare_sync::{FutexMutex, GuardError, LockError, RawLock};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};

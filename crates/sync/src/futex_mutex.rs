@@ -133,6 +133,21 @@ impl FutexMutex {
         self.word.swap(0, Ordering::Release);
     }
 
+    /// Release the mutex whoever holds it: the ownerless release of CPython's `Lock`.
+    /// Returns false (and changes nothing) if it was not locked.
+    pub fn unlock_any(&self) -> bool {
+        let old = self.word.swap(0, Ordering::Release);
+        if old & WAITERS != 0 {
+            futex_wake(&self.word, 1);
+        }
+        old != 0
+    }
+
+    /// The pid (loom: thread id) recorded as the holder; 0 when unlocked.
+    pub fn owner(&self) -> u32 {
+        self.word.load(Ordering::Relaxed) & OWNER
+    }
+
     /// The raw word, for tests and diagnostics.
     pub fn state(&self) -> u32 {
         self.word.load(Ordering::Relaxed)
@@ -180,8 +195,6 @@ unsafe impl RawLock for FutexMutex {
 
     #[inline]
     unsafe fn unlock(&self) {
-        if self.word.swap(0, Ordering::Release) & WAITERS != 0 {
-            futex_wake(&self.word, 1);
-        }
+        self.unlock_any();
     }
 }

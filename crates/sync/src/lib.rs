@@ -16,24 +16,39 @@
 
 pub mod loom;
 
+mod barrier;
+mod condition;
 mod error;
+mod event;
 mod futex_mutex;
 pub mod hook;
+mod lock;
+mod monitor;
 mod no_lock;
+mod process_shared;
 #[cfg(not(loom))]
 mod pthread_mutex;
 mod raw_lock;
+mod rlock;
+mod semaphore;
 mod spin_lock;
 mod ticket_lock;
 
 #[doc(hidden)]
 pub mod broken;
 
-pub use error::LockError;
+pub use barrier::Barrier;
+pub use condition::{Condition, ConditionLock};
+pub use error::{GuardError, LockError, SyncError};
+pub use event::Event;
 pub use futex_mutex::FutexMutex;
+pub use lock::{Lock, LockGuard};
 pub use no_lock::NoLock;
+pub use process_shared::ProcessShared;
 #[cfg(not(loom))]
 pub use pthread_mutex::PthreadMutex;
 pub use raw_lock::RawLock;
+pub use rlock::RLock;
+pub use semaphore::{BoundedSemaphore, Semaphore};
 pub use spin_lock::SpinLock;
 pub use ticket_lock::TicketLock;

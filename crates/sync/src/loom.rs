@@ -200,6 +200,19 @@ pub fn current_owner() -> u32 {
     return model::current_owner();
 }
 
+/// The calling thread, as `(process id, thread id)`: who owns an `RLock`. Under loom,
+/// both are the model thread's id.
+#[inline]
+pub fn current_thread() -> (u32, u32) {
+    #[cfg(not(loom))]
+    return (sys::current_pid(), sys::current_tid());
+    #[cfg(loom)]
+    {
+        let me = model::current_owner();
+        (me, me)
+    }
+}
+
 /// Is the process `owner` still running? A zombie counts as dead. Under loom, always true.
 pub fn owner_alive(owner: u32) -> bool {
     #[cfg(not(loom))]
@@ -360,6 +373,27 @@ mod sys {
         pid
     }
 
+    std::thread_local! {
+        /// `(pid, tid)` of this thread, as last seen; the pid tells a stale entry inherited
+        /// through `fork` (the child's thread has a new tid).
+        static TID: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
+    #[inline]
+    pub(super) fn current_tid() -> u32 {
+        let pid = current_pid();
+        TID.with(|cell| {
+            let (seen_pid, tid) = cell.get();
+            if seen_pid == pid {
+                return tid;
+            }
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() } as u32;
+            cell.set((pid, tid));
+            tid
+        })
+    }
+
     pub(super) fn pid_alive(pid: u32) -> bool {
         if pid == 0 || pid > i32::MAX as u32 {
             return false;
@@ -395,8 +429,12 @@ mod model {
     //! loom's model of the futex, the clock and the owners.
     use super::{AtomicU32, Deadline, Wake};
     use ::loom::sync::atomic::AtomicBool;
-    use ::loom::sync::{Arc, Condvar, Mutex};
+    use ::loom::sync::{Condvar, Mutex};
     use std::sync::atomic::Ordering;
+    // A std `Arc`, not loom's: the shim lives in a loom `lazy_static`, which a failing model
+    // drops while unwinding, outside the execution; loom's `Arc::drop` panics there, and
+    // that second panic aborts the test binary instead of reporting the failure.
+    use std::sync::Arc;
 
     struct Shim {
         /// One condition variable per futex word, keyed by the word's address.

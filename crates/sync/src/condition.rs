@@ -1,0 +1,280 @@
+//! `Condition`: CPython's condition variable, across processes.
+//!
+//! Like CPython's `threading.Condition` (which keeps one lock per waiter in a FIFO), every
+//! waiter takes a *slot* of its own: a futex word that only a notifier changes, plus a
+//! ticket that orders waiters. All bookkeeping happens under the condition's lock, so
+//! `notify(n)` marks exactly the `n` longest-waiting slots, a waiter that timed out removes
+//! its slot before anyone can pick it, and a notification with nobody waiting leaves no
+//! credit behind. The lock is a [`Lock`] or an [`RLock`] (default), embedded in the
+//! condition; an `RLock` held at depth `d` is released entirely for the wait and restored
+//! to depth `d`.
+//!
+//! Capacity: `N` slots (default 32), fixed when the condition is created; one more waiter
+//! gets [`SyncError::TooManyWaiters`] (slots of waiters that died are reclaimed first).
+//!
+//! Checked by `tests/loom_condition.rs` (no lost notify, `notify(n)` wakes at most `n`,
+//! timeouts at every step; a variant whose notify does not wake must fail) and by the
+//! cross-process tests in `tests/sync_objects.rs`.
+
+use crate::loom::{self, futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
+use crate::{Lock, ProcessShared, RLock, SyncError};
+use std::time::Duration;
+
+const FREE: u32 = 0;
+const WAITING: u32 = 1;
+const NOTIFIED: u32 = 2;
+
+/// A lock a [`Condition`] can be built on: [`Lock`] or [`RLock`].
+pub trait ConditionLock: ProcessShared + Default + sealed::Sealed {
+    /// Acquire.
+    fn acquire(&self) -> Result<(), SyncError>;
+    /// Release.
+    fn release(&self) -> Result<(), SyncError>;
+    /// Held by the calling thread?
+    fn is_owned(&self) -> bool;
+    /// Release entirely before a wait; what `acquire_restore` needs.
+    #[doc(hidden)]
+    fn release_save(&self) -> Result<u32, SyncError>;
+    /// Acquire after a wait, restoring what `release_save` returned.
+    #[doc(hidden)]
+    fn acquire_restore(&self, saved: u32) -> Result<(), SyncError>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::Lock {}
+    impl Sealed for crate::RLock {}
+}
+
+impl ConditionLock for Lock {
+    fn acquire(&self) -> Result<(), SyncError> {
+        Lock::acquire(self)
+    }
+    fn release(&self) -> Result<(), SyncError> {
+        Lock::release(self)
+    }
+    fn is_owned(&self) -> bool {
+        self.is_mine()
+    }
+    fn release_save(&self) -> Result<u32, SyncError> {
+        Lock::release(self).map(|()| 1)
+    }
+    fn acquire_restore(&self, _saved: u32) -> Result<(), SyncError> {
+        Lock::acquire(self)
+    }
+}
+
+impl ConditionLock for RLock {
+    fn acquire(&self) -> Result<(), SyncError> {
+        RLock::acquire(self)
+    }
+    fn release(&self) -> Result<(), SyncError> {
+        RLock::release(self)
+    }
+    fn is_owned(&self) -> bool {
+        RLock::is_owned(self)
+    }
+    fn release_save(&self) -> Result<u32, SyncError> {
+        self.release_all()
+    }
+    fn acquire_restore(&self, saved: u32) -> Result<(), SyncError> {
+        RLock::acquire_restore(self, saved)
+    }
+}
+
+/// One waiter's place.
+#[repr(C)]
+#[derive(Debug)]
+struct Slot {
+    /// FREE, WAITING or NOTIFIED; the futex word its waiter sleeps on.
+    state: AtomicU32,
+    /// Order of arrival (wrapping); written under the lock.
+    ticket: AtomicU32,
+    /// The waiter's pid, to reclaim slots of waiters that died.
+    pid: AtomicU32,
+}
+
+/// A process-shared condition variable over an embedded lock `L`, with `N` waiter slots.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Condition<L: ConditionLock = RLock, const N: usize = 32> {
+    lock: L,
+    next_ticket: AtomicU32,
+    slots: [Slot; N],
+}
+
+impl<L: ConditionLock, const N: usize> Default for Condition<L, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<L: ConditionLock, const N: usize> Condition<L, N> {
+    /// A new condition with its own, unlocked lock.
+    pub fn new() -> Self {
+        Condition {
+            lock: L::default(),
+            next_ticket: AtomicU32::new(0),
+            slots: std::array::from_fn(|_| Slot {
+                state: AtomicU32::new(FREE),
+                ticket: AtomicU32::new(0),
+                pid: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// The condition's lock.
+    pub fn lock(&self) -> &L {
+        &self.lock
+    }
+
+    /// Acquire the condition's lock.
+    pub fn acquire(&self) -> Result<(), SyncError> {
+        self.lock.acquire()
+    }
+
+    /// Release the condition's lock.
+    pub fn release(&self) -> Result<(), SyncError> {
+        self.lock.release()
+    }
+
+    /// Number of waiter slots.
+    pub fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Number of processes waiting and not yet notified. Call with the lock held.
+    pub fn waiting(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.state.load(Ordering::Relaxed) == WAITING)
+            .count()
+    }
+
+    fn take_slot(&self) -> Result<&Slot, SyncError> {
+        let free = || {
+            self.slots
+                .iter()
+                .find(|s| s.state.load(Ordering::Relaxed) == FREE)
+        };
+        if let Some(slot) = free() {
+            return Ok(slot);
+        }
+        // Full: reclaim the slots of waiters that died while waiting.
+        for s in &self.slots {
+            if s.state.load(Ordering::Relaxed) != FREE
+                && !loom::owner_alive(s.pid.load(Ordering::Relaxed))
+            {
+                s.state.store(FREE, Ordering::Relaxed);
+            }
+        }
+        free().ok_or(SyncError::TooManyWaiters { capacity: N })
+    }
+
+    /// Release the lock, wait until notified or until `timeout` passes (`None`: no
+    /// limit), and acquire the lock again. Returns true if notified, false on timeout
+    /// (never earlier). The lock must be held ([`SyncError::NotOwner`] otherwise).
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        self.wait_until(&timeout.map_or_else(Deadline::never, Deadline::after))
+    }
+
+    fn wait_until(&self, deadline: &Deadline) -> Result<bool, SyncError> {
+        if !self.lock.is_owned() {
+            return Err(SyncError::NotOwner);
+        }
+        let slot = self.take_slot()?;
+        let ticket = self.next_ticket.load(Ordering::Relaxed);
+        self.next_ticket
+            .store(ticket.wrapping_add(1), Ordering::Relaxed);
+        slot.ticket.store(ticket, Ordering::Relaxed);
+        slot.pid.store(loom::current_owner(), Ordering::Relaxed);
+        slot.state.store(WAITING, Ordering::Relaxed);
+        let saved = match self.lock.release_save() {
+            Ok(saved) => saved,
+            Err(e) => {
+                slot.state.store(FREE, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        while slot.state.load(Ordering::Acquire) != NOTIFIED && !deadline.expired() {
+            futex_wait(&slot.state, WAITING, deadline);
+        }
+        let relocked = self.lock.acquire_restore(saved);
+        let held = match &relocked {
+            Ok(()) => true,
+            Err(SyncError::Lock(e)) => e.lock_is_held(),
+            Err(_) => false,
+        };
+        if !held {
+            // Not holding the lock: leave the slot alone (a notifier may still pick it).
+            return relocked.map(|()| false);
+        }
+        let notified = slot.state.load(Ordering::Relaxed) == NOTIFIED;
+        slot.state.store(FREE, Ordering::Relaxed);
+        relocked.map(|()| notified)
+    }
+
+    /// Wait until `predicate()` holds, or `timeout` passes; returns the predicate's last
+    /// value. The predicate is evaluated with the lock held.
+    pub fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool, SyncError> {
+        let deadline = timeout.map_or_else(Deadline::never, Deadline::after);
+        let mut result = predicate();
+        while !result {
+            if deadline.expired() {
+                break;
+            }
+            self.wait_until(&deadline)?;
+            result = predicate();
+        }
+        Ok(result)
+    }
+
+    /// Wake up to `n` waiters, longest-waiting first; returns how many were woken. The
+    /// lock must be held.
+    pub fn notify(&self, n: usize) -> Result<usize, SyncError> {
+        self.notify_impl(n, true)
+    }
+
+    /// Wake every waiter; returns how many were woken. The lock must be held.
+    pub fn notify_all(&self) -> Result<usize, SyncError> {
+        self.notify_impl(N, true)
+    }
+
+    /// `notify` that marks slots but forgets to wake their sleepers: the deliberately
+    /// broken variant that the loom suite must catch. Never use it.
+    #[doc(hidden)]
+    #[cfg(loom)]
+    pub fn notify_without_wake(&self, n: usize) -> Result<usize, SyncError> {
+        self.notify_impl(n, false)
+    }
+
+    fn notify_impl(&self, n: usize, wake: bool) -> Result<usize, SyncError> {
+        if !self.lock.is_owned() {
+            return Err(SyncError::NotOwner);
+        }
+        let now = self.next_ticket.load(Ordering::Relaxed);
+        let mut woken = 0;
+        while woken < n {
+            // The waiting slot with the oldest ticket (largest age).
+            let oldest = self
+                .slots
+                .iter()
+                .filter(|s| s.state.load(Ordering::Relaxed) == WAITING)
+                .max_by_key(|s| now.wrapping_sub(s.ticket.load(Ordering::Relaxed)));
+            let Some(slot) = oldest else { break };
+            slot.state.store(NOTIFIED, Ordering::Release);
+            if wake {
+                futex_wake(&slot.state, 1);
+            }
+            woken += 1;
+        }
+        Ok(woken)
+    }
+}
+
+// SAFETY: an embedded ProcessShared lock and AtomicU32 words, no pointers, shared futexes.
+unsafe impl<L: ConditionLock, const N: usize> ProcessShared for Condition<L, N> {}
