@@ -1,10 +1,14 @@
 //! Schedule points: where a controlled scheduler may take over.
 //!
 //! Every primitive calls [`point`] once before each operation that another process can
-//! observe (acquire, release, shared load, shared store), and the futex shim reports
-//! [`blocked`]/[`runnable`] around every sleep. With no scheduler installed each call is a
-//! single relaxed load and a predictable branch; the harness installs a [`Scheduler`] in an
-//! actor process to decide which actor runs next.
+//! observe (acquire, release, shared load, shared store); spin loops call it with
+//! [`Point::Spin`] on every backoff step. The futex shim first offers every wait and wake
+//! to the scheduler ([`Scheduler::futex_wait`], [`Scheduler::futex_wake`]): a controlled
+//! scheduler decides them itself, so that which blocked actor a wake releases — and when a
+//! timed wait expires — is a scheduling choice, replayed exactly; otherwise the shim
+//! reports [`blocked`]/[`runnable`] around the kernel sleep. With no scheduler installed
+//! each call is a single relaxed load and a predictable branch; the harness installs a
+//! [`Scheduler`] in an actor process to decide which actor runs next.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -20,16 +24,42 @@ pub enum Point {
     Load,
     /// About to write shared data.
     Store,
+    /// Spinning: no progress is possible until another actor acts.
+    Spin,
 }
 
 /// A controlled scheduler, installed per process by the harness.
 pub trait Scheduler: Sync {
     /// Called before the operation `point`; may block until this process is chosen to run.
     fn point(&self, point: Point);
+
+    /// Offered every futex wait on `word` (expected value `expected`; `timed` if it has a
+    /// deadline). Return `Some(outcome)` to decide it without a kernel sleep (the
+    /// scheduler checks the word and parks the actor until it is woken or its timeout is
+    /// chosen to expire), or `None` for a real sleep. Default: `None`.
+    fn futex_wait(
+        &self,
+        word: &std::sync::atomic::AtomicU32,
+        expected: u32,
+        timed: bool,
+    ) -> Option<crate::loom::Wake> {
+        let _ = (word, expected, timed);
+        None
+    }
+
+    /// Offered every futex wake of up to `n` sleepers of `word`. Return true if the
+    /// scheduler handled it (it then also delivers real wakes if anyone sleeps in the
+    /// kernel). Default: false.
+    fn futex_wake(&self, word: &std::sync::atomic::AtomicU32, n: u32) -> bool {
+        let _ = (word, n);
+        false
+    }
+
     /// The calling process is about to sleep in the kernel (it is not runnable).
-    fn blocked(&self);
+    fn blocked(&self) {}
+
     /// The calling process woke up (it is runnable again).
-    fn runnable(&self);
+    fn runnable(&self) {}
 }
 
 static ACTIVE: AtomicPtr<&'static dyn Scheduler> = AtomicPtr::new(std::ptr::null_mut());
@@ -62,6 +92,22 @@ pub fn point(point: Point) {
     if let Some(s) = active() {
         s.point(point);
     }
+}
+
+/// Offer a futex wait to the scheduler (see [`Scheduler::futex_wait`]).
+#[inline]
+pub fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timed: bool,
+) -> Option<crate::loom::Wake> {
+    active().and_then(|s| s.futex_wait(word, expected, timed))
+}
+
+/// Offer a futex wake to the scheduler (see [`Scheduler::futex_wake`]).
+#[inline]
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32, n: u32) -> bool {
+    active().is_some_and(|s| s.futex_wake(word, n))
 }
 
 /// The calling process is about to sleep in the kernel.

@@ -67,6 +67,8 @@ impl Backoff {
         } else {
             yield_now();
         }
+        #[cfg(not(loom))]
+        crate::hook::point(crate::hook::Point::Spin);
     }
 
     /// True once spinning has given way to yielding.
@@ -165,6 +167,9 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake 
         let Some(timeout) = deadline.remaining() else {
             return Wake::TimedOut;
         };
+        if let Some(outcome) = crate::hook::futex_wait(word, expected, timeout.is_some()) {
+            return outcome;
+        }
         crate::hook::blocked();
         let r = sys::futex_wait(word, expected, timeout);
         crate::hook::runnable();
@@ -177,7 +182,10 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake 
 /// Wake at most `n` sleepers of `word`; `u32::MAX` wakes all.
 pub fn futex_wake(word: &AtomicU32, n: u32) {
     #[cfg(not(loom))]
-    sys::futex_wake(word, n);
+    {
+        crate::hook::futex_wake(word, n);
+        sys::futex_wake(word, n);
+    }
     #[cfg(loom)]
     model::wake(word, n);
 }
