@@ -33,17 +33,17 @@ pub trait Scheduler: Sync {
     /// Called before the operation `point`; may block until this process is chosen to run.
     fn point(&self, point: Point);
 
-    /// Offered every futex wait on `word` (expected value `expected`; `timed` if it has a
-    /// deadline). Return `Some(outcome)` to decide it without a kernel sleep (the
+    /// Offered every futex wait on `word` (expected value `expected`; `kind` says what
+    /// bounds it). Return `Some(outcome)` to decide it without a kernel sleep (the
     /// scheduler checks the word and parks the actor until it is woken or its timeout is
     /// chosen to expire), or `None` for a real sleep. Default: `None`.
     fn futex_wait(
         &self,
         word: &std::sync::atomic::AtomicU32,
         expected: u32,
-        timed: bool,
+        kind: crate::loom::WaitKind,
     ) -> Option<crate::loom::Wake> {
-        let _ = (word, expected, timed);
+        let _ = (word, expected, kind);
         None
     }
 

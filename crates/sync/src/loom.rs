@@ -88,11 +88,25 @@ pub enum Wake {
     TimedOut,
 }
 
+/// What bounds a futex wait, as a controlled scheduler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    /// No timeout: only a wake ends it.
+    Untimed,
+    /// Only the owner-liveness slice bounds it: expiring it matters only once an owner
+    /// may have died.
+    Liveness,
+    /// A caller's timeout bounds it: it may expire at any step.
+    Deadline,
+}
+
 /// When a timed operation gives up. Measured on `CLOCK_MONOTONIC`; never early.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     #[cfg(not(loom))]
     at: Option<std::time::Instant>,
+    #[cfg(not(loom))]
+    kind: WaitKind,
     #[cfg(loom)]
     finite: bool,
 }
@@ -101,7 +115,10 @@ impl Deadline {
     /// A deadline that never passes.
     pub fn never() -> Self {
         #[cfg(not(loom))]
-        return Deadline { at: None };
+        return Deadline {
+            at: None,
+            kind: WaitKind::Untimed,
+        };
         #[cfg(loom)]
         return Deadline { finite: false };
     }
@@ -109,9 +126,15 @@ impl Deadline {
     /// A deadline `timeout` from now. A timeout too large to represent never passes.
     pub fn after(timeout: Duration) -> Self {
         #[cfg(not(loom))]
-        return Deadline {
-            at: std::time::Instant::now().checked_add(timeout),
-        };
+        {
+            let at = std::time::Instant::now().checked_add(timeout);
+            let kind = if at.is_some() {
+                WaitKind::Deadline
+            } else {
+                WaitKind::Untimed
+            };
+            Deadline { at, kind }
+        }
         #[cfg(loom)]
         {
             let _ = timeout;
@@ -135,6 +158,10 @@ impl Deadline {
             let check = std::time::Instant::now() + LIVENESS_SLICE;
             Deadline {
                 at: Some(self.at.map_or(check, |at| at.min(check))),
+                kind: match self.kind {
+                    WaitKind::Untimed => WaitKind::Liveness,
+                    kind => kind,
+                },
             }
         }
         #[cfg(loom)]
@@ -167,7 +194,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake 
         let Some(timeout) = deadline.remaining() else {
             return Wake::TimedOut;
         };
-        if let Some(outcome) = crate::hook::futex_wait(word, expected, timeout.is_some()) {
+        if let Some(outcome) = crate::hook::futex_wait(word, expected, deadline.kind) {
             return outcome;
         }
         crate::hook::blocked();
