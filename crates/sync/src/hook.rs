@@ -99,9 +99,9 @@ pub fn point(point: Point) {
 pub fn futex_wait(
     word: &std::sync::atomic::AtomicU32,
     expected: u32,
-    timed: bool,
+    kind: crate::loom::WaitKind,
 ) -> Option<crate::loom::Wake> {
-    active().and_then(|s| s.futex_wait(word, expected, timed))
+    active().and_then(|s| s.futex_wait(word, expected, kind))
 }
 
 /// Offer a futex wake to the scheduler (see [`Scheduler::futex_wake`]).
