@@ -1,8 +1,28 @@
 //! The procshare harness: what makes procshare a testbed rather than a library.
 //!
+//! * **Controlled mode** ([`Runner`]): a scenario's actors are real forked processes; at
+//!   every schedule point of every primitive (acquire, release, load, store, spin, futex
+//!   wait) an actor parks, and the controller picks, from a [`Chooser`], which actor runs
+//!   its next step, which woken or timed-out waiter resumes, or which actor is SIGKILLed.
+//!   The same scenario with the same schedule produces the same trace, history and final
+//!   state every time; a schedule travels as one replay token ([`encode_token`]).
 //! * [`lin`]: a linearizability checker for recorded histories (Wing & Gong's search with
 //!   Lowe's memoisation, partitioned per object/key), for histories recorded by the harness
 //!   or imported as JSON from other systems.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod actor;
+mod control;
 pub mod lin;
+mod runner;
+mod scenario;
+pub mod scenarios;
+mod schedule;
+
+pub use control::{MAX_ACTORS, MAX_EVENTS};
+pub use runner::{render_trace, CaseReport, HarnessError, Runner, Step, Verdict};
+pub use scenario::{Event, OpId, Recorder, Scenario};
+pub use schedule::{
+    decode_token, encode_token, Action, Choice, Chooser, PctChooser, RandomChooser, Replay,
+    SplitMix64, TokenError,
+};

@@ -1,0 +1,181 @@
+//! The actor side: the schedule hook installed in every actor process, and its loop.
+//!
+//! An actor parks at every schedule point and waits for the controller's `go`. Futex
+//! waits are not slept in the kernel: the actor records the word it waits on and parks
+//! `BLOCKED`; a futex wake by the running actor marks up to `n` actors blocked on that
+//! word as woken (lowest actor id first). Only the controller decides when a woken actor
+//! resumes, or when a timed wait expires, so a run is a pure function of its schedule.
+
+use crate::control::{Control, Slot, AT_POINT, BLOCKED, FINISHED, GO_EXPIRE, GO_QUIT, POINT_START};
+use crate::scenario::Recorder;
+use procshare_sync::hook::{self, Point, Scheduler};
+use procshare_sync::loom::{raw_futex_wait, raw_futex_wake, WaitKind, Wake};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Point codes stored in a slot (`Point` is `#[non_exhaustive]`, so it is mapped here).
+pub(crate) fn point_code(p: Point) -> u32 {
+    match p {
+        Point::Acquire => 1,
+        Point::Release => 2,
+        Point::Load => 3,
+        Point::Store => 4,
+        Point::Spin => POINT_SPIN,
+        _ => 99,
+    }
+}
+
+/// Name of a point code, for traces.
+pub(crate) fn point_name(code: u32) -> &'static str {
+    match code {
+        1 => "acquire",
+        2 => "release",
+        3 => "load",
+        4 => "store",
+        5 => "spin",
+        POINT_START => "start",
+        POINT_BLOCKED => "wake",
+        _ => "?",
+    }
+}
+
+/// Code of `Point::Spin`.
+pub(crate) const POINT_SPIN: u32 = 5;
+
+/// Pseudo-point of an actor blocked in a futex wait.
+pub(crate) const POINT_BLOCKED: u32 = 101;
+
+pub(crate) fn kind_code(kind: WaitKind) -> u32 {
+    match kind {
+        WaitKind::Untimed => 0,
+        WaitKind::Liveness => 1,
+        WaitKind::Deadline => 2,
+    }
+}
+
+pub(crate) const KIND_LIVENESS: u32 = 1;
+pub(crate) const KIND_DEADLINE: u32 = 2;
+
+/// Wait for a command in `go` (spinning briefly, then sleeping); consumes it.
+pub(crate) fn wait_go(slot: &Slot) -> u32 {
+    let mut spins = 0u32;
+    loop {
+        let g = slot.go.swap(0, Ordering::Acquire);
+        if g != 0 {
+            return g;
+        }
+        if spins < 2_000 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            raw_futex_wait(&slot.go, 0, None);
+        }
+    }
+}
+
+struct ActorScheduler {
+    control: &'static Control,
+    me: usize,
+}
+
+impl ActorScheduler {
+    fn slot(&self) -> &Slot {
+        &self.control.slots[self.me]
+    }
+
+    fn park(&self, state: u32, point: u32) -> u32 {
+        let slot = self.slot();
+        slot.point.store(point, Ordering::Relaxed);
+        slot.state.store(state, Ordering::Release);
+        self.control.parked.fetch_add(1, Ordering::Release);
+        raw_futex_wake(&self.control.parked, 1);
+        wait_go(slot)
+    }
+}
+
+impl Scheduler for ActorScheduler {
+    fn point(&self, point: Point) {
+        self.park(AT_POINT, point_code(point));
+    }
+
+    fn futex_wait(&self, word: &AtomicU32, expected: u32, kind: WaitKind) -> Option<Wake> {
+        if word.load(Ordering::SeqCst) != expected {
+            return Some(Wake::Changed);
+        }
+        let slot = self.slot();
+        slot.wait_addr
+            .store(word as *const AtomicU32 as u64, Ordering::Relaxed);
+        slot.wait_kind.store(kind_code(kind), Ordering::Relaxed);
+        slot.woken.store(0, Ordering::Relaxed);
+        let go = self.park(BLOCKED, POINT_BLOCKED);
+        slot.wait_addr.store(0, Ordering::Relaxed);
+        Some(if go == GO_EXPIRE {
+            Wake::TimedOut
+        } else {
+            Wake::Woken
+        })
+    }
+
+    fn futex_wake(&self, word: &AtomicU32, n: u32) -> bool {
+        let addr = word as *const AtomicU32 as u64;
+        let mut left = n;
+        for (j, slot) in self.control.slots.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
+            if j != self.me
+                && slot.state.load(Ordering::Acquire) == BLOCKED
+                && slot.wait_addr.load(Ordering::Relaxed) == addr
+                && slot.woken.load(Ordering::Relaxed) == 0
+            {
+                slot.woken.store(1, Ordering::Relaxed);
+                left -= 1;
+            }
+        }
+        true
+    }
+}
+
+/// The body of an actor process: install the hook, then run a case each time the
+/// controller says so, until it says quit. Never returns.
+pub(crate) fn actor_main(
+    control: &'static Control,
+    me: usize,
+    body: &dyn Fn(usize, &Recorder) -> Result<(), String>,
+) -> ! {
+    let scheduler: &'static ActorScheduler = Box::leak(Box::new(ActorScheduler { control, me }));
+    hook::install(Some(scheduler));
+    let slot = &control.slots[me];
+    let mut go = wait_go(slot);
+    let recorder = Recorder::new(control, me as u32);
+    loop {
+        if go == GO_QUIT {
+            hook::install(None);
+            // SAFETY: leaving the actor process at once, as a forked child must.
+            unsafe { libc::_exit(0) };
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| body(me, &recorder)));
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(message)) => Some(message),
+            Err(payload) => Some(
+                payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into()),
+            ),
+        };
+        if let Some(message) = failure {
+            control.set_message(me, &message);
+            slot.panicked.store(1, Ordering::Relaxed);
+        }
+        go = scheduler.park(FINISHED, 0);
+    }
+}
+
+/// Used by the controller at the start of a case: an actor waiting in `wait_go` is
+/// "parked at its start point".
+pub(crate) fn is_parked(state: u32) -> bool {
+    matches!(state, AT_POINT | BLOCKED | FINISHED) || state == crate::control::DEAD
+}

@@ -1,0 +1,136 @@
+//! The control block: the words through which the controller and its actor processes
+//! hand the single "right to run" back and forth.
+//!
+//! It lives in one shared [`Region`] created by the controller before the actors are
+//! forked, so every actor reaches it at the same address. Only one process runs scenario
+//! code at a time: an actor runs from the moment the controller sets its `go` word until
+//! it parks again (at a schedule point, in a futex wait, or at the end of its steps).
+//!
+//! | `state`     | set by      | meaning                                                   |
+//! |-------------|-------------|-----------------------------------------------------------|
+//! | `RUNNING`   | actor       | running scenario code; the controller waits               |
+//! | `AT_POINT`  | actor/ctrl  | parked before the operation in `point`                    |
+//! | `BLOCKED`   | actor       | parked in a futex wait on `wait_addr`; runs when `woken`, |
+//! |             |             | or when its timeout is chosen to expire                   |
+//! | `FINISHED`  | actor       | its steps are done (or it panicked: `panicked` is set)    |
+//! | `DEAD`      | controller  | killed by a crash-injection choice                        |
+
+use procshare_shm::Region;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Most actors a scenario may have.
+pub const MAX_ACTORS: usize = 8;
+/// Most history events one case may record.
+pub const MAX_EVENTS: usize = 4096;
+/// Bytes kept of an actor's panic message.
+pub(crate) const MESSAGE_LEN: usize = 256;
+
+pub(crate) const RUNNING: u32 = 1;
+pub(crate) const AT_POINT: u32 = 2;
+pub(crate) const BLOCKED: u32 = 3;
+pub(crate) const FINISHED: u32 = 4;
+pub(crate) const DEAD: u32 = 5;
+
+/// Commands in an actor's `go` word.
+pub(crate) const GO_RUN: u32 = 1;
+pub(crate) const GO_EXPIRE: u32 = 2;
+pub(crate) const GO_QUIT: u32 = 3;
+
+/// Pseudo-point of an actor waiting to start its steps.
+pub(crate) const POINT_START: u32 = 100;
+
+/// One actor's words.
+#[repr(C)]
+pub(crate) struct Slot {
+    pub(crate) state: AtomicU32,
+    pub(crate) point: AtomicU32,
+    pub(crate) go: AtomicU32,
+    pub(crate) wait_addr: AtomicU64,
+    pub(crate) wait_kind: AtomicU32,
+    pub(crate) woken: AtomicU32,
+    pub(crate) panicked: AtomicU32,
+    pub(crate) message: [AtomicU32; MESSAGE_LEN / 4],
+}
+
+/// One recorded history event (see `Recorder`).
+#[repr(C)]
+pub(crate) struct RawEvent {
+    pub(crate) client: AtomicU32,
+    /// 0 = invoke, 1 = return.
+    pub(crate) kind: AtomicU32,
+    pub(crate) op: AtomicU32,
+    pub(crate) key: AtomicU32,
+    pub(crate) value: AtomicU64,
+    pub(crate) clock: AtomicU64,
+    pub(crate) id: AtomicU32,
+}
+
+/// The whole block.
+#[repr(C)]
+pub(crate) struct Control {
+    /// Bumped by every actor that parks; the controller sleeps on it.
+    pub(crate) parked: AtomicU32,
+    /// Logical clock for histories: every event takes the next tick.
+    pub(crate) clock: AtomicU64,
+    pub(crate) events: AtomicU32,
+    pub(crate) next_op: AtomicU32,
+    pub(crate) slots: [Slot; MAX_ACTORS],
+    pub(crate) history: [RawEvent; MAX_EVENTS],
+}
+
+/// The shared mapping holding a [`Control`].
+pub(crate) struct ControlBlock {
+    region: Region,
+}
+
+impl ControlBlock {
+    pub(crate) fn new() -> Result<Self, procshare_shm::Error> {
+        // A fresh memfd mapping is zero-filled, which is a valid Control (all atomics 0).
+        let region = Region::new(std::mem::size_of::<Control>())?;
+        Ok(ControlBlock { region })
+    }
+
+    pub(crate) fn get(&self) -> &'static Control {
+        // SAFETY: the region is at least size_of::<Control>() bytes, page-aligned, and
+        // zero-filled, which is a valid value for a struct of atomics; it is only accessed
+        // through those atomics. 'static: the block is leaked into actors (which never
+        // return) and kept alive by the controller for as long as it uses the reference.
+        unsafe { &*self.region.base().cast::<Control>() }
+    }
+}
+
+impl Control {
+    pub(crate) fn reset_case(&self, actors: usize) {
+        self.clock.store(0, Ordering::Relaxed);
+        self.events.store(0, Ordering::Relaxed);
+        self.next_op.store(0, Ordering::Relaxed);
+        for slot in &self.slots[..actors] {
+            slot.point.store(POINT_START, Ordering::Relaxed);
+            slot.wait_addr.store(0, Ordering::Relaxed);
+            slot.woken.store(0, Ordering::Relaxed);
+            slot.panicked.store(0, Ordering::Relaxed);
+            slot.state.store(AT_POINT, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn message(&self, actor: usize) -> String {
+        let mut bytes = Vec::with_capacity(MESSAGE_LEN);
+        for w in &self.slots[actor].message {
+            bytes.extend_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+        }
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    }
+
+    pub(crate) fn set_message(&self, actor: usize, text: &str) {
+        let mut bytes = [0u8; MESSAGE_LEN];
+        let n = text.len().min(MESSAGE_LEN - 1);
+        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+        for (w, chunk) in self.slots[actor].message.iter().zip(bytes.chunks_exact(4)) {
+            w.store(
+                u32::from_ne_bytes(chunk.try_into().expect("4 bytes")),
+                Ordering::Relaxed,
+            );
+        }
+    }
+}

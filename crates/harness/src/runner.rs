@@ -1,0 +1,421 @@
+//! The controller: runs a [`Scenario`] in actor processes under a [`Chooser`], one case
+//! at a time, and reports the trace, the history and the verdict.
+//!
+//! Actors are forked once and reused across cases (the pool): between cases the state is
+//! reset by the scenario and every actor waits at its start point. Only an actor that was
+//! killed (crash injection) or crashed is forked again. [`Runner::fork_per_case`] turns
+//! pooling off, which is the baseline the pooled speed is measured against.
+
+use crate::actor::{actor_main, is_parked, point_name, KIND_DEADLINE, KIND_LIVENESS, POINT_SPIN};
+use crate::control::{
+    ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_QUIT, GO_RUN, MAX_ACTORS,
+    RUNNING,
+};
+use crate::scenario::{read_history, Event, Scenario};
+use crate::schedule::{Action, Choice, Chooser};
+use procshare_shm::Process;
+use procshare_sync::loom::{raw_futex_wait, raw_futex_wake, Wake};
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// One step of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Step {
+    /// What was chosen.
+    pub choice: Choice,
+    /// Its index among the options (what the schedule records).
+    pub index: u32,
+    /// The schedule point the actor was parked at (`acquire`, `load`, `wake`, …).
+    pub point: &'static str,
+}
+
+/// How a case ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// Every actor finished and the property held.
+    Pass,
+    /// The property did not hold.
+    PropertyFailed(String),
+    /// An actor's body returned an error or panicked.
+    ActorFailed {
+        /// The actor.
+        actor: usize,
+        /// Its message.
+        message: String,
+    },
+    /// No actor could run, but not all had finished: a genuine deadlock (or a livelock:
+    /// every unfinished actor only spins).
+    Deadlock {
+        /// The actors that were blocked or spinning.
+        blocked: Vec<usize>,
+    },
+    /// The case took more steps than allowed (e.g. a livelock).
+    StepLimit,
+    /// An actor process died without being chosen to (a crash, not an injected kill).
+    ActorCrashed {
+        /// The actor.
+        actor: usize,
+        /// Its exit code.
+        code: i32,
+    },
+}
+
+impl Verdict {
+    /// Is it a finding (anything but `Pass`)?
+    pub fn is_failure(&self) -> bool {
+        *self != Verdict::Pass
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Pass => write!(f, "pass"),
+            Verdict::PropertyFailed(m) => write!(f, "property failed: {m}"),
+            Verdict::ActorFailed { actor, message } => write!(f, "actor {actor} failed: {message}"),
+            Verdict::Deadlock { blocked } => write!(f, "deadlock: actors {blocked:?} blocked"),
+            Verdict::StepLimit => write!(f, "step limit reached"),
+            Verdict::ActorCrashed { actor, code } => {
+                write!(f, "actor {actor} crashed (exit code {code})")
+            }
+        }
+    }
+}
+
+/// Everything one case produced.
+#[derive(Debug, Clone)]
+pub struct CaseReport {
+    /// The steps, in order.
+    pub trace: Vec<Step>,
+    /// The recorded history.
+    pub history: Vec<Event>,
+    /// Actors killed by crash injection.
+    pub killed: Vec<usize>,
+    /// How it ended.
+    pub verdict: Verdict,
+}
+
+impl CaseReport {
+    /// The schedule that reproduces this case (the chosen indices).
+    pub fn schedule(&self) -> Vec<u32> {
+        self.trace.iter().map(|s| s.index).collect()
+    }
+}
+
+/// Errors of the harness itself (not findings).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HarnessError {
+    /// The scenario asks for an unsupported number of actors.
+    #[error("a scenario needs 1 to {MAX_ACTORS} actors, not {0}")]
+    Actors(usize),
+    /// Shared memory or a process could not be created.
+    #[error(transparent)]
+    Shm(#[from] procshare_shm::Error),
+}
+
+/// Runs cases of one scenario.
+pub struct Runner<'s, S: Scenario> {
+    scenario: &'s S,
+    state: S::State,
+    control: ControlBlock,
+    actors: Vec<Option<Process>>,
+    pooled: bool,
+    max_steps: usize,
+}
+
+impl<S: Scenario> fmt::Debug for Runner<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("scenario", &self.scenario.name())
+            .field("pooled", &self.pooled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, S: Scenario> Runner<'s, S> {
+    /// A runner with a pool of actor processes (forked on the first case).
+    pub fn new(scenario: &'s S) -> Result<Self, HarnessError> {
+        let n = scenario.actors();
+        if n == 0 || n > MAX_ACTORS {
+            return Err(HarnessError::Actors(n));
+        }
+        Ok(Runner {
+            state: scenario.setup(),
+            scenario,
+            control: ControlBlock::new()?,
+            actors: (0..n).map(|_| None).collect(),
+            pooled: true,
+            max_steps: 100_000,
+        })
+    }
+
+    /// Fork fresh actors for every case instead of reusing them (the slow baseline).
+    pub fn fork_per_case(mut self) -> Self {
+        self.pooled = false;
+        self
+    }
+
+    /// Limit the steps of one case (default 100 000).
+    pub fn max_steps(mut self, steps: usize) -> Self {
+        self.max_steps = steps;
+        self
+    }
+
+    /// The scenario's shared state (e.g. for a final look after a case).
+    pub fn state(&self) -> &S::State {
+        &self.state
+    }
+
+    fn spawn(&mut self, k: usize) -> Result<(), HarnessError> {
+        let control = self.control.get();
+        let scenario = self.scenario;
+        let state = &self.state;
+        let process = Process::spawn(|| {
+            actor_main(control, k, &|me, rec| scenario.run(state, me, rec));
+        })?;
+        self.actors[k] = Some(process);
+        Ok(())
+    }
+
+    fn go(&self, k: usize, command: u32) {
+        let slot = &self.control.get().slots[k];
+        if command != GO_QUIT {
+            slot.state.store(RUNNING, Ordering::Relaxed);
+        }
+        slot.go.store(command, Ordering::Release);
+        raw_futex_wake(&slot.go, 1);
+    }
+
+    /// Wait until no actor runs. `Err(actor, code)` if one died on its own.
+    fn wait_parked(&mut self) -> Result<(), (usize, i32)> {
+        let control = self.control.get();
+        let n = self.actors.len();
+        let mut spins = 0u32;
+        loop {
+            let seen = control.parked.load(Ordering::Acquire);
+            if control.slots[..n]
+                .iter()
+                .all(|s| is_parked(s.state.load(Ordering::Acquire)))
+            {
+                return Ok(());
+            }
+            if spins < 2_000 {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if raw_futex_wait(&control.parked, seen, Some(Duration::from_millis(100)))
+                == Wake::TimedOut
+            {
+                for (k, a) in self.actors.iter_mut().enumerate() {
+                    if let Some(p) = a {
+                        if !p.is_alive() {
+                            let code = p.exitcode().unwrap_or(-1);
+                            *a = None;
+                            return Err((k, code));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn options(&self, kills: u32, killed_any: bool, stale_spin: &[bool]) -> Vec<Choice> {
+        let control = self.control.get();
+        let mut options = Vec::new();
+        for (actor, slot) in control.slots[..self.actors.len()].iter().enumerate() {
+            let action = match slot.state.load(Ordering::Acquire) {
+                // A spin step is a yield: spinning again before anyone else has moved
+                // cannot change anything (after a kill it can: liveness checks).
+                AT_POINT
+                    if stale_spin[actor]
+                        && !killed_any
+                        && slot.point.load(Ordering::Relaxed) == POINT_SPIN =>
+                {
+                    None
+                }
+                AT_POINT => Some(Action::Run),
+                BLOCKED if slot.woken.load(Ordering::Relaxed) != 0 => Some(Action::Wake),
+                BLOCKED => match slot.wait_kind.load(Ordering::Relaxed) {
+                    KIND_DEADLINE => Some(Action::Expire),
+                    KIND_LIVENESS if killed_any => Some(Action::Expire),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(action) = action {
+                options.push(Choice { actor, action });
+            }
+        }
+        if kills < self.scenario.max_kills() {
+            for (actor, slot) in control.slots[..self.actors.len()].iter().enumerate() {
+                if matches!(slot.state.load(Ordering::Acquire), AT_POINT | BLOCKED) {
+                    options.push(Choice {
+                        actor,
+                        action: Action::Kill,
+                    });
+                }
+            }
+        }
+        options
+    }
+
+    /// Run one case, with `chooser` making every choice.
+    pub fn run_case(&mut self, chooser: &mut dyn Chooser) -> Result<CaseReport, HarnessError> {
+        let n = self.actors.len();
+        self.scenario.reset(&self.state);
+        self.control.get().reset_case(n);
+        for k in 0..n {
+            if self.actors[k].is_none() {
+                self.spawn(k)?;
+            }
+        }
+        let mut trace = Vec::new();
+        let mut killed = Vec::new();
+        let mut stale_spin = vec![false; n];
+        let verdict = loop {
+            if let Err((actor, code)) = self.wait_parked() {
+                break Verdict::ActorCrashed { actor, code };
+            }
+            let options = self.options(killed.len() as u32, !killed.is_empty(), &stale_spin);
+            if options.is_empty() {
+                let control = self.control.get();
+                let blocked: Vec<usize> = (0..n)
+                    .filter(|&k| {
+                        matches!(
+                            control.slots[k].state.load(Ordering::Acquire),
+                            BLOCKED | AT_POINT
+                        )
+                    })
+                    .collect();
+                if blocked.is_empty() {
+                    break Verdict::Pass;
+                }
+                break Verdict::Deadlock { blocked };
+            }
+            if trace.len() >= self.max_steps {
+                break Verdict::StepLimit;
+            }
+            let index = chooser.choose(trace.len(), &options).min(options.len() - 1);
+            let choice = options[index];
+            let code = self.control.get().slots[choice.actor]
+                .point
+                .load(Ordering::Relaxed);
+            let spun = choice.action == Action::Run && code == POINT_SPIN;
+            for (k, stale) in stale_spin.iter_mut().enumerate() {
+                if k == choice.actor {
+                    *stale = spun;
+                } else if !spun {
+                    *stale = false;
+                }
+            }
+            let point = point_name(code);
+            trace.push(Step {
+                choice,
+                index: index as u32,
+                point,
+            });
+            match choice.action {
+                Action::Run | Action::Wake => self.go(choice.actor, GO_RUN),
+                Action::Expire => self.go(choice.actor, GO_EXPIRE),
+                Action::Kill => {
+                    if let Some(mut p) = self.actors[choice.actor].take() {
+                        let _ = p.kill();
+                        let _ = p.join();
+                    }
+                    self.control.get().slots[choice.actor]
+                        .state
+                        .store(DEAD, Ordering::Release);
+                    killed.push(choice.actor);
+                }
+            }
+        };
+        let control = self.control.get();
+        let history = read_history(control);
+        let verdict = match verdict {
+            Verdict::Pass => {
+                let failed =
+                    (0..n).find(|&k| control.slots[k].panicked.load(Ordering::Relaxed) != 0);
+                match failed {
+                    Some(actor) => Verdict::ActorFailed {
+                        actor,
+                        message: control.message(actor),
+                    },
+                    None => match self.scenario.check(&self.state, &history, &killed) {
+                        Ok(()) => Verdict::Pass,
+                        Err(m) => Verdict::PropertyFailed(m),
+                    },
+                }
+            }
+            v => v,
+        };
+        // Actors stuck mid-case (deadlock, step limit) cannot be reused: replace them.
+        let finished = |k: usize| control.slots[k].state.load(Ordering::Acquire) == FINISHED;
+        for k in 0..n {
+            if !self.pooled || !finished(k) {
+                self.retire(k);
+            }
+        }
+        Ok(CaseReport {
+            trace,
+            history,
+            killed,
+            verdict,
+        })
+    }
+
+    fn retire(&mut self, k: usize) {
+        if let Some(mut p) = self.actors[k].take() {
+            if self.control.get().slots[k].state.load(Ordering::Acquire) == FINISHED {
+                self.go(k, GO_QUIT);
+                let _ = p.join();
+            } // else: dropping the Process kills and reaps it.
+        }
+    }
+}
+
+impl<S: Scenario> Drop for Runner<'_, S> {
+    fn drop(&mut self) {
+        for k in 0..self.actors.len() {
+            self.retire(k);
+        }
+    }
+}
+
+/// Render a trace as a per-actor table: one column per actor, one row per step, each
+/// cell the schedule point the actor was at and what happened to it.
+pub fn render_trace(trace: &[Step], actors: usize) -> String {
+    let width = 16;
+    let mut out = String::new();
+    out.push_str(&format!("{:>5} ", "step"));
+    for a in 0..actors {
+        out.push_str(&format!("| {:<width$}", format!("actor {a}")));
+    }
+    out.push('\n');
+    for (i, step) in trace.iter().enumerate() {
+        out.push_str(&format!("{i:>5} "));
+        for a in 0..actors {
+            let cell = if step.choice.actor == a {
+                match step.choice.action {
+                    Action::Run => step.point.to_string(),
+                    Action::Wake => "woken".to_string(),
+                    Action::Expire => "timeout".to_string(),
+                    Action::Kill => "KILLED".to_string(),
+                }
+            } else {
+                String::new()
+            };
+            out.push_str(&format!("| {cell:<width$}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether `state` is one in which an actor may be given the right to run.
+#[allow(dead_code, reason = "kept for the stress runner")]
+pub(crate) fn runnable(state: u32) -> bool {
+    matches!(state, AT_POINT | BLOCKED)
+}

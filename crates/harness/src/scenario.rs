@@ -1,0 +1,137 @@
+//! The `Scenario` trait: what the harness runs, and the `Recorder` actors write their
+//! history with.
+
+use crate::control::{Control, MAX_EVENTS};
+use std::sync::atomic::Ordering;
+
+/// A concurrent scenario: shared state, one body per actor, and the property that must
+/// hold on what is left at the end.
+///
+/// The state is created once by the controller, before the actor processes are forked,
+/// so it must live in shared memory (`Value`, `Array`, `Shared<…>`, …) for the actors'
+/// writes to be seen. Actor bodies run in forked processes: they must follow
+/// `procshare::process`'s rules (no `println!`), and report failures as `Err` rather than
+/// panicking where they can. Adding a scenario is writing one type that implements this
+/// trait; nothing in the harness changes.
+pub trait Scenario: Sync {
+    /// The shared state.
+    type State: Sync;
+
+    /// A name for reports, e.g. `counter/futex`.
+    fn name(&self) -> String;
+
+    /// Number of actors (2 to [`MAX_ACTORS`](crate::control::MAX_ACTORS)).
+    fn actors(&self) -> usize;
+
+    /// How many "SIGKILL actor k now" choices a schedule may make (default 0: none).
+    fn max_kills(&self) -> u32 {
+        0
+    }
+
+    /// Create the shared state.
+    fn setup(&self) -> Self::State;
+
+    /// Put the state back to its initial value before a case (no actor runs meanwhile).
+    fn reset(&self, state: &Self::State);
+
+    /// Actor `actor`'s steps. Schedule points inside the primitives it uses decide the
+    /// interleaving.
+    fn run(&self, state: &Self::State, actor: usize, rec: &Recorder) -> Result<(), String>;
+
+    /// The property, checked on the final state and the recorded history. `killed` lists
+    /// the actors killed by crash injection.
+    fn check(&self, state: &Self::State, history: &[Event], killed: &[usize])
+        -> Result<(), String>;
+}
+
+/// One history event: an operation's invocation or its return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Event {
+    /// The actor.
+    pub client: u32,
+    /// Identifies the operation (the same for its invoke and its return).
+    pub id: u32,
+    /// True for the return, false for the invocation.
+    pub is_return: bool,
+    /// Scenario-defined operation code.
+    pub op: u32,
+    /// Scenario-defined object or key.
+    pub key: u32,
+    /// Input (invoke) or output (return).
+    pub value: u64,
+    /// Logical time: a total order of all events of the case.
+    pub clock: u64,
+}
+
+/// Records invoke/return events into the case's shared history, on the shared logical
+/// clock. Only one actor runs at a time under the controller, so the clock order is the
+/// real order.
+#[derive(Debug)]
+pub struct Recorder {
+    control: &'static Control,
+    client: u32,
+}
+
+/// Handle returned by [`Recorder::invoke`], passed to [`Recorder::ret`].
+#[derive(Debug, Clone, Copy)]
+pub struct OpId {
+    id: u32,
+    op: u32,
+    key: u32,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    pub(crate) fn new(control: &'static Control, client: u32) -> Self {
+        Recorder { control, client }
+    }
+
+    fn push(&self, id: u32, is_return: bool, op: u32, key: u32, value: u64) {
+        let i = self.control.events.fetch_add(1, Ordering::Relaxed) as usize;
+        if i >= MAX_EVENTS {
+            return;
+        }
+        let e = &self.control.history[i];
+        e.client.store(self.client, Ordering::Relaxed);
+        e.id.store(id, Ordering::Relaxed);
+        e.kind.store(u32::from(is_return), Ordering::Relaxed);
+        e.op.store(op, Ordering::Relaxed);
+        e.key.store(key, Ordering::Relaxed);
+        e.value.store(value, Ordering::Relaxed);
+        let clock = self.control.clock.fetch_add(1, Ordering::Relaxed);
+        e.clock.store(clock, Ordering::Release);
+    }
+
+    /// Record that operation `op` on `key` with `input` starts now.
+    pub fn invoke(&self, op: u32, key: u32, input: u64) -> OpId {
+        let id = self.control.next_op.fetch_add(1, Ordering::Relaxed);
+        self.push(id, false, op, key, input);
+        OpId { id, op, key }
+    }
+
+    /// Record that the operation returned `output`.
+    pub fn ret(&self, op: OpId, output: u64) {
+        self.push(op.id, true, op.op, op.key, output);
+    }
+}
+
+pub(crate) fn read_history(control: &Control) -> Vec<Event> {
+    let n = (control.events.load(Ordering::Acquire) as usize).min(MAX_EVENTS);
+    control.history[..n]
+        .iter()
+        .map(|e| Event {
+            client: e.client.load(Ordering::Relaxed),
+            id: e.id.load(Ordering::Relaxed),
+            is_return: e.kind.load(Ordering::Relaxed) == 1,
+            op: e.op.load(Ordering::Relaxed),
+            key: e.key.load(Ordering::Relaxed),
+            value: e.value.load(Ordering::Relaxed),
+            clock: e.clock.load(Ordering::Acquire),
+        })
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! Counter scenarios: `actors` actors each add 1 to a shared `Value<u64, L>`, either
+//! under one lock acquisition (`*v.lock() += 1`) or as `v.store(v.load() + 1)` (two
+//! acquisitions: CPython's `v.value += 1`, the lost update). Property: the final value is
+//! the number of increments that completed (a killed actor's increment may or may not
+//! have happened).
+
+use crate::{Event, Recorder, Scenario};
+use procshare_shm::Value;
+use procshare_sync::{GuardError, RawLock};
+use std::marker::PhantomData;
+
+/// How an actor increments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Increment {
+    /// `*v.lock() += 1`: one critical section.
+    Locked,
+    /// `v.store(v.load() + 1)`: read and write in two critical sections (loses updates).
+    LoadThenStore,
+}
+
+/// A shared counter incremented by every actor.
+#[derive(Debug)]
+pub struct LockedCounter<L: RawLock> {
+    actors: usize,
+    increments: u64,
+    how: Increment,
+    kills: u32,
+    _lock: PhantomData<fn() -> L>,
+}
+
+/// Operation code recorded for an increment.
+const OP_INCREMENT: u32 = 1;
+
+impl<L: RawLock> LockedCounter<L> {
+    /// `actors` actors, each incrementing `increments` times, in the way `how`.
+    pub fn new(actors: usize, increments: u64, how: Increment) -> Self {
+        LockedCounter {
+            actors,
+            increments,
+            how,
+            kills: 0,
+            _lock: PhantomData,
+        }
+    }
+
+    /// Allow up to `kills` crash-injection choices per case.
+    pub fn with_kills(mut self, kills: u32) -> Self {
+        self.kills = kills;
+        self
+    }
+}
+
+impl<L: RawLock> Scenario for LockedCounter<L> {
+    type State = Value<u64, L>;
+
+    fn name(&self) -> String {
+        let how = match self.how {
+            Increment::Locked => "counter",
+            Increment::LoadThenStore => "lost-update",
+        };
+        format!("{how}/{}", L::NAME)
+    }
+
+    fn actors(&self) -> usize {
+        self.actors
+    }
+
+    fn max_kills(&self) -> u32 {
+        self.kills
+    }
+
+    fn setup(&self) -> Self::State {
+        Value::new(0).expect("shared memory for the counter")
+    }
+
+    fn reset(&self, state: &Self::State) {
+        // A previous case may have left the lock held by a killed actor.
+        match state.lock() {
+            Ok(mut g) => *g = 0,
+            Err(GuardError::OwnerDied { guard, .. }) => {
+                let mut g = guard;
+                *g = 0;
+            }
+            Err(e) => panic!("cannot reset the counter: {e}"),
+        }
+    }
+
+    fn run(&self, state: &Self::State, _actor: usize, rec: &Recorder) -> Result<(), String> {
+        for _ in 0..self.increments {
+            let op = rec.invoke(OP_INCREMENT, 0, 1);
+            match self.how {
+                Increment::Locked => match state.lock() {
+                    Ok(mut g) => *g += 1,
+                    Err(GuardError::OwnerDied { guard, .. }) => {
+                        let mut g = guard;
+                        *g += 1;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                },
+                Increment::LoadThenStore => {
+                    let x = state.load().map_err(|e| e.to_string())?;
+                    state.store(x + 1).map_err(|e| e.to_string())?;
+                }
+            }
+            rec.ret(op, 0);
+        }
+        Ok(())
+    }
+
+    fn check(
+        &self,
+        state: &Self::State,
+        history: &[Event],
+        killed: &[usize],
+    ) -> Result<(), String> {
+        let value = match state.lock() {
+            Ok(g) => *g,
+            Err(GuardError::OwnerDied { guard, .. }) => *guard,
+            Err(e) => return Err(e.to_string()),
+        };
+        let completed = history.iter().filter(|e| e.is_return).count() as u64;
+        let started = history.iter().filter(|e| !e.is_return).count() as u64;
+        let _ = killed;
+        if value < completed || value > started {
+            return Err(format!(
+                "counter is {value}, but {completed} increments completed ({started} started)"
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! Schedules: the controller's choices, the strategies that make them (replay, uniform
+//! random, PCT), and the replay token that carries a schedule in one string.
+//!
+//! A schedule is a sequence of indices, one per step, into the list of options the
+//! controller offers at that step (runnable actors first, by actor id, then the kill
+//! options). Past its end a schedule chooses 0, the lowest runnable actor: so a shorter or
+//! lower schedule is a simpler one, which is the direction proptest shrinks in.
+//!
+//! Token format `ps1.<base64url>`: the payload is the schedule run-length encoded as
+//! LEB128 varint pairs (choice, run length). A 100 000-step schedule of two actors that
+//! alternate in long runs is a few hundred characters; the format is versioned by its
+//! prefix.
+
+use std::fmt;
+
+/// What one option does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Let the actor run to its next schedule point.
+    Run,
+    /// Resume a blocked actor that was woken.
+    Wake,
+    /// Let a blocked actor's timeout expire.
+    Expire,
+    /// SIGKILL the actor now.
+    Kill,
+}
+
+/// One option offered to a [`Chooser`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Choice {
+    /// The actor it concerns.
+    pub actor: usize,
+    /// What happens to it.
+    pub action: Action,
+}
+
+impl fmt::Display for Choice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}({})", self.action, self.actor)
+    }
+}
+
+/// Makes the controller's choices.
+pub trait Chooser {
+    /// Pick one of `options` (never empty) at step `step`; returns its index.
+    fn choose(&mut self, step: usize, options: &[Choice]) -> usize;
+}
+
+/// Replays a recorded schedule; past its end (or where an index is out of range, e.g.
+/// after shrinking) it takes the index modulo the number of options, then 0.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    choices: Vec<u32>,
+}
+
+impl Replay {
+    /// Replay `choices`.
+    pub fn new(choices: Vec<u32>) -> Self {
+        Replay { choices }
+    }
+}
+
+impl Chooser for Replay {
+    fn choose(&mut self, step: usize, options: &[Choice]) -> usize {
+        self.choices
+            .get(step)
+            .map_or(0, |&c| c as usize % options.len())
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64), so runs are reproducible from a seed.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+    }
+}
+
+/// Uniformly random choices.
+#[derive(Debug, Clone)]
+pub struct RandomChooser {
+    rng: SplitMix64,
+}
+
+impl RandomChooser {
+    /// From a seed.
+    pub fn new(seed: u64) -> Self {
+        RandomChooser {
+            rng: SplitMix64::new(seed),
+        }
+    }
+}
+
+impl Chooser for RandomChooser {
+    fn choose(&mut self, _step: usize, options: &[Choice]) -> usize {
+        self.rng.below(options.len())
+    }
+}
+
+/// PCT (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS 2010): every actor gets a
+/// random distinct priority above `depth`; the highest-priority runnable actor runs; at
+/// `depth - 1` random change points (steps in `0..max_steps`) the running actor's
+/// priority drops to `depth - i`. Finds a bug of depth `d` with probability at least
+/// `1 / (n · k^(d-1))` per run. PCT never picks a kill option: crash injection is left to
+/// the replay and random choosers.
+#[derive(Debug, Clone)]
+pub struct PctChooser {
+    priorities: Vec<u64>,
+    change_points: Vec<usize>,
+    depth: usize,
+}
+
+impl PctChooser {
+    /// PCT for `actors` actors, bug depth `depth` (≥ 1), over an expected `max_steps`.
+    pub fn new(seed: u64, actors: usize, depth: usize, max_steps: usize) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let depth = depth.max(1);
+        // Distinct priorities depth+1 ..= depth+actors, randomly permuted.
+        let mut priorities: Vec<u64> = (0..actors).map(|i| (depth + 1 + i) as u64).collect();
+        for i in (1..priorities.len()).rev() {
+            priorities.swap(i, rng.below(i + 1));
+        }
+        let change_points = (1..depth).map(|_| rng.below(max_steps.max(1))).collect();
+        PctChooser {
+            priorities,
+            change_points,
+            depth,
+        }
+    }
+}
+
+impl Chooser for PctChooser {
+    fn choose(&mut self, step: usize, options: &[Choice]) -> usize {
+        let runnable = || {
+            options
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.action != Action::Kill)
+        };
+        let best = runnable()
+            .max_by_key(|(_, c)| self.priorities.get(c.actor).copied().unwrap_or(0))
+            .map_or(0, |(i, _)| i);
+        if let Some(k) = self.change_points.iter().position(|&p| p == step) {
+            let actor = options[best].actor;
+            if let Some(p) = self.priorities.get_mut(actor) {
+                *p = (self.depth - 1 - k) as u64;
+            }
+            return runnable()
+                .max_by_key(|(_, c)| self.priorities.get(c.actor).copied().unwrap_or(0))
+                .map_or(0, |(i, _)| i);
+        }
+        best
+    }
+}
+
+/// Why a replay token could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// It does not start with a known version prefix.
+    #[error("not a procshare replay token (expected the prefix `ps1.`)")]
+    Version,
+    /// The payload is not base64url.
+    #[error("invalid character in replay token")]
+    Alphabet,
+    /// The payload ends in the middle of a number or a pair.
+    #[error("truncated replay token")]
+    Truncated,
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn varint(out: &mut Vec<u8>, mut x: u64) {
+    loop {
+        let byte = (x & 0x7f) as u8;
+        x >>= 7;
+        if x == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Encode a schedule as a replay token.
+pub fn encode_token(choices: &[u32]) -> String {
+    let mut bytes = Vec::new();
+    let mut i = 0;
+    while i < choices.len() {
+        let c = choices[i];
+        let run = choices[i..].iter().take_while(|&&x| x == c).count();
+        varint(&mut bytes, u64::from(c));
+        varint(&mut bytes, run as u64);
+        i += run;
+    }
+    let mut out = String::from("ps1.");
+    for chunk in bytes.chunks(3) {
+        let n = chunk.len();
+        let v = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (k, &b)| acc | u32::from(b) << (16 - 8 * k));
+        for k in 0..=n {
+            out.push(B64[(v >> (18 - 6 * k) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Decode a replay token into a schedule.
+pub fn decode_token(token: &str) -> Result<Vec<u32>, TokenError> {
+    let payload = token
+        .trim()
+        .strip_prefix("ps1.")
+        .ok_or(TokenError::Version)?;
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    let mut bytes = Vec::new();
+    for ch in payload.bytes() {
+        let v = B64
+            .iter()
+            .position(|&b| b == ch)
+            .ok_or(TokenError::Alphabet)? as u32;
+        bits = bits << 6 | v;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            bytes.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    let mut it = bytes.into_iter();
+    let mut read = || -> Result<Option<u64>, TokenError> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let Some(b) = it.next() else {
+                return if shift == 0 {
+                    Ok(None)
+                } else {
+                    Err(TokenError::Truncated)
+                };
+            };
+            x |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(Some(x));
+            }
+        }
+        Err(TokenError::Truncated)
+    };
+    let mut choices = Vec::new();
+    while let Some(c) = read()? {
+        let run = read()?.ok_or(TokenError::Truncated)?;
+        let c = u32::try_from(c).map_err(|_| TokenError::Truncated)?;
+        choices.extend(std::iter::repeat_n(c, run as usize));
+    }
+    Ok(choices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for s in [vec![], vec![0], vec![1, 0, 0, 1], vec![300, 7, 7, 7, 2]] {
+            assert_eq!(decode_token(&encode_token(&s)).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn a_100_000_step_schedule_round_trips_through_a_short_token() {
+        let mut rng = SplitMix64::new(7);
+        let mut s = Vec::new();
+        while s.len() < 100_000 {
+            let c = rng.below(3) as u32;
+            let run = 1 + rng.below(2_000);
+            s.extend(std::iter::repeat_n(c, run));
+        }
+        let token = encode_token(&s);
+        assert_eq!(decode_token(&token).unwrap(), s);
+        assert!(token.len() < 1_000, "token of {} chars", token.len());
+    }
+
+    #[test]
+    fn bad_tokens_are_typed_errors() {
+        assert_eq!(decode_token("xx"), Err(TokenError::Version));
+        assert_eq!(decode_token("ps1.*"), Err(TokenError::Alphabet));
+        assert_eq!(decode_token("ps1.gA"), Err(TokenError::Truncated));
+    }
+
+    #[test]
+    fn pct_is_deterministic_per_seed() {
+        let opts = [
+            Choice {
+                actor: 0,
+                action: Action::Run,
+            },
+            Choice {
+                actor: 1,
+                action: Action::Run,
+            },
+        ];
+        let run = |seed| {
+            let mut p = PctChooser::new(seed, 2, 3, 20);
+            (0..20).map(|i| p.choose(i, &opts)).collect::<Vec<_>>()
+        };
+        assert_eq!(run(5), run(5));
+    }
+}
