@@ -18,9 +18,12 @@ mod runner;
 mod scenario;
 pub mod scenarios;
 mod schedule;
+pub mod search;
 
 pub use control::{MAX_ACTORS, MAX_EVENTS};
-pub use runner::{render_trace, CaseReport, HarnessError, Runner, Step, Verdict};
+pub use runner::{
+    render_trace, render_trace_with, CaseReport, HarnessError, Runner, Step, Verdict,
+};
 pub use scenario::{Event, OpId, Recorder, Scenario};
 pub use schedule::{
     decode_token, encode_token, Action, Choice, Chooser, PctChooser, RandomChooser, Replay,

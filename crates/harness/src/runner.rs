@@ -11,7 +11,7 @@ use crate::control::{
     ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_QUIT, GO_RUN, MAX_ACTORS,
     RUNNING,
 };
-use crate::scenario::{read_history, Event, Scenario};
+use crate::scenario::{read_history, read_history_from, Event, Scenario};
 use crate::schedule::{Action, Choice, Chooser};
 use procshare_shm::Process;
 use procshare_sync::loom::{raw_futex_wait, raw_futex_wake, Wake};
@@ -28,6 +28,8 @@ pub struct Step {
     pub index: u32,
     /// The schedule point the actor was parked at (`acquire`, `load`, `wake`, …).
     pub point: &'static str,
+    /// The history events the step recorded (operations it started or finished).
+    pub events: Vec<Event>,
 }
 
 /// How a case ended.
@@ -52,6 +54,12 @@ pub enum Verdict {
     },
     /// The case took more steps than allowed (e.g. a livelock).
     StepLimit,
+    /// An actor neither parked nor finished for [`Runner::stuck_after`]: it is blocked
+    /// somewhere the scheduler cannot see (a system call, a sleep inside a library).
+    ActorStuck {
+        /// The actor.
+        actor: usize,
+    },
     /// An actor process died without being chosen to (a crash, not an injected kill).
     ActorCrashed {
         /// The actor.
@@ -76,6 +84,9 @@ impl fmt::Display for Verdict {
             Verdict::ActorFailed { actor, message } => write!(f, "actor {actor} failed: {message}"),
             Verdict::Deadlock { blocked } => write!(f, "deadlock: actors {blocked:?} blocked"),
             Verdict::StepLimit => write!(f, "step limit reached"),
+            Verdict::ActorStuck { actor } => {
+                write!(f, "actor {actor} is stuck outside the scheduler's view")
+            }
             Verdict::ActorCrashed { actor, code } => {
                 write!(f, "actor {actor} crashed (exit code {code})")
             }
@@ -123,6 +134,7 @@ pub struct Runner<'s, S: Scenario> {
     actors: Vec<Option<Process>>,
     pooled: bool,
     max_steps: usize,
+    stuck_after: Duration,
 }
 
 impl<S: Scenario> fmt::Debug for Runner<'_, S> {
@@ -148,6 +160,7 @@ impl<'s, S: Scenario> Runner<'s, S> {
             actors: (0..n).map(|_| None).collect(),
             pooled: true,
             max_steps: 100_000,
+            stuck_after: Duration::from_secs(10),
         })
     }
 
@@ -160,6 +173,13 @@ impl<'s, S: Scenario> Runner<'s, S> {
     /// Limit the steps of one case (default 100 000).
     pub fn max_steps(mut self, steps: usize) -> Self {
         self.max_steps = steps;
+        self
+    }
+
+    /// How long an actor may run without parking before the case is reported as
+    /// [`Verdict::ActorStuck`] (default 10 s).
+    pub fn stuck_after(mut self, limit: Duration) -> Self {
+        self.stuck_after = limit;
         self
     }
 
@@ -188,11 +208,12 @@ impl<'s, S: Scenario> Runner<'s, S> {
         raw_futex_wake(&slot.go, 1);
     }
 
-    /// Wait until no actor runs. `Err(actor, code)` if one died on its own.
-    fn wait_parked(&mut self) -> Result<(), (usize, i32)> {
+    /// Wait until no actor runs. `Err` if one died on its own or got stuck.
+    fn wait_parked(&mut self) -> Result<(), Verdict> {
         let control = self.control.get();
         let n = self.actors.len();
         let mut spins = 0u32;
+        let started = std::time::Instant::now();
         loop {
             let seen = control.parked.load(Ordering::Acquire);
             if control.slots[..n]
@@ -214,9 +235,15 @@ impl<'s, S: Scenario> Runner<'s, S> {
                         if !p.is_alive() {
                             let code = p.exitcode().unwrap_or(-1);
                             *a = None;
-                            return Err((k, code));
+                            return Err(Verdict::ActorCrashed { actor: k, code });
                         }
                     }
+                }
+                if started.elapsed() >= self.stuck_after {
+                    let actor = (0..n)
+                        .find(|&k| !is_parked(control.slots[k].state.load(Ordering::Acquire)))
+                        .unwrap_or(0);
+                    return Err(Verdict::ActorStuck { actor });
                 }
             }
         }
@@ -276,8 +303,8 @@ impl<'s, S: Scenario> Runner<'s, S> {
         let mut killed = Vec::new();
         let mut stale_spin = vec![false; n];
         let verdict = loop {
-            if let Err((actor, code)) = self.wait_parked() {
-                break Verdict::ActorCrashed { actor, code };
+            if let Err(verdict) = self.wait_parked() {
+                break verdict;
             }
             let options = self.options(killed.len() as u32, !killed.is_empty(), &stale_spin);
             if options.is_empty() {
@@ -316,7 +343,9 @@ impl<'s, S: Scenario> Runner<'s, S> {
                 choice,
                 index: index as u32,
                 point,
+                events: Vec::new(),
             });
+            let events_before = self.control.get().events.load(Ordering::Acquire) as usize;
             match choice.action {
                 Action::Run | Action::Wake => self.go(choice.actor, GO_RUN),
                 Action::Expire => self.go(choice.actor, GO_EXPIRE),
@@ -330,6 +359,12 @@ impl<'s, S: Scenario> Runner<'s, S> {
                         .store(DEAD, Ordering::Release);
                     killed.push(choice.actor);
                 }
+            }
+            if let Err(verdict) = self.wait_parked() {
+                break verdict;
+            }
+            if let Some(step) = trace.last_mut() {
+                step.events = read_history_from(self.control.get(), events_before);
             }
         };
         let control = self.control.get();
@@ -385,9 +420,11 @@ impl<S: Scenario> Drop for Runner<'_, S> {
 }
 
 /// Render a trace as a per-actor table: one column per actor, one row per step, each
-/// cell the schedule point the actor was at and what happened to it.
-pub fn render_trace(trace: &[Step], actors: usize) -> String {
-    let width = 16;
+/// cell the schedule point the actor was at and what happened to it, followed by the
+/// operations the step recorded (`name(input)` when one starts, `→ output` when it ends),
+/// named by `op_name`.
+pub fn render_trace_with(trace: &[Step], actors: usize, op_name: &dyn Fn(u32) -> String) -> String {
+    let width = 26;
     let mut out = String::new();
     out.push_str(&format!("{:>5} ", "step"));
     for a in 0..actors {
@@ -398,12 +435,20 @@ pub fn render_trace(trace: &[Step], actors: usize) -> String {
         out.push_str(&format!("{i:>5} "));
         for a in 0..actors {
             let cell = if step.choice.actor == a {
-                match step.choice.action {
+                let mut cell = match step.choice.action {
                     Action::Run => step.point.to_string(),
                     Action::Wake => "woken".to_string(),
                     Action::Expire => "timeout".to_string(),
                     Action::Kill => "KILLED".to_string(),
+                };
+                for e in &step.events {
+                    if e.is_return {
+                        cell.push_str(&format!(" → {}", e.value));
+                    } else {
+                        cell.push_str(&format!(" {}({})", op_name(e.op), e.value));
+                    }
                 }
+                cell
             } else {
                 String::new()
             };
@@ -412,6 +457,11 @@ pub fn render_trace(trace: &[Step], actors: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// [`render_trace_with`] naming operations by their numeric code.
+pub fn render_trace(trace: &[Step], actors: usize) -> String {
+    render_trace_with(trace, actors, &|op| format!("op{op}"))
 }
 
 /// Whether `state` is one in which an actor may be given the right to run.

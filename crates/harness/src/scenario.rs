@@ -38,6 +38,11 @@ pub trait Scenario: Sync {
     /// interleaving.
     fn run(&self, state: &Self::State, actor: usize, rec: &Recorder) -> Result<(), String>;
 
+    /// A name for operation code `op` in traces and tables (default `op<N>`).
+    fn op_name(&self, op: u32) -> String {
+        format!("op{op}")
+    }
+
     /// The property, checked on the final state and the recorded history. `killed` lists
     /// the actors killed by crash injection.
     fn check(&self, state: &Self::State, history: &[Event], killed: &[usize])
@@ -121,8 +126,13 @@ impl Recorder {
 }
 
 pub(crate) fn read_history(control: &Control) -> Vec<Event> {
+    read_history_from(control, 0)
+}
+
+/// The events recorded from index `from` on.
+pub(crate) fn read_history_from(control: &Control, from: usize) -> Vec<Event> {
     let n = (control.events.load(Ordering::Acquire) as usize).min(MAX_EVENTS);
-    control.history[..n]
+    control.history[from.min(n)..n]
         .iter()
         .map(|e| Event {
             client: e.client.load(Ordering::Relaxed),

@@ -111,3 +111,103 @@ fn a_holder_killed_mid_section_leaves_survivors_with_owner_died() {
     }
     assert!(saw_kill);
 }
+
+mod search {
+    use procshare_harness::scenarios::{Increment, LockedCounter};
+    use procshare_harness::search::{search, Mode, SearchConfig};
+    use procshare_harness::{decode_token, render_trace_with, Event, Replay, Runner, Scenario};
+    use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
+
+    /// The recorded operations, in clock order, as (actor, op name, value).
+    fn ops<S: Scenario>(s: &S, history: &[Event]) -> Vec<(u32, String, bool)> {
+        history
+            .iter()
+            .map(|e| (e.client, s.op_name(e.op), e.is_return))
+            .collect()
+    }
+
+    fn assert_minimal_lost_update<S: Scenario>(s: &S, mode: Mode) {
+        let report = search(
+            s,
+            &SearchConfig {
+                mode,
+                ..SearchConfig::default()
+            },
+        )
+        .unwrap();
+        let f = report.finding.expect("the lost update is found");
+        let table = render_trace_with(&f.report.trace, 2, &|op| s.op_name(op));
+        // The shrunk interleaving: both actors read before either writes.
+        let invokes: Vec<(u32, String)> = ops(s, &f.report.history)
+            .into_iter()
+            .filter(|(_, _, ret)| !ret)
+            .map(|(a, op, _)| (a, op))
+            .collect();
+        let names: Vec<&str> = invokes.iter().map(|(_, op)| op.as_str()).collect();
+        assert!(
+            names == ["read", "read", "write", "write"] || names == ["fetch_add", "fetch_add"],
+            "{names:?}\n{table}"
+        );
+        assert_ne!(invokes[0].0, invokes[1].0, "two different actors\n{table}");
+        // The token replays the same failure.
+        let mut runner = Runner::new(s).unwrap();
+        let again = runner
+            .run_case(&mut Replay::new(decode_token(&f.token).unwrap()))
+            .unwrap();
+        assert_eq!(again.verdict, f.report.verdict);
+        assert_eq!(again.trace, f.report.trace);
+    }
+
+    #[test]
+    fn lost_update_is_found_and_shrunk_by_random_pct_and_proptest() {
+        let s = LockedCounter::<FutexMutex>::new(2, 1, Increment::LoadThenStore);
+        assert_minimal_lost_update(&s, Mode::Random);
+        assert_minimal_lost_update(&s, Mode::Pct { depth: 2 });
+        assert_minimal_lost_update(&s, Mode::Proptest);
+    }
+
+    #[test]
+    fn nolock_lost_update_is_found_and_shrunk() {
+        let s = LockedCounter::<NoLock>::new(2, 1, Increment::Locked);
+        let report = search(&s, &SearchConfig::default()).unwrap();
+        let f = report.finding.expect("found");
+        // Shrunk: each actor's read (load point) happens before either writes back.
+        let points: Vec<(usize, &str)> = f
+            .report
+            .trace
+            .iter()
+            .filter(|st| matches!(st.point, "load" | "store"))
+            .map(|st| (st.choice.actor, st.point))
+            .collect();
+        assert_eq!(points.len(), 4, "{points:?}");
+        assert_eq!(
+            points.iter().map(|p| p.1).collect::<Vec<_>>(),
+            ["load", "load", "store", "store"]
+        );
+    }
+
+    #[test]
+    fn correct_strategies_pass_256_schedules_in_every_mode() {
+        fn check<L: procshare_sync::RawLock>() {
+            for how in [Increment::Locked] {
+                let s = LockedCounter::<L>::new(2, 2, how);
+                for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
+                    let r = search(
+                        &s,
+                        &SearchConfig {
+                            mode,
+                            ..SearchConfig::default()
+                        },
+                    )
+                    .unwrap();
+                    assert!(r.finding.is_none(), "{} {mode}: {:?}", s.name(), r.finding);
+                    assert_eq!(r.cases_run, 256);
+                }
+            }
+        }
+        check::<FutexMutex>();
+        check::<SpinLock>();
+        check::<TicketLock>();
+        check::<PthreadMutex>();
+    }
+}

@@ -86,6 +86,13 @@ fn active() -> Option<&'static dyn Scheduler> {
     }
 }
 
+/// Is a scheduler installed in this process? Primitives whose waits the scheduler cannot
+/// see (they sleep inside libc, like `PthreadMutex`) poll instead while one is.
+#[inline]
+pub fn is_active() -> bool {
+    active().is_some()
+}
+
 /// A schedule point before `point`. Free when no scheduler is installed.
 #[inline]
 pub fn point(point: Point) {

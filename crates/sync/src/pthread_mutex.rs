@@ -133,6 +133,14 @@ unsafe impl RawLock for PthreadMutex {
     }
 
     fn lock(&self) -> Result<(), LockError> {
+        if crate::hook::is_active() {
+            // Under a controlled scheduler a sleep inside glibc would be invisible to it:
+            // poll, with a spin schedule point between attempts.
+            while !self.try_lock()? {
+                crate::hook::point(crate::hook::Point::Spin);
+            }
+            return Ok(());
+        }
         // SAFETY: the mutex was initialised by `init` and is never moved.
         let r = unsafe { libc::pthread_mutex_lock(self.raw()) };
         self.acquired("pthread_mutex_lock", r, -1).map(|_| ())
@@ -145,6 +153,18 @@ unsafe impl RawLock for PthreadMutex {
     }
 
     fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+        if crate::hook::is_active() {
+            let deadline = crate::loom::Deadline::after(timeout);
+            loop {
+                if self.try_lock()? {
+                    return Ok(true);
+                }
+                if deadline.expired() {
+                    return Ok(false);
+                }
+                crate::hook::point(crate::hook::Point::Spin);
+            }
+        }
         let mut now = MaybeUninit::<libc::timespec>::uninit();
         // SAFETY: clock_gettime writes a timespec into `now`.
         let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, now.as_mut_ptr()) };

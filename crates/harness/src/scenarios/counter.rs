@@ -28,8 +28,10 @@ pub struct LockedCounter<L: RawLock> {
     _lock: PhantomData<fn() -> L>,
 }
 
-/// Operation code recorded for an increment.
+/// Operation codes recorded in the history.
 const OP_INCREMENT: u32 = 1;
+const OP_READ: u32 = 2;
+const OP_WRITE: u32 = 3;
 
 impl<L: RawLock> LockedCounter<L> {
     /// `actors` actors, each incrementing `increments` times, in the way `how`.
@@ -87,24 +89,43 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
 
     fn run(&self, state: &Self::State, _actor: usize, rec: &Recorder) -> Result<(), String> {
         for _ in 0..self.increments {
-            let op = rec.invoke(OP_INCREMENT, 0, 1);
             match self.how {
-                Increment::Locked => match state.lock() {
-                    Ok(mut g) => *g += 1,
-                    Err(GuardError::OwnerDied { guard, .. }) => {
-                        let mut g = guard;
-                        *g += 1;
-                    }
-                    Err(e) => return Err(e.to_string()),
-                },
+                Increment::Locked => {
+                    let op = rec.invoke(OP_INCREMENT, 0, 1);
+                    let old = match state.lock() {
+                        Ok(mut g) => {
+                            *g += 1;
+                            *g - 1
+                        }
+                        Err(GuardError::OwnerDied { guard, .. }) => {
+                            let mut g = guard;
+                            *g += 1;
+                            *g - 1
+                        }
+                        Err(e) => return Err(e.to_string()),
+                    };
+                    rec.ret(op, old);
+                }
                 Increment::LoadThenStore => {
+                    let op = rec.invoke(OP_READ, 0, 0);
                     let x = state.load().map_err(|e| e.to_string())?;
+                    rec.ret(op, x);
+                    let op = rec.invoke(OP_WRITE, 0, x + 1);
                     state.store(x + 1).map_err(|e| e.to_string())?;
+                    rec.ret(op, 0);
                 }
             }
-            rec.ret(op, 0);
         }
         Ok(())
+    }
+
+    fn op_name(&self, op: u32) -> String {
+        match op {
+            OP_INCREMENT => "fetch_add".into(),
+            OP_READ => "read".into(),
+            OP_WRITE => "write".into(),
+            _ => format!("op{op}"),
+        }
     }
 
     fn check(
@@ -118,8 +139,17 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
             Err(GuardError::OwnerDied { guard, .. }) => *guard,
             Err(e) => return Err(e.to_string()),
         };
-        let completed = history.iter().filter(|e| e.is_return).count() as u64;
-        let started = history.iter().filter(|e| !e.is_return).count() as u64;
+        let counted = |e: &&Event| e.op == OP_INCREMENT || e.op == OP_WRITE;
+        let completed = history
+            .iter()
+            .filter(counted)
+            .filter(|e| e.is_return)
+            .count() as u64;
+        let started = history
+            .iter()
+            .filter(counted)
+            .filter(|e| !e.is_return)
+            .count() as u64;
         let _ = killed;
         if value < completed || value > started {
             return Err(format!(
