@@ -1,7 +1,123 @@
-//! The built-in scenario catalog. Each scenario is generic over the lock strategy, so any
-//! `RawLock` — the built-in ones or a researcher's own — runs the whole catalog. Adding a
-//! scenario is adding a file here (or anywhere: the trait is public).
+//! The built-in scenario catalog. Each lock scenario is generic over the strategy, so any
+//! `RawLock` — the built-in ones or a researcher's own — runs the whole catalog
+//! ([`catalog`]). Adding a scenario is adding a file here (or anywhere: [`Scenario`] is
+//! public) and a line in [`catalog`].
 
+mod barrier_phases;
 mod counter;
+mod producer_consumer;
+mod semaphore_bound;
+mod transfer;
 
+pub use barrier_phases::{BarrierPhases, BarrierState};
 pub use counter::{Increment, LockedCounter};
+pub use producer_consumer::{BufferState, ProducerConsumer};
+pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
+pub use transfer::{ArrayTransfer, TransferHow};
+
+use crate::search::{search, SearchConfig, SearchReport};
+use crate::{HarnessError, Scenario};
+use procshare_sync::RawLock;
+
+/// A scenario in the catalog, with what a correct implementation should produce.
+pub trait CatalogEntry: Sync {
+    /// The scenario's name.
+    fn name(&self) -> String;
+    /// True if the scenario demonstrates a bug, so a search *must* find a failure (the
+    /// lost update, `NoLock`); false if every schedule must pass.
+    fn expects_failure(&self) -> bool;
+    /// Search it.
+    fn search(&self, config: &SearchConfig) -> Result<SearchReport, HarnessError>;
+    /// Replay one schedule and render it (for `cargo xtask replay`).
+    fn replay(&self, schedule: Vec<u32>) -> Result<(crate::CaseReport, String), HarnessError>;
+}
+
+struct Entry<S> {
+    scenario: S,
+    expects_failure: bool,
+}
+
+impl<S: Scenario + Sync> CatalogEntry for Entry<S> {
+    fn name(&self) -> String {
+        self.scenario.name()
+    }
+    fn expects_failure(&self) -> bool {
+        self.expects_failure
+    }
+    fn search(&self, config: &SearchConfig) -> Result<SearchReport, HarnessError> {
+        search(&self.scenario, config)
+    }
+    fn replay(&self, schedule: Vec<u32>) -> Result<(crate::CaseReport, String), HarnessError> {
+        let mut runner = crate::Runner::new(&self.scenario)?;
+        let report = runner.run_case(&mut crate::Replay::new(schedule))?;
+        let table = crate::render_trace_with(&report.trace, self.scenario.actors(), &|op| {
+            self.scenario.op_name(op)
+        });
+        Ok((report, table))
+    }
+}
+
+fn entry<S: Scenario + Sync + 'static>(
+    scenario: S,
+    expects_failure: bool,
+) -> Box<dyn CatalogEntry> {
+    Box::new(Entry {
+        scenario,
+        expects_failure,
+    })
+}
+
+/// The lock scenarios, run with strategy `L`. `L::EXCLUSIVE == false` (`NoLock`) turns
+/// the locked scenarios into demonstrations that must fail.
+pub fn lock_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
+    let broken = !L::EXCLUSIVE;
+    vec![
+        entry(LockedCounter::<L>::new(2, 2, Increment::Locked), broken),
+        entry(LockedCounter::<L>::new(3, 1, Increment::Locked), broken),
+        entry(LockedCounter::<L>::new(4, 1, Increment::Locked), broken),
+        entry(
+            LockedCounter::<L>::new(2, 1, Increment::LoadThenStore),
+            true,
+        ),
+        entry(ArrayTransfer::<L>::new(2, TransferHow::Atomic), broken),
+        entry(ArrayTransfer::<L>::new(3, TransferHow::Atomic), broken),
+        entry(ArrayTransfer::<L>::new(2, TransferHow::PerElement), true),
+    ]
+}
+
+/// The lock scenarios with a holder killed mid-critical-section (crash injection): the
+/// survivors must finish, recovering the lock through the owner-died error. Only for
+/// strategies that detect a dead owner (`FutexMutex`, `SpinLock`, `PthreadMutex`).
+pub fn crash_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
+    vec![entry(
+        LockedCounter::<L>::new(2, 1, Increment::Locked).with_kills(1),
+        false,
+    )]
+}
+
+/// The synchronisation-object scenarios (they use their own protocols, not a strategy).
+pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
+    vec![
+        entry(ProducerConsumer::new(3), false),
+        entry(SemaphoreBound::new(3), false),
+        entry(BarrierPhases::new(2, 2), false),
+        entry(BarrierPhases::new(3, 2), false),
+    ]
+}
+
+/// The whole built-in catalog: every lock scenario with every built-in strategy, the
+/// crash scenarios, and the synchronisation objects.
+pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
+    use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
+    let mut all = Vec::new();
+    all.extend(lock_catalog::<FutexMutex>());
+    all.extend(lock_catalog::<SpinLock>());
+    all.extend(lock_catalog::<TicketLock>());
+    all.extend(lock_catalog::<PthreadMutex>());
+    all.extend(lock_catalog::<NoLock>());
+    all.extend(crash_catalog::<FutexMutex>());
+    all.extend(crash_catalog::<SpinLock>());
+    all.extend(crash_catalog::<PthreadMutex>());
+    all.extend(sync_catalog());
+    all
+}
