@@ -19,6 +19,7 @@ mod scenario;
 pub mod scenarios;
 mod schedule;
 pub mod search;
+pub mod stress;
 
 pub use control::{MAX_ACTORS, MAX_EVENTS};
 pub use runner::{
