@@ -47,8 +47,8 @@ pub use procshare_shm::{
     Region, Shared, Value, ValueGuard,
 };
 pub use procshare_sync::{
-    hook, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, Lock, LockError, LockGuard,
-    ProcessShared, RLock, RawLock, Semaphore, SyncError,
+    hook, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, GuardResult, Lock, LockError,
+    LockGuard, ProcessShared, RLock, RawLock, Semaphore, SyncError, TryGuardResult,
 };
 
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over

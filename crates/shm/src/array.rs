@@ -16,7 +16,7 @@ use crate::value::{alloc_locked, data_offset};
 use crate::Error;
 use bytemuck::Pod;
 use procshare_sync::hook::{self, Point};
-use procshare_sync::{FutexMutex, GuardError, LockError, RawLock};
+use procshare_sync::{FutexMutex, GuardError, GuardResult, LockError, RawLock, TryGuardResult};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
@@ -184,7 +184,7 @@ impl<T: Pod, L: RawLock> Array<T, L> {
 
     /// Lock, and get the elements as a `&mut [T]` until the guard drops
     /// (`with arr.get_lock(): ...`). [`GuardError::OwnerDied`] carries the guard.
-    pub fn lock(&self) -> Result<ArrayGuard<'_, T, L>, GuardError<ArrayGuard<'_, T, L>>> {
+    pub fn lock(&self) -> GuardResult<ArrayGuard<'_, T, L>> {
         hook::point(Point::Acquire);
         match self.get_lock().lock() {
             Ok(()) => Ok(self.guard()),
@@ -193,10 +193,7 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     }
 
     /// Like [`Array::lock`] but gives up after `timeout` (`Ok(None)`).
-    pub fn try_lock_for(
-        &self,
-        timeout: Duration,
-    ) -> Result<Option<ArrayGuard<'_, T, L>>, GuardError<ArrayGuard<'_, T, L>>> {
+    pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ArrayGuard<'_, T, L>> {
         hook::point(Point::Acquire);
         match self.get_lock().try_lock_for(timeout) {
             Ok(true) => Ok(Some(self.guard())),

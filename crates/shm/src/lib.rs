@@ -28,7 +28,7 @@ pub use array::{Array, ArrayGuard, RawArray};
 pub use atomic_copy::AtomicInt;
 pub use error::Error;
 pub use process::Process;
-pub use procshare_sync::{GuardError, LockError, RawLock};
+pub use procshare_sync::{GuardError, GuardResult, LockError, RawLock, TryGuardResult};
 pub use region::Region;
 pub use shared::Shared;
 pub use value::{RawValue, Value, ValueGuard};

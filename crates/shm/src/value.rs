@@ -16,7 +16,7 @@ use crate::heap::{self, Block};
 use crate::Error;
 use bytemuck::Pod;
 use procshare_sync::hook::{self, Point};
-use procshare_sync::{FutexMutex, GuardError, LockError, RawLock};
+use procshare_sync::{FutexMutex, GuardError, GuardResult, LockError, RawLock, TryGuardResult};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
@@ -117,7 +117,7 @@ impl<T: Pod, L: RawLock> Value<T, L> {
     ///
     /// [`GuardError::OwnerDied`] carries the guard: the lock is held, but its previous
     /// holder died inside its critical section.
-    pub fn lock(&self) -> Result<ValueGuard<'_, T, L>, GuardError<ValueGuard<'_, T, L>>> {
+    pub fn lock(&self) -> GuardResult<ValueGuard<'_, T, L>> {
         hook::point(Point::Acquire);
         match self.get_lock().lock() {
             Ok(()) => Ok(self.guard()),
@@ -126,10 +126,7 @@ impl<T: Pod, L: RawLock> Value<T, L> {
     }
 
     /// Like [`Value::lock`] but gives up after `timeout` (`Ok(None)`).
-    pub fn try_lock_for(
-        &self,
-        timeout: Duration,
-    ) -> Result<Option<ValueGuard<'_, T, L>>, GuardError<ValueGuard<'_, T, L>>> {
+    pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ValueGuard<'_, T, L>> {
         hook::point(Point::Acquire);
         match self.get_lock().try_lock_for(timeout) {
             Ok(true) => Ok(Some(self.guard())),

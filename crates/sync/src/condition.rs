@@ -92,6 +92,8 @@ struct Slot {
     ticket: AtomicU32,
     /// The waiter's pid, to reclaim slots of waiters that died.
     pid: AtomicU32,
+    /// When the waiter started waiting (`monotonic_ms`, truncated to 32 bits).
+    since: AtomicU32,
 }
 
 /// A process-shared condition variable over an embedded lock `L`, with `N` waiter slots.
@@ -119,6 +121,7 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
                 state: AtomicU32::new(FREE),
                 ticket: AtomicU32::new(0),
                 pid: AtomicU32::new(0),
+                since: AtomicU32::new(0),
             }),
         }
     }
@@ -143,12 +146,28 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
         N
     }
 
-    /// Number of processes waiting and not yet notified. Call with the lock held.
+    /// Number of live processes waiting and not yet notified. Call with the lock held.
     pub fn waiting(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| s.state.load(Ordering::Relaxed) == WAITING)
+            .filter(|s| {
+                s.state.load(Ordering::Relaxed) == WAITING
+                    && loom::owner_alive(s.pid.load(Ordering::Relaxed))
+            })
             .count()
+    }
+
+    /// Is the waiter in `slot` still there to be woken? A waiter that died must not
+    /// swallow a notification. `kill(pid, 0)` always (it catches reaped processes); the
+    /// `/proc` zombie check, which costs a few microseconds, only for waiters that have
+    /// waited at least a millisecond, so a busy ping-pong does not pay for it.
+    fn waiter_alive(slot: &Slot) -> bool {
+        let pid = slot.pid.load(Ordering::Relaxed);
+        if !loom::owner_exists(pid) {
+            return false;
+        }
+        let age = (loom::monotonic_ms() as u32).wrapping_sub(slot.since.load(Ordering::Relaxed));
+        age < 1 || loom::owner_alive(pid)
     }
 
     fn take_slot(&self) -> Result<&Slot, SyncError> {
@@ -188,6 +207,8 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
             .store(ticket.wrapping_add(1), Ordering::Relaxed);
         slot.ticket.store(ticket, Ordering::Relaxed);
         slot.pid.store(loom::current_owner(), Ordering::Relaxed);
+        slot.since
+            .store(loom::monotonic_ms() as u32, Ordering::Relaxed);
         slot.state.store(WAITING, Ordering::Relaxed);
         let saved = match self.lock.release_save() {
             Ok(saved) => saved,
@@ -266,6 +287,10 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
                 .filter(|s| s.state.load(Ordering::Relaxed) == WAITING)
                 .max_by_key(|s| now.wrapping_sub(s.ticket.load(Ordering::Relaxed)));
             let Some(slot) = oldest else { break };
+            if !Self::waiter_alive(slot) {
+                slot.state.store(FREE, Ordering::Relaxed);
+                continue;
+            }
             slot.state.store(NOTIFIED, Ordering::Release);
             if wake {
                 futex_wake(&slot.state, 1);

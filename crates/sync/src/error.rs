@@ -146,3 +146,9 @@ impl<G> fmt::Debug for GuardError<G> {
         }
     }
 }
+
+/// What a guard-returning lock method returns: the guard, or why not (see [`GuardError`]).
+pub type GuardResult<G> = Result<G, GuardError<G>>;
+
+/// What a timed guard-returning lock method returns: `Ok(None)` when the time ran out.
+pub type TryGuardResult<G> = Result<Option<G>, GuardError<G>>;

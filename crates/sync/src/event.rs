@@ -12,18 +12,26 @@ use crate::loom::{futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
 use crate::ProcessShared;
 use std::time::Duration;
 
-const UNSET: u32 = 0;
+/// Bit 0: the flag.
 const SET: u32 = 1;
-/// Unset, and some process may sleep on the word.
-const UNSET_SLEEPERS: u32 = 2;
+/// Bit 1: some process may sleep on the word.
+const SLEEPERS: u32 = 2;
+/// Bits 2..: the generation, bumped by every `set` that raises the flag.
+const GENERATION: u32 = 4;
 
 /// A process-shared event flag.
 ///
-/// | word | meaning               | transitions                                        |
-/// |------|-----------------------|----------------------------------------------------|
-/// | 0    | unset                 | `set` → 1; a waiter → 2 (CAS) before sleeping      |
-/// | 1    | set                   | `clear` → 0                                         |
-/// | 2    | unset, sleepers       | `set` → 1 and wakes all                            |
+/// One futex word: bit 0 the flag, bit 1 "sleepers", bits 2–31 a generation count.
+///
+/// | transition                                    | made by                          |
+/// |-----------------------------------------------|----------------------------------|
+/// | flag 0 → 1, generation + 1, sleepers cleared (CAS, Release) | `set`; wakes all if there were sleepers |
+/// | flag 1 → 0 (`fetch_and`)                      | `clear`                          |
+/// | sleepers 0 → 1 (CAS)                          | a waiter about to sleep          |
+///
+/// A waiter returns true when the flag is set *or the generation moved* since it began to
+/// wait: so a `set` immediately followed by `clear` still releases everyone who was
+/// waiting at the `set`, as CPython documents ("set awakens all waiting threads").
 #[repr(C)]
 #[derive(Debug)]
 pub struct Event {
@@ -34,15 +42,35 @@ impl Event {
     /// A new, unset event.
     pub fn new() -> Self {
         Event {
-            word: AtomicU32::new(UNSET),
+            word: AtomicU32::new(0),
+        }
+    }
+
+    fn raise(&self, wake: bool) {
+        let mut w = self.word.load(Ordering::Relaxed);
+        loop {
+            if w & SET != 0 {
+                return;
+            }
+            let next = ((w & !SLEEPERS).wrapping_add(GENERATION)) | SET;
+            match self
+                .word
+                .compare_exchange_weak(w, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if wake && w & SLEEPERS != 0 {
+                        futex_wake(&self.word, u32::MAX);
+                    }
+                    return;
+                }
+                Err(now) => w = now,
+            }
         }
     }
 
     /// Set the flag and wake every waiter.
     pub fn set(&self) {
-        if self.word.swap(SET, Ordering::Release) == UNSET_SLEEPERS {
-            futex_wake(&self.word, u32::MAX);
-        }
+        self.raise(true);
     }
 
     /// Set the flag *without* waking anyone: the deliberately broken variant that the
@@ -50,42 +78,43 @@ impl Event {
     #[doc(hidden)]
     #[cfg(loom)]
     pub fn set_without_wake(&self) {
-        self.word.swap(SET, Ordering::Release);
+        self.raise(false);
     }
 
     /// Reset the flag.
     pub fn clear(&self) {
-        let _ = self
-            .word
-            .compare_exchange(SET, UNSET, Ordering::Relaxed, Ordering::Relaxed);
+        self.word.fetch_and(!SET, Ordering::Relaxed);
     }
 
     /// Is the flag set?
     pub fn is_set(&self) -> bool {
-        self.word.load(Ordering::Acquire) == SET
+        self.word.load(Ordering::Acquire) & SET != 0
     }
 
-    /// Wait until the flag is set, or `timeout` passes (`None`: no limit). Returns the
-    /// flag: `true` if it was set, `false` on timeout (never earlier than `timeout`).
+    /// Wait until the flag is set, or `timeout` passes (`None`: no limit). Returns true if
+    /// the flag was set (or was set and cleared again while this waited), false on
+    /// timeout (never earlier than `timeout`).
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map_or_else(Deadline::never, Deadline::after);
+        let start = self.word.load(Ordering::Acquire);
+        let generation = start / GENERATION;
         loop {
             let s = self.word.load(Ordering::Acquire);
-            if s == SET {
+            if s & SET != 0 || s / GENERATION != generation {
                 return true;
             }
             if deadline.expired() {
                 return false;
             }
-            if s == UNSET
+            if s & SLEEPERS == 0
                 && self
                     .word
-                    .compare_exchange(UNSET, UNSET_SLEEPERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(s, s | SLEEPERS, Ordering::Relaxed, Ordering::Relaxed)
                     .is_err()
             {
                 continue;
             }
-            futex_wait(&self.word, UNSET_SLEEPERS, &deadline);
+            futex_wait(&self.word, s | SLEEPERS, &deadline);
         }
     }
 }

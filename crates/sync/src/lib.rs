@@ -39,7 +39,7 @@ pub mod broken;
 
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionLock};
-pub use error::{GuardError, LockError, SyncError};
+pub use error::{GuardError, GuardResult, LockError, SyncError, TryGuardResult};
 pub use event::Event;
 pub use futex_mutex::FutexMutex;
 pub use lock::{Lock, LockGuard};

@@ -8,7 +8,7 @@
 //! Checked through `FutexMutex`'s loom models and `tests/sync_objects.rs`.
 
 use crate::loom::{current_thread, AtomicU32, Ordering};
-use crate::{FutexMutex, GuardError, LockError, ProcessShared, RawLock, SyncError};
+use crate::{FutexMutex, GuardError, GuardResult, LockError, ProcessShared, RawLock, SyncError};
 use std::time::Duration;
 
 /// A process-shared, non-recursive lock that any process may release.
@@ -76,7 +76,7 @@ impl Lock {
 
     /// Acquire and get a guard that releases on drop. [`GuardError::OwnerDied`] carries
     /// the guard (the lock is held; its previous holder died).
-    pub fn lock(&self) -> Result<LockGuard<'_>, GuardError<LockGuard<'_>>> {
+    pub fn lock(&self) -> GuardResult<LockGuard<'_>> {
         let r = self.mutex.lock();
         if matches!(r, Ok(()) | Err(LockError::OwnerDied { .. })) {
             self.thread.store(current_thread().1, Ordering::Relaxed);

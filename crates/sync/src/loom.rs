@@ -259,6 +259,34 @@ pub fn owner_alive(owner: u32) -> bool {
     }
 }
 
+/// Does process `owner` still exist (it may be a zombie)? One `kill(pid, 0)`: cheaper than
+/// [`owner_alive`], which also reads `/proc`. Under loom, always true.
+pub fn owner_exists(owner: u32) -> bool {
+    #[cfg(not(loom))]
+    return sys::pid_exists(owner);
+    #[cfg(loom)]
+    {
+        let _ = owner;
+        true
+    }
+}
+
+/// Milliseconds on `CLOCK_MONOTONIC`, comparable between processes. Under loom, always 0.
+pub fn monotonic_ms() -> u64 {
+    #[cfg(not(loom))]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes a timespec into `ts`.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    }
+    #[cfg(loom)]
+    return 0;
+}
+
 /// A rate limiter for liveness checks in spin loops: due at most once per
 /// [`LIVENESS_SLICE`]; never due under loom.
 #[derive(Debug)]
@@ -429,13 +457,17 @@ mod sys {
         })
     }
 
-    pub(super) fn pid_alive(pid: u32) -> bool {
+    pub(super) fn pid_exists(pid: u32) -> bool {
         if pid == 0 || pid > i32::MAX as u32 {
             return false;
         }
         // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
         let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-        if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        !(r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH))
+    }
+
+    pub(super) fn pid_alive(pid: u32) -> bool {
+        if !pid_exists(pid) {
             return false;
         }
         // The pid exists, but a killed child that nobody has reaped yet is a zombie.
