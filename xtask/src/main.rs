@@ -1,1 +1,66 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, written in Rust so that it runs wherever cargo
+//! runs (the matklad xtask pattern; the alias lives in `.cargo/config.toml`).
+//!
+//! * `cargo xtask verify [--quick] [STAGE...]` runs every check CI runs, in order, and
+//!   stops at the first failure; see [`verify::STAGES`] for the list.
+//! * `cargo xtask help` prints the usage.
+//!
+//! Nested cargo is the one that runs us (the `CARGO` environment variable, falling back to
+//! `cargo`), always started from the workspace root. Every command is echoed before it
+//! runs and its output is streamed through while being captured for counting.
+
+mod count;
+mod run;
+mod verify;
+
+use std::process::ExitCode;
+
+/// Usage text for `cargo xtask help`, for no arguments and for a usage error; `{stages}`
+/// stands for the stage names.
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  verify [--quick] [STAGE...]
+                 run every check CI runs, in order, stopping at the first failure:
+                 {stages}; then print a summary table
+                 and the line `verify: N passed, M failed`
+                   --quick   skip the slow stages (the loom model checks)
+                   STAGE...  run only the named stages (e.g. `cargo xtask verify loom`)
+  help           print this text
+
+The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        println!("{}", usage());
+        return ExitCode::SUCCESS;
+    };
+    match command.as_str() {
+        "help" | "-h" | "--help" => {
+            println!("{}", usage());
+            ExitCode::SUCCESS
+        }
+        "verify" => match verify::Options::parse(rest) {
+            Ok(Some(options)) => verify::verify(&options),
+            Ok(None) => {
+                println!("{}", usage());
+                ExitCode::SUCCESS
+            }
+            Err(message) => usage_error(&message),
+        },
+        other => usage_error(&format!("unknown command `{other}`")),
+    }
+}
+
+/// The usage text, with the stage names filled in from [`verify::STAGES`].
+fn usage() -> String {
+    USAGE.replace("{stages}", &verify::stage_names().join(", "))
+}
+
+/// Report a usage error on stderr, with the usage text, and exit with status 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}\n\n{}", usage());
+    ExitCode::from(2)
+}
