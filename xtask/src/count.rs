@@ -32,13 +32,19 @@ impl Tally {
         let mut tally = Tally::default();
         let mut failed_binaries = 0u64;
         for line in stdout.lines().map(strip_ansi) {
-            let Some(rest) = line.trim_start().strip_prefix("test result:") else {
+            // libtest's per-binary line, or the harness catalog's closing line
+            // (`catalog: N passed, M failed`).
+            let line = line.trim_start();
+            let Some(rest) = line
+                .strip_prefix("test result:")
+                .or_else(|| line.strip_prefix("catalog:"))
+            else {
                 continue;
             };
             if rest.trim_start().starts_with("FAILED") {
                 failed_binaries += 1;
             }
-            for field in rest.split(';') {
+            for field in rest.split([';', ',']) {
                 // "ok. 12 passed", " 0 failed", " 1 ignored", ...
                 let mut words = field.split_whitespace().rev();
                 let (Some(what), Some(n)) = (words.next(), words.next()) else {
@@ -174,6 +180,12 @@ Caused by:
         let stderr = "\u{1b}[1m\u{1b}[31merror\u{1b}[0m: doctest failed, to rerun pass `--doc`\n";
         let tally = Tally::from_output(stdout, stderr);
         assert_eq!((tally.passed, tally.failed, tally.crashed), (0, 1, 0));
+    }
+
+    #[test]
+    fn counts_the_harness_catalog_line() {
+        let tally = Tally::from_output("catalog: 130 passed, 2 failed\n", "");
+        assert_eq!((tally.passed, tally.failed), (130, 2));
     }
 
     #[test]

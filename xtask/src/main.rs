@@ -3,6 +3,9 @@
 //!
 //! * `cargo xtask verify [--quick] [STAGE...]` runs every check CI runs, in order, and
 //!   stops at the first failure; see [`verify::STAGES`] for the list.
+//! * `cargo xtask replay <scenario> <token>`, `cargo xtask stress <litmus> [options]` and
+//!   `cargo xtask catalog [options]` run the harness (`crates/harness`, binary
+//!   `procshare-harness`) in release mode.
 //! * `cargo xtask help` prints the usage.
 //!
 //! Nested cargo is the one that runs us (the `CARGO` environment variable, falling back to
@@ -27,6 +30,14 @@ commands:
                  and the line `verify: N passed, M failed`
                    --quick   skip the slow stages (the loom model checks)
                    STAGE...  run only the named stages (e.g. `cargo xtask verify loom`)
+  replay <scenario> <token>
+                 re-run a harness schedule step by step and print its per-actor table
+  stress <counter|lost-update> [--strategy S] [--runs N] [--increments K]
+                 free-running repetitions and their outcome histogram (S: futex, spin,
+                 ticket, pthread, nolock)
+  catalog [--cases N] [--seed S]
+                 search every harness scenario with random and PCT schedules
+  list           the harness's scenario names
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
@@ -50,6 +61,7 @@ fn main() -> ExitCode {
             }
             Err(message) => usage_error(&message),
         },
+        "replay" | "stress" | "catalog" | "list" => harness(&args),
         other => usage_error(&format!("unknown command `{other}`")),
     }
 }
@@ -63,4 +75,23 @@ fn usage() -> String {
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}\n\n{}", usage());
     ExitCode::from(2)
+}
+
+/// Forward a harness command to the `procshare-harness` binary (built in release mode).
+fn harness(args: &[String]) -> ExitCode {
+    let mut cargo_args: Vec<String> =
+        "run --quiet --release -p procshare-harness --bin procshare-harness --"
+            .split(' ')
+            .map(String::from)
+            .collect();
+    cargo_args.extend(args.iter().cloned());
+    let refs: Vec<&str> = cargo_args.iter().map(String::as_str).collect();
+    match run::cargo_tee(&verify::workspace_root(), &refs, &[]) {
+        Ok(done) if done.status.success() => ExitCode::SUCCESS,
+        Ok(done) => ExitCode::from(done.status.code().unwrap_or(1).clamp(1, 255) as u8),
+        Err(e) => {
+            eprintln!("error: could not run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -69,6 +69,7 @@ pub(crate) const STAGES: &[Stage] = &[
     Stage::new("clippy",      "clippy --workspace --all-targets -- -D warnings"),
     Stage::new("test",        "test --workspace").counts("tests"),
     Stage::new("loom",        "test --release -p procshare-sync --tests --target-dir target/loom").env(LOOM_ENV).counts("loom models").slow(),
+    Stage::new("catalog",     "run --release -p procshare-harness --bin procshare-harness -- catalog --cases 256").counts("scenario searches"),
     Stage::new("bench-build", "bench --workspace --no-run"),
 ];
 
@@ -279,7 +280,7 @@ fn print_summary(rows: &[Row]) {
 }
 
 /// The workspace root: the parent of this crate's directory.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
         .parent()

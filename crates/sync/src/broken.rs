@@ -3,6 +3,8 @@
 
 #[cfg(loom)]
 pub use lost_wake::LostWakeMutex;
+#[cfg(loom)]
+pub use relaxed_spin::RelaxedSpinLock;
 
 #[cfg(loom)]
 mod lost_wake {
@@ -18,6 +20,12 @@ mod lost_wake {
         /// An unlocked, broken mutex.
         pub fn new() -> Self {
             LostWakeMutex(FutexMutex::new())
+        }
+
+        /// The raw word (see [`FutexMutex::state`]), so that a model can wait until a
+        /// waiter has announced itself.
+        pub fn state(&self) -> u32 {
+            self.0.state()
         }
     }
 
@@ -42,6 +50,84 @@ mod lost_wake {
         unsafe fn unlock(&self) {
             // SAFETY: forwarded contract: the caller holds the lock.
             unsafe { self.0.unlock_without_wake() }
+        }
+    }
+}
+
+#[cfg(loom)]
+mod relaxed_spin {
+    use crate::loom::{yield_now, AtomicU32, Deadline, Ordering};
+    use crate::{LockError, RawLock};
+    use std::mem::MaybeUninit;
+    use std::time::Duration;
+
+    /// `SpinLock` with every ordering `Relaxed`: the lock CAS does not acquire and the
+    /// unlock store does not release. It still excludes (one word, CAS from 0), but the
+    /// next holder need not see what the previous one wrote: a data race on the protected
+    /// data, which loom reports as a causality violation.
+    ///
+    /// | word | meaning  |
+    /// |------|----------|
+    /// | `0`  | unlocked |
+    /// | `1`  | held     |
+    #[derive(Debug)]
+    pub struct RelaxedSpinLock {
+        word: AtomicU32,
+    }
+
+    impl RelaxedSpinLock {
+        /// An unlocked, broken spin lock.
+        pub fn new() -> Self {
+            RelaxedSpinLock {
+                word: AtomicU32::new(0),
+            }
+        }
+
+        fn try_acquire(&self) -> bool {
+            self.word
+                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        }
+    }
+
+    impl Default for RelaxedSpinLock {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    // SAFETY: it is not safe (no release/acquire ordering); that is the point. Only loom
+    // models instantiate it, and they expect loom to report the data race.
+    unsafe impl RawLock for RelaxedSpinLock {
+        const NAME: &'static str = "broken-relaxed-spin";
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(RelaxedSpinLock::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            while !self.try_acquire() {
+                yield_now();
+            }
+            Ok(())
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            Ok(self.try_acquire())
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            let deadline = Deadline::after(timeout);
+            loop {
+                if self.try_acquire() {
+                    return Ok(true);
+                }
+                if deadline.expired() {
+                    return Ok(false);
+                }
+                yield_now();
+            }
+        }
+        unsafe fn unlock(&self) {
+            self.word.store(0, Ordering::Relaxed);
         }
     }
 }

@@ -58,6 +58,10 @@ impl Backoff {
 
     /// Wait a little, longer on each call.
     #[inline]
+    #[allow(
+        clippy::absurd_extreme_comparisons,
+        reason = "SPIN_DOUBLINGS is 0 under loom, where the comparison is constant on purpose"
+    )]
     pub fn snooze(&mut self) {
         if self.step < SPIN_DOUBLINGS {
             for _ in 0..(1u32 << self.step) {
@@ -72,6 +76,10 @@ impl Backoff {
     }
 
     /// True once spinning has given way to yielding.
+    #[allow(
+        clippy::absurd_extreme_comparisons,
+        reason = "SPIN_DOUBLINGS is 0 under loom, where the comparison is constant on purpose"
+    )]
     pub fn is_yielding(&self) -> bool {
         self.step >= SPIN_DOUBLINGS
     }
