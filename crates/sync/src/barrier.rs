@@ -110,7 +110,20 @@ impl Barrier {
             timeout.or((self.timeout_ns > 0).then(|| Duration::from_nanos(self.timeout_ns)));
         let deadline = timeout.map_or_else(Deadline::never, Deadline::after);
         self.enter()?;
-        let result = self.wait_locked(&deadline, action);
+        let result = self.wait_locked(&deadline, action, self.parties - 1);
+        // SAFETY: `enter` succeeded, and every path of `wait_locked` holds the monitor.
+        unsafe { self.monitor.unlock() };
+        result
+    }
+
+    /// `wait` that completes the cycle one arrival early (the arrival with index
+    /// `parties - 2` counts as the last): the deliberately broken variant that the loom
+    /// suite must catch (a party leaves before all have arrived). Never use it.
+    #[doc(hidden)]
+    #[cfg(loom)]
+    pub fn wait_early(&self) -> Result<u32, SyncError> {
+        self.enter()?;
+        let result = self.wait_locked(&Deadline::never(), None, self.parties.saturating_sub(2));
         // SAFETY: `enter` succeeded, and every path of `wait_locked` holds the monitor.
         unsafe { self.monitor.unlock() };
         result
@@ -145,10 +158,13 @@ impl Barrier {
         self.state.load(Ordering::Relaxed)
     }
 
+    /// The body of `wait`, with the monitor held; the arrival with index `last` (always
+    /// `parties - 1`, except in the broken `wait_early`) completes the cycle.
     fn wait_locked(
         &self,
         deadline: &Deadline,
         action: Option<&dyn Fn()>,
+        last: u32,
     ) -> Result<u32, SyncError> {
         // Block while the previous cycle drains or a reset completes.
         while matches!(self.state(), DRAINING | RESETTING) {
@@ -162,7 +178,7 @@ impl Barrier {
         }
         let index = self.count.load(Ordering::Relaxed);
         self.count.store(index + 1, Ordering::Relaxed);
-        let outcome = if index + 1 == self.parties {
+        let outcome = if index == last {
             self.release_locked(action)
         } else {
             self.await_release(deadline)

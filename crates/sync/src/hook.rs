@@ -74,16 +74,20 @@ pub fn install(scheduler: Option<&'static dyn Scheduler>) {
     ACTIVE.store(ptr, Ordering::Release);
 }
 
-#[inline]
+#[inline(always)]
 fn active() -> Option<&'static dyn Scheduler> {
-    let ptr = ACTIVE.load(Ordering::Acquire);
+    // Relaxed on the hot path (no scheduler: nothing to synchronise with, and the compiler
+    // stays free to keep values in registers across the check); the Acquire fence on the
+    // rare path pairs with `install`'s Release store before the box is read.
+    let ptr = ACTIVE.load(Ordering::Relaxed);
     if ptr.is_null() {
-        None
-    } else {
-        // SAFETY: only `install` stores non-null pointers, each from `Box::into_raw` of a
-        // box that is never freed, holding a `'static` reference.
-        Some(unsafe { *ptr })
+        return None;
     }
+    std::sync::atomic::fence(Ordering::Acquire);
+    // SAFETY: only `install` stores non-null pointers, each from `Box::into_raw` of a box
+    // that is never freed, holding a `'static` reference; the fence above makes the box's
+    // contents visible.
+    Some(unsafe { *ptr })
 }
 
 /// Is a scheduler installed in this process? Primitives whose waits the scheduler cannot
@@ -94,7 +98,7 @@ pub fn is_active() -> bool {
 }
 
 /// A schedule point before `point`. Free when no scheduler is installed.
-#[inline]
+#[inline(always)]
 pub fn point(point: Point) {
     if let Some(s) = active() {
         s.point(point);
