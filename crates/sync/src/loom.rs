@@ -524,15 +524,25 @@ mod model {
     // that second panic aborts the test binary instead of reporting the failure.
     use std::sync::Arc;
 
+    /// One sleeper: its own condition variable, so that a wake reaches exactly the
+    /// sleepers it was meant for and an expiry only those with a finite deadline.
+    struct Sleeper {
+        id: u64,
+        key: usize,
+        finite: bool,
+        woken: bool,
+        cv: Arc<Condvar>,
+    }
+
     struct Shim {
-        /// One condition variable per futex word, keyed by the word's address.
-        sleepers: Mutex<Vec<(usize, Arc<Condvar>)>>,
+        /// The sleepers, in arrival order (a wake takes the oldest first).
+        sleepers: Mutex<(u64, Vec<Sleeper>)>,
         expired: AtomicBool,
     }
 
     ::loom::lazy_static! {
         static ref SHIM: Shim = Shim {
-            sleepers: Mutex::new(Vec::new()),
+            sleepers: Mutex::new((0, Vec::new())),
             expired: AtomicBool::new(false),
         };
         static ref NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
@@ -550,52 +560,67 @@ mod model {
         SHIM.expired.load(Ordering::SeqCst)
     }
 
-    fn condvar(list: &mut Vec<(usize, Arc<Condvar>)>, key: usize) -> Arc<Condvar> {
-        if let Some((_, cv)) = list.iter().find(|(k, _)| *k == key) {
-            return cv.clone();
-        }
-        let cv = Arc::new(Condvar::new());
-        list.push((key, cv.clone()));
-        cv
-    }
-
+    /// Like `futex(2)`: compare under the lock, sleep until a wake picks this sleeper or
+    /// (finite deadlines only) the clock expires. A sleeper that was woken reports
+    /// `Woken` even if the clock expired too, as the kernel does.
     pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
         let key = word as *const AtomicU32 as usize;
-        let mut list = SHIM.sleepers.lock().unwrap();
+        let mut guard = SHIM.sleepers.lock().unwrap();
         if word.load(Ordering::SeqCst) != expected {
             return Wake::Changed;
         }
         if deadline.expired() {
             return Wake::TimedOut;
         }
-        let cv = condvar(&mut list, key);
-        let list = cv.wait(list).unwrap();
-        drop(list);
-        if deadline.expired() {
-            Wake::TimedOut
-        } else {
-            Wake::Woken
-        }
-    }
-
-    pub(super) fn wake(word: &AtomicU32, n: u32) {
-        let key = word as *const AtomicU32 as usize;
-        let mut list = SHIM.sleepers.lock().unwrap();
-        let cv = condvar(&mut list, key);
-        if n >= 8 {
-            cv.notify_all();
-        } else {
-            for _ in 0..n {
-                cv.notify_one();
+        let id = guard.0;
+        guard.0 += 1;
+        let cv = Arc::new(Condvar::new());
+        guard.1.push(Sleeper {
+            id,
+            key,
+            finite: deadline.finite,
+            woken: false,
+            cv: cv.clone(),
+        });
+        loop {
+            guard = cv.wait(guard).unwrap();
+            let i = guard
+                .1
+                .iter()
+                .position(|s| s.id == id)
+                .expect("a sleeper stays listed until it leaves");
+            if guard.1[i].woken {
+                guard.1.remove(i);
+                return Wake::Woken;
+            }
+            if deadline.expired() {
+                guard.1.remove(i);
+                return Wake::TimedOut;
             }
         }
     }
 
+    /// Wake the `n` oldest sleepers of `word`.
+    pub(super) fn wake(word: &AtomicU32, n: u32) {
+        let key = word as *const AtomicU32 as usize;
+        let mut guard = SHIM.sleepers.lock().unwrap();
+        let mut left = n;
+        for s in guard.1.iter_mut().filter(|s| s.key == key && !s.woken) {
+            if left == 0 {
+                break;
+            }
+            s.woken = true;
+            s.cv.notify_one();
+            left -= 1;
+        }
+    }
+
+    /// Expire every finite deadline and rouse the sleepers that have one.
     pub(super) fn expire() {
         SHIM.expired.store(true, Ordering::SeqCst);
-        let list = SHIM.sleepers.lock().unwrap();
-        for (_, cv) in list.iter() {
-            cv.notify_all();
+        let guard = SHIM.sleepers.lock().unwrap();
+        for s in guard.1.iter().filter(|s| s.finite) {
+            s.cv.notify_one();
         }
     }
 }
