@@ -6,10 +6,12 @@
 //! word as woken (lowest actor id first). Only the controller decides when a woken actor
 //! resumes, or when a timed wait expires, so a run is a pure function of its schedule.
 
-use crate::control::{Control, Slot, AT_POINT, BLOCKED, FINISHED, GO_EXPIRE, GO_QUIT, POINT_START};
+use crate::control::{
+    signal, sleep_on, Control, Slot, AT_POINT, BLOCKED, FINISHED, GO_EXPIRE, GO_QUIT, POINT_START,
+};
 use crate::scenario::Recorder;
 use procshare_sync::hook::{self, Point, Scheduler};
-use procshare_sync::loom::{raw_futex_wait, raw_futex_wake, WaitKind, Wake};
+use procshare_sync::loom::{WaitKind, Wake};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -64,14 +66,19 @@ pub(crate) fn wait_go(slot: &Slot) -> u32 {
         if g != 0 {
             return g;
         }
-        if spins < 2_000 {
+        if spins < SPINS {
             spins += 1;
-            std::hint::spin_loop();
+            // Yield rather than spin: actors and controller outnumber the cores, and the
+            // process that should run next may be waiting for this one's core.
+            std::thread::yield_now();
         } else {
-            raw_futex_wait(&slot.go, 0, None);
+            sleep_on(&slot.go, 0, &slot.go_sleeping, None);
         }
     }
 }
+
+/// How many times a parked process yields before it sleeps in the kernel.
+pub(crate) const SPINS: u32 = 50;
 
 struct ActorScheduler {
     control: &'static Control,
@@ -88,7 +95,7 @@ impl ActorScheduler {
         slot.point.store(point, Ordering::Relaxed);
         slot.state.store(state, Ordering::Release);
         self.control.parked.fetch_add(1, Ordering::Release);
-        raw_futex_wake(&self.control.parked, 1);
+        signal(&self.control.parked, &self.control.controller_sleeping);
         wait_go(slot)
     }
 }

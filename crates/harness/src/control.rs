@@ -45,6 +45,8 @@ pub(crate) struct Slot {
     pub(crate) state: AtomicU32,
     pub(crate) point: AtomicU32,
     pub(crate) go: AtomicU32,
+    /// Set while the actor sleeps in the kernel on `go` (so the controller wakes it).
+    pub(crate) go_sleeping: AtomicU32,
     pub(crate) wait_addr: AtomicU64,
     pub(crate) wait_kind: AtomicU32,
     pub(crate) woken: AtomicU32,
@@ -70,6 +72,8 @@ pub(crate) struct RawEvent {
 pub(crate) struct Control {
     /// Bumped by every actor that parks; the controller sleeps on it.
     pub(crate) parked: AtomicU32,
+    /// Set while the controller sleeps in the kernel on `parked`.
+    pub(crate) controller_sleeping: AtomicU32,
     /// Logical clock for histories: every event takes the next tick.
     pub(crate) clock: AtomicU64,
     pub(crate) events: AtomicU32,
@@ -133,4 +137,32 @@ impl Control {
             );
         }
     }
+}
+
+/// Signal `word` after changing it: wake the sleeper only if it announced itself in
+/// `sleeping`. The fence pairs with the one in [`sleep_on`]: either the sleeper sees the
+/// new value before it sleeps, or we see its flag (a Dekker handshake).
+pub(crate) fn signal(word: &AtomicU32, sleeping: &AtomicU32) {
+    std::sync::atomic::fence(Ordering::SeqCst);
+    if sleeping.load(Ordering::Relaxed) != 0 {
+        procshare_sync::loom::raw_futex_wake(word, u32::MAX);
+    }
+}
+
+/// Sleep while `word` holds `seen` (or until `timeout`), announcing it in `sleeping`.
+pub(crate) fn sleep_on(
+    word: &AtomicU32,
+    seen: u32,
+    sleeping: &AtomicU32,
+    timeout: Option<std::time::Duration>,
+) -> procshare_sync::loom::Wake {
+    sleeping.store(1, Ordering::Relaxed);
+    std::sync::atomic::fence(Ordering::SeqCst);
+    let r = if word.load(Ordering::Relaxed) == seen {
+        procshare_sync::loom::raw_futex_wait(word, seen, timeout)
+    } else {
+        procshare_sync::loom::Wake::Changed
+    };
+    sleeping.store(0, Ordering::Relaxed);
+    r
 }

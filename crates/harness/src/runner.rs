@@ -8,13 +8,13 @@
 
 use crate::actor::{actor_main, is_parked, point_name, KIND_DEADLINE, KIND_LIVENESS, POINT_SPIN};
 use crate::control::{
-    ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_QUIT, GO_RUN, MAX_ACTORS,
-    RUNNING,
+    signal, sleep_on, ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_QUIT, GO_RUN,
+    MAX_ACTORS, RUNNING,
 };
 use crate::scenario::{read_history, read_history_from, Event, Scenario};
 use crate::schedule::{Action, Choice, Chooser};
 use procshare_shm::Process;
-use procshare_sync::loom::{raw_futex_wait, raw_futex_wake, Wake};
+use procshare_sync::loom::Wake;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -205,7 +205,7 @@ impl<'s, S: Scenario> Runner<'s, S> {
             slot.state.store(RUNNING, Ordering::Relaxed);
         }
         slot.go.store(command, Ordering::Release);
-        raw_futex_wake(&slot.go, 1);
+        signal(&slot.go, &slot.go_sleeping);
     }
 
     /// Wait until no actor runs. `Err` if one died on its own or got stuck.
@@ -222,13 +222,17 @@ impl<'s, S: Scenario> Runner<'s, S> {
             {
                 return Ok(());
             }
-            if spins < 2_000 {
+            if spins < crate::actor::SPINS {
                 spins += 1;
-                std::hint::spin_loop();
+                std::thread::yield_now();
                 continue;
             }
-            if raw_futex_wait(&control.parked, seen, Some(Duration::from_millis(100)))
-                == Wake::TimedOut
+            if sleep_on(
+                &control.parked,
+                seen,
+                &control.controller_sleeping,
+                Some(Duration::from_millis(100)),
+            ) == Wake::TimedOut
             {
                 for (k, a) in self.actors.iter_mut().enumerate() {
                     if let Some(p) = a {

@@ -1,0 +1,71 @@
+//! Harness speed: controlled schedules per second with pooled actor processes against
+//! fork-per-case (the baseline, measured in the same run), on a 2-actor counter scenario
+//! of about 8 steps per case; and the cost of the schedule hooks when no scheduler is
+//! active: `Value::lock` (which passes its schedule points) against the same critical
+//! section written on the bare `FutexMutex` (no schedule points).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use procshare_harness::scenarios::{Increment, LockedCounter};
+use procshare_harness::{RandomChooser, Runner};
+use procshare_shm::Value;
+use procshare_sync::{FutexMutex, RawLock};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn schedules(c: &mut Criterion) {
+    let scenario = LockedCounter::<FutexMutex>::new(2, 1, Increment::Locked);
+    let mut group = c.benchmark_group("schedules");
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.sample_size(20);
+    for pooled in [true, false] {
+        let name = if pooled { "pooled" } else { "fork_per_case" };
+        group.bench_function(BenchmarkId::new(name, "counter-2x1"), |b| {
+            let runner = Runner::new(&scenario).unwrap();
+            let mut runner = if pooled {
+                runner
+            } else {
+                runner.fork_per_case()
+            };
+            let mut seed = 0u64;
+            b.iter_custom(|iters| {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    seed += 1;
+                    let report = runner.run_case(&mut RandomChooser::new(seed)).unwrap();
+                    assert!(!report.verdict.is_failure());
+                    black_box(report.trace.len());
+                }
+                t0.elapsed()
+            });
+        });
+    }
+    group.finish();
+}
+
+fn inactive_hooks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("inactive_scheduler");
+    group.throughput(Throughput::Elements(1));
+    let value = Value::<u64>::new(0).unwrap();
+    group.bench_function("value_lock_increment", |b| {
+        b.iter(|| *value.lock().unwrap() += 1)
+    });
+    // The same critical section with no schedule points: a bare FutexMutex and a
+    // relaxed-atomic counter next to it.
+    let lock = FutexMutex::new();
+    let counter = AtomicU64::new(0);
+    group.bench_function("bare_futex_increment", |b| {
+        b.iter(|| {
+            lock.lock().unwrap();
+            let x = counter.load(Ordering::Relaxed);
+            counter.store(x + 1, Ordering::Relaxed);
+            // SAFETY: locked just above.
+            unsafe { lock.unlock() };
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, schedules, inactive_hooks);
+criterion_main!(benches);
