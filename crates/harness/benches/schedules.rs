@@ -1,13 +1,14 @@
 //! Harness speed: controlled schedules per second with pooled actor processes against
 //! fork-per-case (the baseline, measured in the same run), on a 2-actor counter scenario
 //! of about 8 steps per case; and the cost of the schedule hooks when no scheduler is
-//! active: `Value::lock` (which passes its schedule points) against the same critical
-//! section written on the bare `FutexMutex` (no schedule points).
+//! active: the four schedule points of one locked increment, measured alone, against the
+//! whole `Value::lock` increment (and the same critical section on a bare `FutexMutex`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use procshare_harness::scenarios::{Increment, LockedCounter};
 use procshare_harness::{RandomChooser, Runner};
 use procshare_shm::Value;
+use procshare_sync::hook::{self, Point};
 use procshare_sync::{FutexMutex, RawLock};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,17 @@ fn inactive_hooks(c: &mut Criterion) {
             counter.store(x + 1, Ordering::Relaxed);
             // SAFETY: locked just above.
             unsafe { lock.unlock() };
+        })
+    });
+    // The four schedule points one locked increment passes (acquire, load, store,
+    // release), with no scheduler installed: their cost over `value_lock_increment` is
+    // the price of the harness being compiled in.
+    group.bench_function("four_hook_points", |b| {
+        b.iter(|| {
+            hook::point(black_box(Point::Acquire));
+            hook::point(black_box(Point::Load));
+            hook::point(black_box(Point::Store));
+            hook::point(black_box(Point::Release));
         })
     });
     group.finish();

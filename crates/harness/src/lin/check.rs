@@ -1,0 +1,540 @@
+//! The entry point: [`Checker`] partitions a history, runs the search on each part within
+//! a budget, and on a violation shrinks it to a witness.
+
+use super::error::LinError;
+use super::history::{History, Operation};
+use super::minimize::minimize;
+use super::model::Model;
+use super::render::render_table;
+use super::search::{search, Budget, Exhausted, Prepared, SearchResult};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The verdict on a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Linearizable: every partition has a linearization.
+    Ok,
+    /// Not linearizable; the violation found, with a minimal witness.
+    Illegal(Box<Violation>),
+    /// The budget ran out before a verdict: nothing is claimed either way.
+    Unknown(Unknown),
+}
+
+impl Outcome {
+    /// True for [`Outcome::Ok`].
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+
+    /// True for [`Outcome::Illegal`].
+    pub fn is_illegal(&self) -> bool {
+        matches!(self, Outcome::Illegal(_))
+    }
+
+    /// True for [`Outcome::Unknown`].
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Outcome::Unknown(_))
+    }
+
+    /// The violation, for [`Outcome::Illegal`].
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Outcome::Illegal(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("linearizable"),
+            Outcome::Illegal(v) => v.fmt(f),
+            Outcome::Unknown(u) => u.fmt(f),
+        }
+    }
+}
+
+/// A non-linearizable partition and a small witness taken from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The key of the failing partition (`None`: operations without a key, or a model that
+    /// is not partitioned).
+    pub key: Option<String>,
+    /// The failing partition: every operation on that key.
+    pub partition: History,
+    /// A sub-history of `partition` that is itself non-linearizable, and that stays so
+    /// whatever the left-out operations did (see the [module docs](super#minimisation)).
+    pub minimal: History,
+    /// True if every operation of `minimal` was shown to be needed; false if minimisation
+    /// was off or its budget ran out (`minimal` is then still a valid witness).
+    pub minimized: bool,
+}
+
+impl Violation {
+    /// The witness as a per-client table ([`render_table`]).
+    pub fn table(&self) -> String {
+        render_table(&self.minimal)
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "not linearizable (key {key}")?,
+            None => write!(f, "not linearizable (")?,
+        }
+        writeln!(
+            f,
+            "{}{} of {} operations shown):",
+            if self.key.is_some() { ", " } else { "" },
+            self.minimal.len(),
+            self.partition.len()
+        )?;
+        f.write_str(&self.table())
+    }
+}
+
+/// Why no verdict was reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// The key of the partition whose search ran out of budget.
+    pub key: Option<String>,
+    /// Which limit was hit.
+    pub reason: Exhausted,
+    /// Search steps used over all partitions.
+    pub steps: u64,
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.reason {
+            Exhausted::Steps => "step budget",
+            Exhausted::Timeout => "time budget",
+        };
+        write!(f, "unknown: {why} exhausted after {} steps", self.steps)?;
+        if let Some(key) = &self.key {
+            write!(f, " on key {key}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Configures and runs a check.
+///
+/// ```
+/// use procshare_harness::lin::{Checker, History, Operation, Register};
+/// use serde_json::json;
+/// use std::time::Duration;
+///
+/// let history = History::from(vec![
+///     Operation::completed(0, "write", json!(1), 0, 1, json!(null)),
+///     Operation::completed(1, "read", json!(null), 2, 3, json!(0)), // stale
+/// ]);
+/// let outcome = Checker::new()
+///     .timeout(Duration::from_secs(10))
+///     .check(&Register::default(), &history)
+///     .unwrap();
+/// assert!(outcome.is_illegal());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Checker {
+    timeout: Option<Duration>,
+    max_steps: Option<u64>,
+    minimize: bool,
+    minimize_steps: Option<u64>,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker {
+            timeout: None,
+            max_steps: None,
+            minimize: true,
+            minimize_steps: None,
+        }
+    }
+}
+
+impl Checker {
+    /// No time or step limit on the check; minimisation on, with the default budget (see
+    /// [`minimize_steps`](Self::minimize_steps)).
+    pub fn new() -> Self {
+        Checker::default()
+    }
+
+    /// Stops with [`Outcome::Unknown`] after `timeout` (checked every 1024 steps). The
+    /// same deadline also ends minimisation.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Stops with [`Outcome::Unknown`] after `steps` search steps over all partitions.
+    #[must_use]
+    pub fn max_steps(mut self, steps: u64) -> Self {
+        self.max_steps = Some(steps);
+        self
+    }
+
+    /// Turns minimisation of a violation on (default) or off.
+    #[must_use]
+    pub fn minimize(mut self, on: bool) -> Self {
+        self.minimize = on;
+        self
+    }
+
+    /// Search steps minimisation may use in all. By default it is relative to the cost of
+    /// the check that found the violation: `S` steps on the failing partition give
+    /// minimisation `32 × S + 1 000 000` steps. Either way, no single re-check may use
+    /// more than `4 × S + 100 000` (an expensive re-check counts as "operation needed").
+    #[must_use]
+    pub fn minimize_steps(mut self, steps: u64) -> Self {
+        self.minimize_steps = Some(steps);
+        self
+    }
+
+    /// Checks `history` against `model`.
+    ///
+    /// Every operation is validated and parsed by the model first, so a malformed history
+    /// is an error even if the search would have stopped early. Partitions are checked
+    /// smallest first (then in key order); the first illegal one is reported. If a
+    /// partition exhausts the budget the answer is [`Outcome::Unknown`] (the budget is
+    /// shared, so the partitions not yet checked are not checked).
+    pub fn check<M: Model>(&self, model: &M, history: &History) -> Result<Outcome, LinError> {
+        // A timeout too large to add to now is no timeout.
+        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        let prepared = prepare(model, history)?;
+
+        let mut parts: BTreeMap<Option<&str>, Vec<&Prepared<M>>> = BTreeMap::new();
+        for p in &prepared {
+            let key = if model.partitioned() {
+                history.ops()[p.index].key.as_deref()
+            } else {
+                None
+            };
+            parts.entry(key).or_default().push(p);
+        }
+
+        // Smallest first: a hard partition exhausting the budget then hides as few
+        // verdicts on the others as possible.
+        let mut parts: Vec<(Option<&str>, Vec<&Prepared<M>>)> = parts.into_iter().collect();
+        parts.sort_by_key(|(key, ops)| (ops.len(), *key));
+
+        let mut budget = Budget::new(deadline, self.max_steps);
+        for (key, ops) in parts {
+            let before = budget.steps;
+            match search(model, &ops, None, &mut budget) {
+                SearchResult::Linearizable => {}
+                SearchResult::Exhausted(reason) => {
+                    return Ok(Outcome::Unknown(Unknown {
+                        key: key.map(str::to_owned),
+                        reason,
+                        steps: budget.steps,
+                    }))
+                }
+                SearchResult::Illegal => {
+                    let (keep, minimized) = if self.minimize {
+                        let cost = budget.steps - before;
+                        let total = self
+                            .minimize_steps
+                            .unwrap_or(cost.saturating_mul(32).saturating_add(1_000_000));
+                        let per_check = cost.saturating_mul(4).saturating_add(100_000);
+                        let mut budget = Budget::new(deadline, Some(total));
+                        minimize(model, &ops, &mut budget, per_check)
+                    } else {
+                        (vec![true; ops.len()], false)
+                    };
+                    let original = |p: &&Prepared<M>| history.ops()[p.index].clone();
+                    let violation = Violation {
+                        key: key.map(str::to_owned),
+                        partition: ops.iter().map(original).collect(),
+                        minimal: ops
+                            .iter()
+                            .zip(&keep)
+                            .filter(|(_, &k)| k)
+                            .map(|(p, _)| original(p))
+                            .collect(),
+                        minimized,
+                    };
+                    return Ok(Outcome::Illegal(Box::new(violation)));
+                }
+            }
+        }
+        Ok(Outcome::Ok)
+    }
+}
+
+/// Checks `history` against `model` with the default [`Checker`] (no time limit).
+pub fn check<M: Model>(model: &M, history: &History) -> Result<Outcome, LinError> {
+    Checker::new().check(model, history)
+}
+
+/// Validates every operation and parses it with the model.
+fn prepare<M: Model>(model: &M, history: &History) -> Result<Vec<Prepared<M>>, LinError> {
+    history
+        .ops()
+        .iter()
+        .enumerate()
+        .map(|(index, op)| prepare_one(model, index, op))
+        .collect()
+}
+
+fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prepared<M>, LinError> {
+    op.validate(index)?;
+    let wrap = |source| LinError::Operation {
+        index,
+        client: op.client,
+        source,
+    };
+    let parsed = model
+        .parse_call(&op.op, op.key.as_deref(), &op.input)
+        .map_err(wrap)?;
+    let output = match op.ret {
+        Some(_) => Some(
+            model
+                .parse_output(&parsed, op.output.as_ref().unwrap_or(&Value::Null))
+                .map_err(wrap)?,
+        ),
+        None => None,
+    };
+    Ok(Prepared {
+        index,
+        call: op.call,
+        ret: op.ret,
+        parsed,
+        output,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sim::{register_history, SimConfig};
+    use super::super::{OpError, Register, RegisterCall};
+    use super::*;
+    use serde_json::json;
+
+    fn w(client: u32, v: i64, call: u64, ret: u64) -> Operation {
+        Operation::completed(client, "write", json!(v), call, ret, json!(null))
+    }
+    fn r(client: u32, v: i64, call: u64, ret: u64) -> Operation {
+        Operation::completed(client, "read", json!(null), call, ret, json!(v))
+    }
+
+    #[test]
+    fn empty_history_is_ok() {
+        assert_eq!(
+            check(&Register::default(), &History::new()).unwrap(),
+            Outcome::Ok
+        );
+    }
+
+    /// `n` writes and `n` reads of distinct values, all concurrent, plus a read of a value
+    /// nobody wrote: illegal, but only after exploring ~2ⁿ configurations.
+    fn hard_history(n: u32) -> History {
+        let mut ops = Vec::new();
+        for i in 0..n {
+            ops.push(w(i, i64::from(i) + 1, u64::from(i), 1000));
+            ops.push(r(n + i, i64::from(i) + 1, u64::from(i), 1000));
+        }
+        ops.push(r(2 * n, 999, 0, 1000));
+        History::from(ops)
+    }
+
+    #[test]
+    fn step_budget_gives_unknown() {
+        let checker = Checker::new().max_steps(100_000);
+        let o = checker
+            .check(&Register::default(), &hard_history(30))
+            .unwrap();
+        match o {
+            Outcome::Unknown(Unknown {
+                reason: Exhausted::Steps,
+                steps: 100_000,
+                key: None,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            o.to_string().starts_with("unknown: step budget exhausted"),
+            "{o}"
+        );
+    }
+
+    #[test]
+    fn timeout_gives_unknown() {
+        let start = Instant::now();
+        let checker = Checker::new().timeout(Duration::from_millis(50));
+        let o = checker
+            .check(&Register::default(), &hard_history(30))
+            .unwrap();
+        assert!(
+            matches!(
+                o,
+                Outcome::Unknown(Unknown {
+                    reason: Exhausted::Timeout,
+                    ..
+                })
+            ),
+            "{o:?}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn small_hard_history_is_decided() {
+        let o = check(&Register::default(), &hard_history(6)).unwrap();
+        let v = o.violation().expect("illegal");
+        assert_eq!(v.minimal.ops(), &[r(12, 999, 0, 1000)]);
+    }
+
+    /// A stale read appended to 300 operations of a correct register: the witness is the
+    /// write of the old value, the write that overwrote it and the stale read.
+    #[test]
+    fn minimisation_finds_the_stale_read() {
+        let cfg = SimConfig {
+            clients: 4,
+            ops: 300,
+            keys: 0,
+            crashes: 10,
+            seed: 3,
+        };
+        let mut h = register_history(cfg);
+        let end = h.ops().iter().filter_map(|o| o.ret).max().unwrap();
+        let stale = [
+            w(100, 2000, end + 1, end + 2),
+            w(100, 1000, end + 3, end + 4),
+            r(101, 2000, end + 5, end + 6),
+        ];
+        h.extend(stale.clone());
+
+        let o = check(&Register::default(), &h).unwrap();
+        let v = o.violation().expect("illegal");
+        assert!(v.minimized);
+        assert_eq!(v.partition.len(), 303);
+        assert_eq!(v.minimal.ops(), &stale, "{v}");
+        // The witness is illegal on its own.
+        assert!(check(&Register::default(), &v.minimal)
+            .unwrap()
+            .is_illegal());
+    }
+
+    #[test]
+    fn minimisation_off_or_out_of_budget() {
+        let h = History::from(vec![
+            w(0, 1, 0, 1),
+            w(0, 2, 2, 3),
+            r(1, 1, 4, 5),
+            r(1, 7, 6, 7),
+        ]);
+        let o = Checker::new()
+            .minimize(false)
+            .check(&Register::default(), &h)
+            .unwrap();
+        let v = o.violation().unwrap();
+        assert_eq!(v.minimal, h);
+        assert!(!v.minimized);
+
+        let o = Checker::new()
+            .minimize_steps(3)
+            .check(&Register::default(), &h)
+            .unwrap();
+        let v = o.violation().unwrap();
+        assert!(!v.minimized);
+        assert!(check(&Register::default(), &v.minimal)
+            .unwrap()
+            .is_illegal());
+
+        let v = check(&Register::default(), &h).unwrap();
+        let v = v.violation().unwrap();
+        assert!(v.minimized);
+        // Two violations (a stale read, a read of 7): the later one is dropped first, and
+        // the stale read remains, with the writes that make it stale.
+        assert_eq!(v.minimal.ops(), &h.ops()[..3]);
+    }
+
+    /// A register that ignores keys and opts out of partitioning: keyed operations all
+    /// act on the one register.
+    struct GlobalRegister;
+
+    impl Model for GlobalRegister {
+        type State = Value;
+        type Call = RegisterCall;
+        type Output = Value;
+        fn name(&self) -> &'static str {
+            "GlobalRegister"
+        }
+        fn init(&self) -> Value {
+            Register::default().init()
+        }
+        fn parse_call(
+            &self,
+            op: &str,
+            key: Option<&str>,
+            input: &Value,
+        ) -> Result<RegisterCall, OpError> {
+            Register::default().parse_call(op, key, input)
+        }
+        fn parse_output(&self, call: &RegisterCall, output: &Value) -> Result<Value, OpError> {
+            Register::default().parse_output(call, output)
+        }
+        fn step(&self, state: &Value, call: &RegisterCall, output: &Value) -> Option<Value> {
+            Register::default().step(state, call, output)
+        }
+        fn step_unknown(&self, state: &Value, call: &RegisterCall) -> Vec<Value> {
+            Register::default().step_unknown(state, call)
+        }
+        fn partitioned(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn unpartitioned_model_sees_all_keys() {
+        let h = History::from(vec![
+            w(0, 1, 0, 1).with_key("a"),
+            r(1, 0, 2, 3).with_key("b"),
+        ]);
+        assert!(check(&Register::default(), &h).unwrap().is_ok());
+        let o = check(&GlobalRegister, &h).unwrap();
+        assert_eq!(o.violation().unwrap().key, None);
+    }
+
+    #[test]
+    fn display() {
+        let h = History::from(vec![
+            w(0, 1, 0, 1).with_key("x"),
+            r(1, 0, 2, 3).with_key("x"),
+        ]);
+        let o = check(&Register::default(), &h).unwrap();
+        assert_eq!(
+            o.to_string(),
+            "\
+not linearizable (key x, 2 of 2 operations shown):
+time | client 0         | client 1
+-----+------------------+------------
+0..1 | write(x, 1) → ok |
+2..3 |                  | read(x) → 0
+"
+        );
+        assert_eq!(Outcome::Ok.to_string(), "linearizable");
+    }
+
+    /// Errors are found before any search, even in partitions after a failing one.
+    #[test]
+    fn errors_before_search() {
+        let h = History::from(vec![
+            w(0, 1, 0, 1).with_key("a"),
+            r(1, 0, 2, 3).with_key("a"),
+            Operation::completed(0, "frobnicate", Value::Null, 0, 1, Value::Null).with_key("b"),
+        ]);
+        assert!(matches!(
+            check(&Register::default(), &h),
+            Err(LinError::Operation { index: 2, .. })
+        ));
+    }
+}

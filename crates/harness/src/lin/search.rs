@@ -1,0 +1,681 @@
+//! The search: Wing & Gong's backtracking over the call/return entry list, with Lowe's
+//! memoisation, extended to indeterminate operations.
+//!
+//! # Algorithm
+//!
+//! This follows porcupine's `checkSingle` (Athalye, after Wing & Gong 1993 and Lowe 2017):
+//!
+//! * Every operation contributes a *call entry* and, if it completed, a *return entry*;
+//!   entries are sorted by time (at equal times calls come first, so an operation that
+//!   returns at `t` and one called at `t` count as concurrent) in a doubly linked list.
+//! * Walking the list from the head, any call entry met before the first return entry is
+//!   an operation that may be linearized next (every remaining operation that returned
+//!   before it was called is already linearized). The search tries it on the model; if the
+//!   model accepts, the operation is *lifted* out of the list (both entries, in O(1),
+//!   dancing-links style) and pushed on the path with the state before it, and the walk
+//!   restarts at the head. Meeting a return entry means that operation cannot be put off
+//!   any longer: once the node's other moves are tried, backtrack (pop, *unlift*, go on
+//!   with the parent's next move).
+//! * Lowe's memoisation: a configuration is the set of linearized operations (a bitset)
+//!   and the model state. One already explored (or on the current path) is never explored
+//!   again.
+//!
+//! # Indeterminate operations
+//!
+//! As in knossos, an operation without a return may take effect at any point after its
+//! call, or never. It has a call entry and no return entry, so it never forces a
+//! backtrack, and the search succeeds as soon as every *completed* operation is
+//! linearized. Its output being unknown, [`Model::step_unknown`] may offer several next
+//! states, each a separate move.
+//!
+//! Indeterminate operations multiply the configurations (which of them were applied, in
+//! what order), so the search treats them specially. All of it rests on one fact: from a
+//! configuration `(C, I, s)` (completed operations `C` and indeterminate operations `I`
+//! linearized, state `s`) every move of `(C, I ∪ J, s)` is also possible, with the same
+//! `C` afterwards, because an indeterminate operation is never required and leaving it
+//! unapplied only keeps options open. So:
+//!
+//! * **Subsumption.** The cache keeps, per `(C, s)`, the minimal sets `I` recorded, and
+//!   skips a configuration whose `I` contains one of them. As in reachability checking
+//!   with inclusion abstraction, every configuration reachable from a skipped one is then
+//!   covered by one reachable from a recorded one, with the same `C`, so a linearization
+//!   exists iff the search finds one, provided every recorded configuration is explored
+//!   (it is: each is pushed, at once or by its parent, below).
+//! * **Completed moves first.** A node first tries the completed operations that may come
+//!   next, then the indeterminate ones, so configurations with fewer applied
+//!   indeterminate operations tend to be recorded first and subsume the others.
+//! * **Siblings recorded together.** When a node turns to its indeterminate moves, it
+//!   records all of its indeterminate children `(C, I ∪ {j}, s_j)` in the cache before
+//!   exploring the first. Below child `a`, applying `b` gives `(C, I ∪ {a, b}, s')`,
+//!   skipped if it equals sibling `b`'s state (a blind write, say): without this, the
+//!   search would try every subset of a set of pending writes.
+//! * A successor equal to the current state is skipped (applying the operation changes
+//!   nothing but its own availability).
+//!
+//! Without indeterminate operations the `I` sets are empty and the cache is exactly
+//! Lowe's. The module's tests compare the search with a brute-force enumeration of
+//! linearizations on thousands of random small histories of every model.
+//!
+//! # Budget
+//!
+//! Each loop iteration is one *step*. A [`Budget`] bounds the steps and the wall-clock
+//! time (read every 1024 steps); when it runs out the search answers
+//! [`SearchResult::Exhausted`], never a verdict it has not proved.
+
+use super::model::Model;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::time::Instant;
+
+/// An operation ready for the search: times and model-parsed call/output.
+#[derive(Debug)]
+pub(super) struct Prepared<M: Model> {
+    /// Position in the history being checked.
+    pub(super) index: usize,
+    pub(super) call: u64,
+    /// `None`: indeterminate.
+    pub(super) ret: Option<u64>,
+    pub(super) parsed: M::Call,
+    /// `Some` iff `ret` is.
+    pub(super) output: Option<M::Output>,
+}
+
+/// Which limit stopped a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exhausted {
+    /// The step budget ran out.
+    Steps,
+    /// The time budget ran out.
+    Timeout,
+}
+
+/// The outcome of one search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SearchResult {
+    Linearizable,
+    Illegal,
+    Exhausted(Exhausted),
+}
+
+/// Steps and time a search may use; shared by consecutive searches.
+#[derive(Debug, Clone)]
+pub(super) struct Budget {
+    deadline: Option<Instant>,
+    max_steps: u64,
+    /// Steps used so far.
+    pub(super) steps: u64,
+}
+
+impl Budget {
+    pub(super) fn new(deadline: Option<Instant>, max_steps: Option<u64>) -> Self {
+        Budget {
+            deadline,
+            max_steps: max_steps.unwrap_or(u64::MAX),
+            steps: 0,
+        }
+    }
+
+    /// A budget for one sub-search: the same deadline and at most `cap` of the steps
+    /// left. Charge it back with [`charge`](Self::charge).
+    pub(super) fn slice(&self, cap: u64) -> Budget {
+        Budget {
+            deadline: self.deadline,
+            max_steps: cap.min(self.max_steps - self.steps),
+            steps: 0,
+        }
+    }
+
+    /// Counts the steps a [`slice`](Self::slice) used.
+    pub(super) fn charge(&mut self, slice: &Budget) {
+        self.steps += slice.steps;
+    }
+
+    /// Takes one step; `Err` when the budget is spent.
+    fn tick(&mut self) -> Result<(), Exhausted> {
+        if self.steps >= self.max_steps {
+            return Err(Exhausted::Steps);
+        }
+        self.steps += 1;
+        if self.steps % 1024 == 0 {
+            if let Some(deadline) = self.deadline {
+                if Instant::now() >= deadline {
+                    return Err(Exhausted::Timeout);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A fixed-size bitset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Bits(Box<[u64]>);
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)].into_boxed_slice())
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: usize) {
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+    fn is_subset_of(&self, other: &Bits) -> bool {
+        self.0.iter().zip(other.0.iter()).all(|(a, b)| a & !b == 0)
+    }
+}
+
+/// FxHash (rustc's hasher): the cache hashes bitsets and small states, not attacker input.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.write_u64(u64::from(b));
+    }
+    fn write_u32(&mut self, w: u32) {
+        self.write_u64(u64::from(w));
+    }
+    fn write_usize(&mut self, w: usize) {
+        self.write_u64(w as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// Lowe's cache with subsumption on the indeterminate part (see the module docs).
+struct Cache<S> {
+    map: HashMap<(Bits, S), Vec<Bits>, FxBuild>,
+}
+
+impl<S: Clone + Eq + Hash> Cache<S> {
+    fn new() -> Self {
+        Cache {
+            map: HashMap::default(),
+        }
+    }
+
+    /// Records configuration `(completed, indet, state)`; false if it is covered by one
+    /// recorded before (same `completed` and `state`, a subset of `indet`).
+    fn insert(&mut self, completed: &Bits, indet: &Bits, state: &S) -> bool {
+        // The key is cloned to probe; the clone is a few words and a small state.
+        let seen = self
+            .map
+            .entry((completed.clone(), state.clone()))
+            .or_default();
+        if seen.iter().any(|old| old.is_subset_of(indet)) {
+            return false;
+        }
+        seen.retain(|old| !indet.is_subset_of(old));
+        seen.push(indet.clone());
+        true
+    }
+}
+
+const NIL: usize = usize::MAX;
+const HEAD: usize = 0;
+
+/// The entry list: node 0 is the head, node `1 + 2i` the call of operation `i`, node
+/// `2 + 2i` its return (unused for an indeterminate operation).
+struct Entries {
+    next: Vec<usize>,
+    prev: Vec<usize>,
+}
+
+fn call_node(op: usize) -> usize {
+    1 + 2 * op
+}
+fn ret_node(op: usize) -> usize {
+    2 + 2 * op
+}
+fn is_call(node: usize) -> bool {
+    node % 2 == 1
+}
+fn op_of(node: usize) -> usize {
+    (node - 1) / 2
+}
+
+impl Entries {
+    /// Links the entries in time order; `times[i]` is `(call, Some(ret))` or `(call, None)`.
+    fn new(times: &[(u64, Option<u64>)]) -> Self {
+        let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * times.len());
+        for (i, &(call, ret)) in times.iter().enumerate() {
+            events.push((call, false, i));
+            if let Some(ret) = ret {
+                events.push((ret, true, i));
+            }
+        }
+        // (time, is_return, op): calls before returns at equal times.
+        events.sort_unstable();
+        let size = 1 + 2 * times.len();
+        let mut entries = Entries {
+            next: vec![NIL; size],
+            prev: vec![NIL; size],
+        };
+        let mut last = HEAD;
+        for (_, is_ret, op) in events {
+            let node = if is_ret { ret_node(op) } else { call_node(op) };
+            entries.next[last] = node;
+            entries.prev[node] = last;
+            last = node;
+        }
+        entries
+    }
+
+    fn unlink(&mut self, node: usize) {
+        let (p, n) = (self.prev[node], self.next[node]);
+        self.next[p] = n;
+        if n != NIL {
+            self.prev[n] = p;
+        }
+    }
+
+    /// Re-inserts an unlinked node; its own links still point at its old neighbours.
+    fn relink(&mut self, node: usize) {
+        let (p, n) = (self.prev[node], self.next[node]);
+        self.next[p] = node;
+        if n != NIL {
+            self.prev[n] = node;
+        }
+    }
+
+    fn lift(&mut self, op: usize, completed: bool) {
+        self.unlink(call_node(op));
+        if completed {
+            self.unlink(ret_node(op));
+        }
+    }
+
+    /// Undoes [`lift`](Self::lift); lifts and unlifts happen in stack order.
+    fn unlift(&mut self, op: usize, completed: bool) {
+        if completed {
+            self.relink(ret_node(op));
+        }
+        self.relink(call_node(op));
+    }
+}
+
+/// One configuration on the search path, and how far its moves have been tried.
+struct Node<S> {
+    /// The operation applied to reach this node and the state before it (`None` at the
+    /// root).
+    applied: Option<(usize, S)>,
+    moves: Moves<S>,
+}
+
+enum Moves<S> {
+    /// Trying completed operations: the next entry to look at.
+    Completed(usize),
+    /// Trying indeterminate operations: the children not yet explored, already recorded
+    /// in the cache.
+    Indeterminate(std::vec::IntoIter<(usize, S)>),
+}
+
+/// The search's mutable state, apart from the path.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [&'a Prepared<M>],
+    indet: Vec<bool>,
+    /// Each operation's bit, in `done_completed` or in `done_indet`.
+    slot: Vec<usize>,
+    entries: Entries,
+    done_completed: Bits,
+    done_indet: Bits,
+    cache: Cache<M::State>,
+    state: M::State,
+    remaining: usize,
+}
+
+impl<M: Model> Search<'_, M> {
+    /// Applies `op`, leaving state `next`; returns the new node.
+    fn apply(&mut self, op: usize, next: M::State) -> Node<M::State> {
+        let completed = !self.indet[op];
+        self.entries.lift(op, completed);
+        if completed {
+            self.done_completed.set(self.slot[op]);
+            self.remaining -= 1;
+        } else {
+            self.done_indet.set(self.slot[op]);
+        }
+        let before = std::mem::replace(&mut self.state, next);
+        Node {
+            applied: Some((op, before)),
+            moves: Moves::Completed(self.entries.next[HEAD]),
+        }
+    }
+
+    /// Undoes [`apply`](Self::apply).
+    fn undo(&mut self, op: usize, before: M::State) {
+        let completed = !self.indet[op];
+        self.entries.unlift(op, completed);
+        if completed {
+            self.done_completed.clear(self.slot[op]);
+            self.remaining += 1;
+        } else {
+            self.done_indet.clear(self.slot[op]);
+        }
+        self.state = before;
+    }
+
+    /// If completed operation `op` may come next, records the configuration after it and
+    /// returns the state after it; `None` if the model refuses it or it was covered.
+    fn try_completed(&mut self, op: usize) -> Option<M::State> {
+        let output = self.ops[op].output.as_ref()?;
+        let next = self.model.step(&self.state, &self.ops[op].parsed, output)?;
+        let bit = self.slot[op];
+        self.done_completed.set(bit);
+        let fresh = self
+            .cache
+            .insert(&self.done_completed, &self.done_indet, &next);
+        self.done_completed.clear(bit);
+        fresh.then_some(next)
+    }
+
+    /// Every indeterminate operation that may come next, with each state it may leave;
+    /// all recorded in the cache at once (see the module docs).
+    fn indeterminate_children(&mut self) -> Vec<(usize, M::State)> {
+        let mut children = Vec::new();
+        let mut node = self.entries.next[HEAD];
+        while node != NIL && is_call(node) {
+            let op = op_of(node);
+            node = self.entries.next[node];
+            if !self.indet[op] {
+                continue;
+            }
+            let bit = self.slot[op];
+            self.done_indet.set(bit);
+            for next in self.model.step_unknown(&self.state, &self.ops[op].parsed) {
+                if next != self.state
+                    && self
+                        .cache
+                        .insert(&self.done_completed, &self.done_indet, &next)
+                {
+                    children.push((op, next));
+                }
+            }
+            self.done_indet.clear(bit);
+        }
+        children
+    }
+}
+
+/// Is `ops` linearizable? `weaken[i]` (if given) treats operation `i` as indeterminate
+/// even if it completed (used by the minimiser).
+pub(super) fn search<M: Model>(
+    model: &M,
+    ops: &[&Prepared<M>],
+    weaken: Option<&[bool]>,
+    budget: &mut Budget,
+) -> SearchResult {
+    let n = ops.len();
+    let indet: Vec<bool> = (0..n)
+        .map(|i| ops[i].ret.is_none() || weaken.is_some_and(|w| w[i]))
+        .collect();
+    let mut slot = vec![0; n];
+    let (mut n_completed, mut n_indet) = (0, 0);
+    for i in 0..n {
+        let counter = if indet[i] {
+            &mut n_indet
+        } else {
+            &mut n_completed
+        };
+        slot[i] = *counter;
+        *counter += 1;
+    }
+    let times: Vec<(u64, Option<u64>)> = (0..n)
+        .map(|i| (ops[i].call, if indet[i] { None } else { ops[i].ret }))
+        .collect();
+    let entries = Entries::new(&times);
+    let mut s = Search {
+        model,
+        ops,
+        indet,
+        slot,
+        done_completed: Bits::new(n_completed),
+        done_indet: Bits::new(n_indet),
+        cache: Cache::new(),
+        state: model.init(),
+        remaining: n_completed,
+        entries,
+    };
+    let mut path: Vec<Node<M::State>> = vec![Node {
+        applied: None,
+        moves: Moves::Completed(s.entries.next[HEAD]),
+    }];
+
+    loop {
+        if s.remaining == 0 {
+            return SearchResult::Linearizable;
+        }
+        if let Err(why) = budget.tick() {
+            return SearchResult::Exhausted(why);
+        }
+        let Some(top) = path.last_mut() else {
+            return SearchResult::Illegal;
+        };
+        let child = match &mut top.moves {
+            Moves::Completed(cursor) if *cursor != NIL && is_call(*cursor) => {
+                let op = op_of(*cursor);
+                *cursor = s.entries.next[*cursor];
+                if s.indet[op] {
+                    continue;
+                }
+                s.try_completed(op).map(|next| (op, next))
+            }
+            Moves::Completed(_) => {
+                // A return entry (or the end): no other completed operation may come
+                // next. Then the indeterminate ones.
+                top.moves = Moves::Indeterminate(s.indeterminate_children().into_iter());
+                continue;
+            }
+            Moves::Indeterminate(children) => match children.next() {
+                Some(child) => Some(child),
+                None => {
+                    // Every move tried: backtrack.
+                    if let Some(Node {
+                        applied: Some((op, before)),
+                        ..
+                    }) = path.pop()
+                    {
+                        s.undo(op, before);
+                    }
+                    continue;
+                }
+            },
+        };
+        if let Some((op, next)) = child {
+            let node = s.apply(op, next);
+            path.push(node);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Checker, Counter, FifoQueue, History, Model, Operation, Register};
+    use serde_json::{json, Value};
+
+    /// An operation, its parsed call and (if completed) its parsed output.
+    type Parsed<'a, M> = (
+        &'a Operation,
+        <M as Model>::Call,
+        Option<<M as Model>::Output>,
+    );
+
+    /// The definition, by brute force: try every order of every subset of the
+    /// indeterminate operations with all the completed ones, respecting real time.
+    fn brute_force<M: Model>(model: &M, h: &History) -> bool {
+        let ops: Vec<Parsed<'_, M>> = h
+            .ops()
+            .iter()
+            .map(|op| {
+                let call = model.parse_call(&op.op, None, &op.input).unwrap();
+                let out = op
+                    .output_value()
+                    .map(|o| model.parse_output(&call, o).unwrap());
+                (op, call, out)
+            })
+            .collect();
+        fn go<M: Model>(
+            model: &M,
+            ops: &[Parsed<'_, M>],
+            done: &mut Vec<bool>,
+            state: &M::State,
+        ) -> bool {
+            let pending = |i: usize, done: &Vec<bool>| !done[i] && ops[i].0.ret.is_some();
+            if (0..ops.len()).all(|i| !pending(i, done)) {
+                return true;
+            }
+            for i in 0..ops.len() {
+                if done[i] {
+                    continue;
+                }
+                // `i` may go next unless a remaining completed operation returned before
+                // it was called.
+                let blocked = (0..ops.len()).any(|j| {
+                    j != i && pending(j, done) && ops[j].0.ret.is_some_and(|r| r < ops[i].0.call)
+                });
+                if blocked {
+                    continue;
+                }
+                let nexts = match &ops[i].2 {
+                    Some(out) => model.step(state, &ops[i].1, out).into_iter().collect(),
+                    None => model.step_unknown(state, &ops[i].1),
+                };
+                for next in nexts {
+                    done[i] = true;
+                    let ok = go(model, ops, done, &next);
+                    done[i] = false;
+                    if ok {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+        go(model, &ops, &mut vec![false; ops.len()], &model.init())
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    /// Random small histories, with operations from `gen` (name, input, output).
+    fn random_history(
+        rng: &mut Rng,
+        gen: &dyn Fn(&mut Rng) -> (&'static str, Value, Value),
+    ) -> History {
+        let n = 1 + rng.below(7);
+        (0..n)
+            .map(|c| {
+                let (op, input, output) = gen(rng);
+                let call = rng.below(12);
+                if rng.below(4) == 0 {
+                    Operation::indeterminate(c as u32, op, input, call)
+                } else {
+                    Operation::completed(c as u32, op, input, call, call + rng.below(5), output)
+                }
+            })
+            .collect()
+    }
+
+    fn agree<M: Model>(model: &M, gen: &dyn Fn(&mut Rng) -> (&'static str, Value, Value)) {
+        let mut rng = Rng(42);
+        let (mut legal, mut illegal) = (0, 0);
+        for round in 0..4000 {
+            let h = random_history(&mut rng, gen);
+            let expected = brute_force(model, &h);
+            let outcome = Checker::new().check(model, &h).unwrap();
+            assert_eq!(outcome.is_ok(), expected, "round {round}:\n{}", h.to_json());
+            if expected {
+                legal += 1;
+                continue;
+            }
+            illegal += 1;
+            // The witness is illegal by itself ...
+            let v = outcome.violation().unwrap();
+            assert!(v.minimized);
+            assert!(!brute_force(model, &v.minimal), "round {round}");
+            // ... and with the dropped operations weakened, so is the whole history.
+            let weakened: History = h
+                .ops()
+                .iter()
+                .map(|op| {
+                    if v.minimal.ops().contains(op) {
+                        op.clone()
+                    } else {
+                        Operation::indeterminate(
+                            op.client,
+                            op.op.clone(),
+                            op.input.clone(),
+                            op.call,
+                        )
+                    }
+                })
+                .collect();
+            assert!(!brute_force(model, &weakened), "round {round}");
+        }
+        assert!(
+            legal > 500 && illegal > 500,
+            "{legal} legal, {illegal} illegal"
+        );
+    }
+
+    #[test]
+    fn register_agrees_with_brute_force() {
+        agree(&Register::default(), &|rng| match rng.below(3) {
+            0 => ("read", Value::Null, json!(rng.below(3))),
+            1 => ("write", json!(rng.below(3)), Value::Null),
+            _ => (
+                "cas",
+                json!([rng.below(3), rng.below(3)]),
+                json!(rng.below(2) == 0),
+            ),
+        });
+    }
+
+    #[test]
+    fn queue_agrees_with_brute_force() {
+        agree(&FifoQueue, &|rng| match rng.below(2) {
+            0 => ("enqueue", json!(rng.below(3)), Value::Null),
+            _ => {
+                let v = rng.below(4);
+                (
+                    "dequeue",
+                    Value::Null,
+                    if v == 3 { Value::Null } else { json!(v) },
+                )
+            }
+        });
+    }
+
+    #[test]
+    fn counter_agrees_with_brute_force() {
+        agree(&Counter::default(), &|rng| match rng.below(3) {
+            0 => ("add", json!(rng.below(2)), Value::Null),
+            1 => ("get", Value::Null, json!(rng.below(3))),
+            _ => ("fetch_add", json!(1), json!(rng.below(3))),
+        });
+    }
+}
