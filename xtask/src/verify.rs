@@ -309,14 +309,17 @@ mod tests {
         let options = parse(&[]).unwrap().unwrap();
         assert_eq!(
             selected(&options),
-            ["fmt", "clippy", "test", "loom", "bench-build"]
+            ["fmt", "clippy", "test", "loom", "catalog", "bench-build"]
         );
     }
 
     #[test]
     fn quick_skips_loom() {
         let options = parse(&["--quick"]).unwrap().unwrap();
-        assert_eq!(selected(&options), ["fmt", "clippy", "test", "bench-build"]);
+        assert_eq!(
+            selected(&options),
+            ["fmt", "clippy", "test", "catalog", "bench-build"]
+        );
     }
 
     #[test]

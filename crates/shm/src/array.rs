@@ -50,32 +50,32 @@ impl<T: Pod> Elements<T> {
         }
     }
 
-    fn get(&self, index: usize) -> Result<T, Error> {
+    fn get(&self, index: usize, hooked: bool) -> Result<T, Error> {
         let p = self.check(index)?;
-        hook::point(Point::Load);
+        hook::point_if(hooked, Point::Load);
         // SAFETY: p is element `index`, aligned to word_size::<T>() (the base is 8-aligned
         // and T's size is a multiple of its word size); accessed only via atomic_copy.
         Ok(unsafe { atomic_copy::load(p) })
     }
 
-    fn set(&self, index: usize, x: T) -> Result<(), Error> {
+    fn set(&self, index: usize, x: T, hooked: bool) -> Result<(), Error> {
         let p = self.check(index)?;
-        hook::point(Point::Store);
+        hook::point_if(hooked, Point::Store);
         // SAFETY: as in `get`.
         unsafe { atomic_copy::store(p, &x) };
         Ok(())
     }
 
-    fn read_all(&self) -> Vec<T> {
+    fn read_all(&self, hooked: bool) -> Vec<T> {
         (0..self.len)
-            .map(|i| self.get(i).expect("in range"))
+            .map(|i| self.get(i, hooked).expect("in range"))
             .collect()
     }
 
-    fn write_all(&self, xs: &[T]) {
+    fn write_all(&self, xs: &[T], hooked: bool) {
         debug_assert_eq!(xs.len(), self.len);
         for (i, x) in xs.iter().enumerate() {
-            self.set(i, *x).expect("in range");
+            self.set(i, *x, hooked).expect("in range");
         }
     }
 }
@@ -110,7 +110,7 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     /// An array holding a copy of `xs`.
     pub fn from_slice(xs: &[T]) -> Result<Self, Error> {
         let a = Self::zeroed(xs.len())?;
-        a.elements().write_all(xs);
+        a.elements().write_all(xs, false);
         Ok(a)
     }
 
@@ -139,19 +139,20 @@ impl<T: Pod, L: RawLock> Array<T, L> {
         unsafe { &*self.block.ptr().cast::<L>() }
     }
 
-    fn locked<R>(&self, f: impl FnOnce() -> R) -> Result<R, LockError> {
-        hook::point(Point::Acquire);
+    fn locked<R>(&self, f: impl FnOnce(bool) -> R) -> Result<R, LockError> {
+        let hooked = hook::is_active();
+        hook::point_if(hooked, Point::Acquire);
         let lock = self.get_lock();
         if let Err(e) = lock.lock() {
             if e.lock_is_held() {
-                hook::point(Point::Release);
+                hook::point_if(hooked, Point::Release);
                 // SAFETY: OwnerDied means we hold the lock.
                 unsafe { lock.unlock() };
             }
             return Err(e);
         }
-        let r = f();
-        hook::point(Point::Release);
+        let r = f(hooked);
+        hook::point_if(hooked, Point::Release);
         // SAFETY: acquired just above.
         unsafe { lock.unlock() };
         Ok(r)
@@ -160,23 +161,24 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     /// Element `index`, read under the lock (`arr[i]`).
     pub fn get(&self, index: usize) -> Result<T, Error> {
         self.elements().check(index)?;
-        self.locked(|| self.elements().get(index))?
+        self.locked(|hooked| self.elements().get(index, hooked))?
     }
 
     /// Write element `index` under the lock (`arr[i] = x`).
     pub fn set(&self, index: usize, x: T) -> Result<(), Error> {
         self.elements().check(index)?;
-        self.locked(|| self.elements().set(index, x))?
+        self.locked(|hooked| self.elements().set(index, x, hooked))?
     }
 
     /// A copy of all elements, read under one acquisition of the lock (`arr[:]`).
     pub fn to_vec(&self) -> Result<Vec<T>, LockError> {
-        self.locked(|| self.elements().read_all())
+        self.locked(|hooked| self.elements().read_all(hooked))
     }
 
-    fn guard(&self) -> ArrayGuard<'_, T, L> {
+    fn guard(&self, hooked: bool) -> ArrayGuard<'_, T, L> {
         ArrayGuard {
-            local: self.elements().read_all(),
+            hooked,
+            local: self.elements().read_all(hooked),
             dirty: false,
             array: self,
         }
@@ -185,20 +187,22 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     /// Lock, and get the elements as a `&mut [T]` until the guard drops
     /// (`with arr.get_lock(): ...`). [`GuardError::OwnerDied`] carries the guard.
     pub fn lock(&self) -> GuardResult<ArrayGuard<'_, T, L>> {
-        hook::point(Point::Acquire);
+        let hooked = hook::is_active();
+        hook::point_if(hooked, Point::Acquire);
         match self.get_lock().lock() {
-            Ok(()) => Ok(self.guard()),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard())),
+            Ok(()) => Ok(self.guard(hooked)),
+            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
         }
     }
 
     /// Like [`Array::lock`] but gives up after `timeout` (`Ok(None)`).
     pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ArrayGuard<'_, T, L>> {
-        hook::point(Point::Acquire);
+        let hooked = hook::is_active();
+        hook::point_if(hooked, Point::Acquire);
         match self.get_lock().try_lock_for(timeout) {
-            Ok(true) => Ok(Some(self.guard())),
+            Ok(true) => Ok(Some(self.guard(hooked))),
             Ok(false) => Ok(None),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard())),
+            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
         }
     }
 }
@@ -209,6 +213,8 @@ impl<T: Pod, L: RawLock> Array<T, L> {
 /// written back (if changed) just before the lock is released.
 pub struct ArrayGuard<'a, T: Pod, L: RawLock> {
     array: &'a Array<T, L>,
+    /// Whether a scheduler was installed when the lock was taken.
+    hooked: bool,
     local: Vec<T>,
     dirty: bool,
 }
@@ -240,9 +246,9 @@ impl<T: Pod, L: RawLock> DerefMut for ArrayGuard<'_, T, L> {
 impl<T: Pod, L: RawLock> Drop for ArrayGuard<'_, T, L> {
     fn drop(&mut self) {
         if self.dirty {
-            self.array.elements().write_all(&self.local);
+            self.array.elements().write_all(&self.local, self.hooked);
         }
-        hook::point(Point::Release);
+        hook::point_if(self.hooked, Point::Release);
         // SAFETY: a guard exists only while its lock is held.
         unsafe { self.array.get_lock().unlock() };
     }
@@ -276,7 +282,7 @@ impl<T: Pod> RawArray<T> {
     /// An array holding a copy of `xs`.
     pub fn from_slice(xs: &[T]) -> Result<Self, Error> {
         let a = Self::zeroed(xs.len())?;
-        a.elements().write_all(xs);
+        a.elements().write_all(xs, false);
         Ok(a)
     }
 
@@ -300,17 +306,17 @@ impl<T: Pod> RawArray<T> {
 
     /// Element `index` (relaxed).
     pub fn get(&self, index: usize) -> Result<T, Error> {
-        self.elements().get(index)
+        self.elements().get(index, hook::is_active())
     }
 
     /// Write element `index` (relaxed).
     pub fn set(&self, index: usize, x: T) -> Result<(), Error> {
-        self.elements().set(index, x)
+        self.elements().set(index, x, hook::is_active())
     }
 
     /// A copy of all elements (each read relaxed; not a snapshot).
     pub fn to_vec(&self) -> Vec<T> {
-        self.elements().read_all()
+        self.elements().read_all(hook::is_active())
     }
 }
 

@@ -91,22 +91,23 @@ impl<T: Pod, L: RawLock> Value<T, L> {
         unsafe { self.block.ptr().add(data_offset::<L>()) }
     }
 
-    fn read(&self) -> T {
-        hook::point(Point::Load);
+    fn read(&self, hooked: bool) -> T {
+        hook::point_if(hooked, Point::Load);
         // SAFETY: the data is a T in our block, 8-aligned, and only ever accessed through
         // atomic_copy with this T.
         unsafe { atomic_copy::load(self.data()) }
     }
 
-    fn write(&self, x: &T) {
-        hook::point(Point::Store);
+    fn write(&self, x: &T, hooked: bool) {
+        hook::point_if(hooked, Point::Store);
         // SAFETY: as in `read`.
         unsafe { atomic_copy::store(self.data(), x) }
     }
 
-    fn guard(&self) -> ValueGuard<'_, T, L> {
+    fn guard(&self, hooked: bool) -> ValueGuard<'_, T, L> {
         ValueGuard {
-            local: self.read(),
+            hooked,
+            local: self.read(hooked),
             dirty: false,
             value: self,
         }
@@ -118,39 +119,42 @@ impl<T: Pod, L: RawLock> Value<T, L> {
     /// [`GuardError::OwnerDied`] carries the guard: the lock is held, but its previous
     /// holder died inside its critical section.
     pub fn lock(&self) -> GuardResult<ValueGuard<'_, T, L>> {
-        hook::point(Point::Acquire);
+        let hooked = hook::is_active();
+        hook::point_if(hooked, Point::Acquire);
         match self.get_lock().lock() {
-            Ok(()) => Ok(self.guard()),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard())),
+            Ok(()) => Ok(self.guard(hooked)),
+            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
         }
     }
 
     /// Like [`Value::lock`] but gives up after `timeout` (`Ok(None)`).
     pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ValueGuard<'_, T, L>> {
-        hook::point(Point::Acquire);
+        let hooked = hook::is_active();
+        hook::point_if(hooked, Point::Acquire);
         match self.get_lock().try_lock_for(timeout) {
-            Ok(true) => Ok(Some(self.guard())),
+            Ok(true) => Ok(Some(self.guard(hooked))),
             Ok(false) => Ok(None),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard())),
+            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
         }
     }
 
     /// Run `f` with the lock held; `Err` (and `f` not run) when the lock is not acquired
     /// cleanly. On `OwnerDied` the lock is released again before returning.
-    fn locked<R>(&self, f: impl FnOnce() -> R) -> Result<R, LockError> {
-        hook::point(Point::Acquire);
+    fn locked<R>(&self, f: impl FnOnce(bool) -> R) -> Result<R, LockError> {
+        let hooked = hook::is_active();
+        hook::point_if(hooked, Point::Acquire);
         let lock = self.get_lock();
         let acquired = lock.lock();
         if let Err(e) = acquired {
             if e.lock_is_held() {
-                hook::point(Point::Release);
+                hook::point_if(hooked, Point::Release);
                 // SAFETY: OwnerDied means we hold the lock.
                 unsafe { lock.unlock() };
             }
             return Err(e);
         }
-        let r = f();
-        hook::point(Point::Release);
+        let r = f(hooked);
+        hook::point_if(hooked, Point::Release);
         // SAFETY: acquired just above.
         unsafe { lock.unlock() };
         Ok(r)
@@ -158,12 +162,12 @@ impl<T: Pod, L: RawLock> Value<T, L> {
 
     /// Read the value under the lock (CPython's `v.value`).
     pub fn load(&self) -> Result<T, LockError> {
-        self.locked(|| self.read())
+        self.locked(|hooked| self.read(hooked))
     }
 
     /// Write the value under the lock (CPython's `v.value = x`).
     pub fn store(&self, x: T) -> Result<(), LockError> {
-        self.locked(|| self.write(&x))
+        self.locked(|hooked| self.write(&x, hooked))
     }
 }
 
@@ -173,6 +177,8 @@ impl<T: Pod, L: RawLock> Value<T, L> {
 /// back (if it was changed) just before the lock is released.
 pub struct ValueGuard<'a, T: Pod, L: RawLock> {
     value: &'a Value<T, L>,
+    /// Whether a scheduler was installed when the lock was taken.
+    hooked: bool,
     local: T,
     dirty: bool,
 }
@@ -204,9 +210,9 @@ impl<T: Pod, L: RawLock> DerefMut for ValueGuard<'_, T, L> {
 impl<T: Pod, L: RawLock> Drop for ValueGuard<'_, T, L> {
     fn drop(&mut self) {
         if self.dirty {
-            self.value.write(&self.local);
+            self.value.write(&self.local, self.hooked);
         }
-        hook::point(Point::Release);
+        hook::point_if(self.hooked, Point::Release);
         // SAFETY: a guard exists only while its lock is held.
         unsafe { self.value.get_lock().unlock() };
     }

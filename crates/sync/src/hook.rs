@@ -97,6 +97,16 @@ pub fn is_active() -> bool {
     active().is_some()
 }
 
+/// A schedule point before `point` if `active` (the caller's earlier [`is_active`]):
+/// primitives check once per operation and carry the answer, so an operation with
+/// several points pays for one check when no scheduler is installed.
+#[inline(always)]
+pub fn point_if(active: bool, point: Point) {
+    if active {
+        self::point(point);
+    }
+}
+
 /// A schedule point before `point`. Free when no scheduler is installed.
 #[inline(always)]
 pub fn point(point: Point) {
