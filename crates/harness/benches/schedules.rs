@@ -4,7 +4,7 @@
 //! active: the four schedule points of one locked increment, measured alone, against the
 //! whole `Value::lock` increment (and the same critical section on a bare `FutexMutex`).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use procshare_harness::scenarios::{Increment, LockedCounter};
 use procshare_harness::{RandomChooser, Runner};
 use procshare_shm::Value;
@@ -79,5 +79,12 @@ fn inactive_hooks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, schedules, inactive_hooks);
-criterion_main!(benches);
+mod group {
+    #![allow(
+        missing_docs,
+        reason = "criterion_group! generates an undocumented pub fn"
+    )]
+    use super::{inactive_hooks, schedules};
+    criterion::criterion_group!(benches, schedules, inactive_hooks);
+}
+criterion_main!(group::benches);

@@ -154,34 +154,31 @@ pub fn shrink<S: Scenario>(
             }
             size /= 2;
         }
-        for i in 0..current.len() {
-            while current.get(i).is_some_and(|&c| c > 0) {
+        // Lower each choice: to 0 if that still fails, else by one.
+        let mut i = 0;
+        while i < current.len() {
+            let c = current[i];
+            let mut targets = Vec::new();
+            if c > 0 {
+                targets.push(0);
+            }
+            if c > 1 {
+                targets.push(c - 1);
+            }
+            let mut lowered = false;
+            for target in targets {
                 let mut candidate = current.clone();
-                candidate[i] = if candidate[i] > 1 {
-                    0
-                } else {
-                    candidate[i] - 1
-                };
-                match attempt(&candidate, runner)? {
-                    Some(r) => {
-                        current = trimmed(r.schedule());
-                        best = r;
-                        improved = true;
-                    }
-                    None if candidate[i] == 0 && current[i] > 1 => {
-                        let mut lower = current.clone();
-                        lower[i] -= 1;
-                        match attempt(&lower, runner)? {
-                            Some(r) => {
-                                current = trimmed(r.schedule());
-                                best = r;
-                                improved = true;
-                            }
-                            None => break,
-                        }
-                    }
-                    None => break,
+                candidate[i] = target;
+                if let Some(r) = attempt(&candidate, runner)? {
+                    current = trimmed(r.schedule());
+                    best = r;
+                    improved = true;
+                    lowered = true;
+                    break;
                 }
+            }
+            if !lowered {
+                i += 1;
             }
         }
         if !improved {

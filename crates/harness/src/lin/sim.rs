@@ -240,7 +240,7 @@ mod tests {
         let overlapping = h
             .ops()
             .windows(2)
-            .filter(|w| w[0].ret.map_or(true, |r| r > w[1].call))
+            .filter(|w| w[0].ret.is_none_or(|r| r > w[1].call))
             .count();
         assert!(overlapping > 100, "{overlapping}");
     }

@@ -59,7 +59,12 @@ impl<L: RawLock> Scenario for ArrayTransfer<L> {
     }
 
     fn reset(&self, state: &Self::State) {
-        if let Some(mut g) = state.lock().ok() {
+        // A killed holder's guard comes back inside the owner-died error: reset anyway.
+        let guard = match state.lock() {
+            Ok(g) => Some(g),
+            Err(e) => e.into_guard(),
+        };
+        if let Some(mut g) = guard {
             g.fill(START);
         }
     }
