@@ -106,6 +106,7 @@ impl Barrier {
         timeout: Option<Duration>,
         action: Option<&dyn Fn()>,
     ) -> Result<u32, SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         let timeout =
             timeout.or((self.timeout_ns > 0).then(|| Duration::from_nanos(self.timeout_ns)));
         let deadline = timeout.map_or_else(Deadline::never, Deadline::after);
@@ -226,6 +227,7 @@ impl Barrier {
     /// Put the barrier back to its initial state. Parties waiting now get
     /// [`SyncError::BrokenBarrier`].
     pub fn reset(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Store);
         self.enter()?;
         if self.count.load(Ordering::Relaxed) > 0 {
             if matches!(self.state(), FILLING | BROKEN) {
@@ -243,6 +245,7 @@ impl Barrier {
     /// Break the barrier: every waiter, now and later, gets [`SyncError::BrokenBarrier`]
     /// until `reset`.
     pub fn abort(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Store);
         self.enter()?;
         self.break_locked();
         // SAFETY: `enter` succeeded.

@@ -194,6 +194,7 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
     /// limit), and acquire the lock again. Returns true if notified, false on timeout
     /// (never earlier). The lock must be held ([`SyncError::NotOwner`] otherwise).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        crate::hook::point(crate::hook::Point::Release);
         self.wait_until(&timeout.map_or_else(Deadline::never, Deadline::after))
     }
 
@@ -257,11 +258,13 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
     /// Wake up to `n` waiters, longest-waiting first; returns how many were woken. The
     /// lock must be held.
     pub fn notify(&self, n: usize) -> Result<usize, SyncError> {
+        crate::hook::point(crate::hook::Point::Store);
         self.notify_impl(n, true)
     }
 
     /// Wake every waiter; returns how many were woken. The lock must be held.
     pub fn notify_all(&self) -> Result<usize, SyncError> {
+        crate::hook::point(crate::hook::Point::Store);
         self.notify_impl(N, true)
     }
 

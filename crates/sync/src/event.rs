@@ -70,6 +70,7 @@ impl Event {
 
     /// Set the flag and wake every waiter.
     pub fn set(&self) {
+        crate::hook::point(crate::hook::Point::Release);
         self.raise(true);
     }
 
@@ -83,6 +84,7 @@ impl Event {
 
     /// Reset the flag.
     pub fn clear(&self) {
+        crate::hook::point(crate::hook::Point::Store);
         self.word.fetch_and(!SET, Ordering::Relaxed);
     }
 
@@ -95,6 +97,7 @@ impl Event {
     /// the flag was set (or was set and cleared again while this waited), false on
     /// timeout (never earlier than `timeout`).
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        crate::hook::point(crate::hook::Point::Acquire);
         let deadline = timeout.map_or_else(Deadline::never, Deadline::after);
         let start = self.word.load(Ordering::Acquire);
         let generation = start / GENERATION;

@@ -40,21 +40,25 @@ impl Lock {
     /// Acquire, waiting as long as it takes. `Err(SyncError::Lock(LockError::OwnerDied))`
     /// means the lock *is* held by the caller, whose previous holder died.
     pub fn acquire(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.acquired(self.mutex.lock().map(|()| true)).map(|_| ())
     }
 
     /// Acquire if free now.
     pub fn try_acquire(&self) -> Result<bool, SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.acquired(self.mutex.try_lock())
     }
 
     /// Acquire, waiting at most `timeout`; false when it ran out (never earlier).
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.acquired(self.mutex.try_lock_for(timeout))
     }
 
     /// Release; any process may. [`SyncError::NotLocked`] if it was not locked.
     pub fn release(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Release);
         self.thread.store(0, Ordering::Relaxed);
         if self.mutex.unlock_any() {
             Ok(())

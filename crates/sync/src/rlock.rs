@@ -62,6 +62,7 @@ impl RLock {
 
     /// Acquire (again, if the caller owns it already).
     pub fn acquire(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         if self.is_owned() {
             return self.reenter().map(|_| ());
         }
@@ -70,6 +71,7 @@ impl RLock {
 
     /// Acquire if possible without waiting.
     pub fn try_acquire(&self) -> Result<bool, SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         if self.is_owned() {
             return self.reenter();
         }
@@ -78,6 +80,7 @@ impl RLock {
 
     /// Acquire, waiting at most `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, SyncError> {
+        crate::hook::point(crate::hook::Point::Acquire);
         if self.is_owned() {
             return self.reenter();
         }
@@ -86,6 +89,7 @@ impl RLock {
 
     /// Release once; the lock is free when every acquisition has been released.
     pub fn release(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Release);
         if !self.is_owned() {
             return Err(if self.mutex.owner() == 0 {
                 SyncError::NotLocked

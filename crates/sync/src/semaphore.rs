@@ -115,21 +115,25 @@ impl Semaphore {
 
     /// Take a unit, waiting as long as it takes.
     pub fn acquire(&self) {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.core.acquire_until(&Deadline::never(), true);
     }
 
     /// Take a unit if one is there now.
     pub fn try_acquire(&self) -> bool {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.core.try_acquire()
     }
 
     /// Take a unit, waiting at most `timeout` (never returns false earlier).
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.core.acquire_until(&deadline(Some(timeout)), true)
     }
 
     /// Give a unit back, waking one waiter. Fails only if the count would overflow `u32`.
     pub fn release(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Release);
         self.core
             .release(u32::MAX, true)
             .map_err(|()| SyncError::InvalidArgument("semaphore count would overflow"))
@@ -175,21 +179,25 @@ impl BoundedSemaphore {
 
     /// Take a unit, waiting as long as it takes.
     pub fn acquire(&self) {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.core.acquire_until(&Deadline::never(), true);
     }
 
     /// Take a unit if one is there now.
     pub fn try_acquire(&self) -> bool {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.core.try_acquire()
     }
 
     /// Take a unit, waiting at most `timeout` (never returns false earlier).
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        crate::hook::point(crate::hook::Point::Acquire);
         self.core.acquire_until(&deadline(Some(timeout)), true)
     }
 
     /// Give a unit back; [`SyncError::ReleasedTooManyTimes`] if the count is at its bound.
     pub fn release(&self) -> Result<(), SyncError> {
+        crate::hook::point(crate::hook::Point::Release);
         self.core
             .release(self.bound, true)
             .map_err(|()| SyncError::ReleasedTooManyTimes { bound: self.bound })
