@@ -145,3 +145,35 @@ pub(crate) fn read_history_from(control: &Control, from: usize) -> Vec<Event> {
         })
         .collect()
 }
+
+/// Turn a recorded history into one the linearizability checker ([`crate::lin`]) reads:
+/// each invocation is paired with its return by operation id; an operation that never
+/// returned (its actor was killed) becomes *indeterminate*. `name` names an operation
+/// code, `input`/`output` turn an invoke/return event's value into the model's JSON.
+pub fn lin_history(
+    events: &[Event],
+    name: impl Fn(u32) -> String,
+    input: impl Fn(&Event) -> serde_json::Value,
+    output: impl Fn(&Event) -> serde_json::Value,
+) -> crate::lin::History {
+    use crate::lin::{History, Operation};
+    let mut history = History::new();
+    for call in events.iter().filter(|e| !e.is_return) {
+        let ret = events
+            .iter()
+            .find(|e| e.is_return && e.id == call.id && e.client == call.client);
+        let op = match ret {
+            Some(r) => Operation::completed(
+                call.client,
+                name(call.op),
+                input(call),
+                call.clock,
+                r.clock,
+                output(r),
+            ),
+            None => Operation::indeterminate(call.client, name(call.op), input(call), call.clock),
+        };
+        history.push(op.with_key(call.key.to_string()));
+    }
+    history
+}

@@ -211,3 +211,40 @@ mod search {
         check::<PthreadMutex>();
     }
 }
+
+#[test]
+fn a_recorded_nolock_history_is_not_linearizable_as_a_counter() {
+    use procshare_harness::search::{search, SearchConfig};
+    use procshare_harness::{lin, lin_history, Scenario};
+    let s = LockedCounter::<NoLock>::new(2, 1, Increment::Locked);
+    let f = search(&s, &SearchConfig::default())
+        .unwrap()
+        .finding
+        .expect("found");
+    let history = lin_history(
+        &f.report.history,
+        |op| s.op_name(op),
+        |e| serde_json::json!(e.value),
+        |e| serde_json::json!(e.value),
+    );
+    match lin::check(&lin::Counter::default(), &history).unwrap() {
+        lin::Outcome::Illegal(v) => {
+            // Both fetch_adds returned 0: the witness is exactly those two operations.
+            assert_eq!(v.minimal.len(), 2, "{}", lin::render_table(&v.minimal));
+        }
+        other => panic!("expected a violation, got {other:?}"),
+    }
+    // The same scenario under a lock records linearizable histories.
+    let locked = LockedCounter::<FutexMutex>::new(2, 1, Increment::Locked);
+    let mut r = Runner::new(&locked).unwrap();
+    for seed in 0..32 {
+        let report = r.run_case(&mut RandomChooser::new(seed)).unwrap();
+        let h = lin_history(
+            &report.history,
+            |op| locked.op_name(op),
+            |e| serde_json::json!(e.value),
+            |e| serde_json::json!(e.value),
+        );
+        assert!(lin::check(&lin::Counter::default(), &h).unwrap().is_ok());
+    }
+}

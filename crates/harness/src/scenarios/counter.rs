@@ -4,7 +4,7 @@
 //! the number of increments that completed (a killed actor's increment may or may not
 //! have happened).
 
-use crate::{Event, Recorder, Scenario};
+use crate::{lin, lin_history, Event, Recorder, Scenario};
 use procshare_shm::Value;
 use procshare_sync::{GuardError, RawLock};
 use std::marker::PhantomData;
@@ -155,6 +155,30 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
             return Err(format!(
                 "counter is {value}, but {completed} increments completed ({started} started)"
             ));
+        }
+        if self.how == Increment::Locked {
+            // Each locked increment returned the value it replaced: the history must be
+            // that of a linearizable fetch-and-add counter (killed actors' increments are
+            // indeterminate).
+            let history = lin_history(
+                history,
+                |op| self.op_name(op),
+                |e| serde_json::json!(e.value),
+                |e| serde_json::json!(e.value),
+            );
+            match lin::check(&lin::Counter::default(), &history) {
+                Ok(lin::Outcome::Ok) => {}
+                Ok(lin::Outcome::Illegal(v)) => {
+                    return Err(format!(
+                        "not linearizable as a counter; minimal witness:\n{}",
+                        lin::render_table(&v.minimal)
+                    ))
+                }
+                Ok(lin::Outcome::Unknown(u)) => {
+                    return Err(format!("linearizability unknown: {u:?}"))
+                }
+                Err(e) => return Err(format!("history rejected by the checker: {e}")),
+            }
         }
         Ok(())
     }
