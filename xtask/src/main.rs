@@ -38,6 +38,8 @@ commands:
   catalog [--cases N] [--seed S]
                  search every harness scenario with random and PCT schedules
   list           the harness's scenario names
+  results        regenerate docs/results/ (lock and sync-object benchmark tables, the
+                 scenario catalog) from fresh measurements
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
             Err(message) => usage_error(&message),
         },
         "replay" | "stress" | "catalog" | "list" => harness(&args),
+        "results" => results(),
         other => usage_error(&format!("unknown command `{other}`")),
     }
 }
@@ -94,4 +97,53 @@ fn harness(args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Regenerate `docs/results/`: every page there is written by a measurement, never by hand.
+fn results() -> ExitCode {
+    let root = verify::workspace_root();
+    let dir = root.join("docs").join("results");
+    let dir_str = dir.to_string_lossy().into_owned();
+    let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
+    let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
+    let steps: [(Vec<&str>, &[(&str, &str)]); 3] = [
+        (vec!["bench", "--bench", "locks", "--", "table"], &env),
+        (
+            vec!["bench", "--bench", "sync_objects", "--", "table"],
+            &env,
+        ),
+        (
+            vec![
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "procshare-harness",
+                "--bin",
+                "procshare-harness",
+                "--",
+                "catalog",
+                "--cases",
+                "256",
+                "--write",
+                &catalog_page,
+            ],
+            &[],
+        ),
+    ];
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("error: cannot create {dir_str}: {e}");
+        return ExitCode::FAILURE;
+    }
+    for (args, env) in steps {
+        match run::cargo_tee(&root, &args, env) {
+            Ok(done) if done.status.success() => {}
+            Ok(_) => return ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("error: could not run cargo: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
