@@ -12,11 +12,12 @@
 
 use crate::atomic_copy::{self, AtomicInt};
 use crate::heap::{self, Block};
+use crate::locking;
 use crate::value::{alloc_locked, data_offset};
 use crate::Error;
 use bytemuck::Pod;
 use procshare_sync::hook::{self, Point};
-use procshare_sync::{FutexMutex, GuardError, GuardResult, LockError, RawLock, TryGuardResult};
+use procshare_sync::{FutexMutex, GuardResult, LockError, RawLock, TryGuardResult};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
@@ -140,22 +141,7 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     }
 
     fn locked<R>(&self, f: impl FnOnce(bool) -> R) -> Result<R, LockError> {
-        let hooked = hook::is_active();
-        hook::point_if(hooked, Point::Acquire);
-        let lock = self.get_lock();
-        if let Err(e) = lock.lock() {
-            if e.lock_is_held() {
-                hook::point_if(hooked, Point::Release);
-                // SAFETY: OwnerDied means we hold the lock.
-                unsafe { lock.unlock() };
-            }
-            return Err(e);
-        }
-        let r = f(hooked);
-        hook::point_if(hooked, Point::Release);
-        // SAFETY: acquired just above.
-        unsafe { lock.unlock() };
-        Ok(r)
+        locking::with_lock(self.get_lock(), f)
     }
 
     /// Element `index`, read under the lock (`arr[i]`).
@@ -185,25 +171,14 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     }
 
     /// Lock, and get the elements as a `&mut [T]` until the guard drops
-    /// (`with arr.get_lock(): ...`). [`GuardError::OwnerDied`] carries the guard.
+    /// (`with arr.get_lock(): ...`). [`GuardError::OwnerDied`](procshare_sync::GuardError::OwnerDied) carries the guard.
     pub fn lock(&self) -> GuardResult<ArrayGuard<'_, T, L>> {
-        let hooked = hook::is_active();
-        hook::point_if(hooked, Point::Acquire);
-        match self.get_lock().lock() {
-            Ok(()) => Ok(self.guard(hooked)),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
-        }
+        locking::acquire(self.get_lock(), |hooked| self.guard(hooked))
     }
 
     /// Like [`Array::lock`] but gives up after `timeout` (`Ok(None)`).
     pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ArrayGuard<'_, T, L>> {
-        let hooked = hook::is_active();
-        hook::point_if(hooked, Point::Acquire);
-        match self.get_lock().try_lock_for(timeout) {
-            Ok(true) => Ok(Some(self.guard(hooked))),
-            Ok(false) => Ok(None),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
-        }
+        locking::acquire_for(self.get_lock(), timeout, |hooked| self.guard(hooked))
     }
 }
 
@@ -248,9 +223,8 @@ impl<T: Pod, L: RawLock> Drop for ArrayGuard<'_, T, L> {
         if self.dirty {
             self.array.elements().write_all(&self.local, self.hooked);
         }
-        hook::point_if(self.hooked, Point::Release);
         // SAFETY: a guard exists only while its lock is held.
-        unsafe { self.array.get_lock().unlock() };
+        unsafe { locking::release(self.array.get_lock(), self.hooked) };
     }
 }
 

@@ -85,7 +85,7 @@ pub(crate) unsafe fn store<T: Pod>(dst: *mut u8, value: &T) {
 
 /// Integers that support a lock-free `fetch_add` in shared memory (`RawValue`/`RawArray`).
 ///
-/// The atomic used has the same width as the one [`load`]/[`store`] use for the type, so
+/// The atomic used has the same width as the one the shared-memory loads and stores use for the type, so
 /// mixing `fetch_add` with loads and stores is well defined.
 pub trait AtomicInt: Pod + sealed::Sealed {
     /// Atomically add `delta` (wrapping) to the integer at `ptr`, returning the old value.

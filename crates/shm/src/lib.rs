@@ -19,6 +19,7 @@ mod array;
 mod atomic_copy;
 mod error;
 pub mod heap;
+mod locking;
 pub mod process;
 mod region;
 mod shared;

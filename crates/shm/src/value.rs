@@ -13,10 +13,11 @@
 
 use crate::atomic_copy::{self, AtomicInt};
 use crate::heap::{self, Block};
+use crate::locking;
 use crate::Error;
 use bytemuck::Pod;
 use procshare_sync::hook::{self, Point};
-use procshare_sync::{FutexMutex, GuardError, GuardResult, LockError, RawLock, TryGuardResult};
+use procshare_sync::{FutexMutex, GuardResult, LockError, RawLock, TryGuardResult};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
@@ -116,48 +117,21 @@ impl<T: Pod, L: RawLock> Value<T, L> {
     /// Lock, and get a guard through which the value is read and written
     /// (`with v.get_lock(): v.value += 1`). Written back and unlocked when dropped.
     ///
-    /// [`GuardError::OwnerDied`] carries the guard: the lock is held, but its previous
+    /// [`GuardError::OwnerDied`](procshare_sync::GuardError::OwnerDied) carries the guard: the lock is held, but its previous
     /// holder died inside its critical section.
     pub fn lock(&self) -> GuardResult<ValueGuard<'_, T, L>> {
-        let hooked = hook::is_active();
-        hook::point_if(hooked, Point::Acquire);
-        match self.get_lock().lock() {
-            Ok(()) => Ok(self.guard(hooked)),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
-        }
+        locking::acquire(self.get_lock(), |hooked| self.guard(hooked))
     }
 
     /// Like [`Value::lock`] but gives up after `timeout` (`Ok(None)`).
     pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ValueGuard<'_, T, L>> {
-        let hooked = hook::is_active();
-        hook::point_if(hooked, Point::Acquire);
-        match self.get_lock().try_lock_for(timeout) {
-            Ok(true) => Ok(Some(self.guard(hooked))),
-            Ok(false) => Ok(None),
-            Err(e) => Err(GuardError::from_lock(e, || self.guard(hooked))),
-        }
+        locking::acquire_for(self.get_lock(), timeout, |hooked| self.guard(hooked))
     }
 
     /// Run `f` with the lock held; `Err` (and `f` not run) when the lock is not acquired
     /// cleanly. On `OwnerDied` the lock is released again before returning.
     fn locked<R>(&self, f: impl FnOnce(bool) -> R) -> Result<R, LockError> {
-        let hooked = hook::is_active();
-        hook::point_if(hooked, Point::Acquire);
-        let lock = self.get_lock();
-        let acquired = lock.lock();
-        if let Err(e) = acquired {
-            if e.lock_is_held() {
-                hook::point_if(hooked, Point::Release);
-                // SAFETY: OwnerDied means we hold the lock.
-                unsafe { lock.unlock() };
-            }
-            return Err(e);
-        }
-        let r = f(hooked);
-        hook::point_if(hooked, Point::Release);
-        // SAFETY: acquired just above.
-        unsafe { lock.unlock() };
-        Ok(r)
+        locking::with_lock(self.get_lock(), f)
     }
 
     /// Read the value under the lock (CPython's `v.value`).
@@ -212,9 +186,8 @@ impl<T: Pod, L: RawLock> Drop for ValueGuard<'_, T, L> {
         if self.dirty {
             self.value.write(&self.local, self.hooked);
         }
-        hook::point_if(self.hooked, Point::Release);
         // SAFETY: a guard exists only while its lock is held.
-        unsafe { self.value.get_lock().unlock() };
+        unsafe { locking::release(self.value.get_lock(), self.hooked) };
     }
 }
 

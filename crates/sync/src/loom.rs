@@ -7,7 +7,7 @@
 //! * the futex is a loom `Mutex` + one `Condvar` per word: `wait` compares the word under the
 //!   mutex and returns at once on a mismatch, exactly like `futex(2)`; `wake` notifies. A
 //!   wake-up that a protocol forgets to send therefore shows up as loom's deadlock report;
-//! * a finite [`Deadline`] expires when a model thread calls [`expire_deadlines`], so a
+//! * a finite [`Deadline`] expires when a model thread calls `expire_deadlines` (loom builds only), so a
 //!   timeout "may expire at any step" and loom explores every step;
 //! * owners are loom threads, which never die, so the liveness slice is off.
 //!
