@@ -1064,3 +1064,30 @@ fn barrier_whose_party_was_killed_breaks_for_the_others_after_their_timeout() {
     }
     assert!(barrier.is_broken());
 }
+
+#[test]
+fn condition_notify_then_a_bare_lock_release_still_wakes_the_waiter() {
+    // notify defers its wake-up to the condition's own release; a notifier that releases
+    // the bare lock instead delays the waiter by at most one liveness slice, never for
+    // ever.
+    let cond = Shared::new(Condition::<Lock>::new()).unwrap();
+    let mut waiter = Process::spawn(|| {
+        cond.acquire().unwrap();
+        if !cond.wait(None).unwrap() {
+            exit(TIMED_OUT);
+        }
+        cond.release().unwrap();
+        exit(RETURNED);
+    })
+    .unwrap();
+    spin_until("the child waits", || {
+        cond.acquire().unwrap();
+        let n = cond.waiting();
+        cond.release().unwrap();
+        n == 1
+    });
+    cond.acquire().unwrap();
+    assert_eq!(cond.notify(1).unwrap(), 1);
+    cond.lock().release().unwrap();
+    assert_eq!(join(&mut waiter), RETURNED);
+}

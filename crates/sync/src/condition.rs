@@ -5,7 +5,12 @@
 //! ticket that orders waiters. All bookkeeping happens under the condition's lock, so
 //! `notify(n)` marks exactly the `n` longest-waiting slots, a waiter that timed out removes
 //! its slot before anyone can pick it, and a notification with nobody waiting leaves no
-//! credit behind. The lock is a [`Lock`] or an [`RLock`] (default), embedded in the
+//! credit behind. The wake-up itself is deferred until the notifier releases the lock
+//! (through [`Condition::release`] or a `wait`), so the woken waiter finds the lock free
+//! instead of waking only to sleep on it again; each sleep is bounded by the 50 ms
+//! liveness slice, so a deferred wake is never lost (a notifier that releases the bare
+//! lock, or dies, delays its waiter by at most one slice). The lock is a [`Lock`] or an
+//! [`RLock`] (default), embedded in the
 //! condition; an `RLock` held at depth `d` is released entirely for the wait and restored
 //! to depth `d`.
 //!
@@ -23,6 +28,8 @@ use std::time::Duration;
 const FREE: u32 = 0;
 const WAITING: u32 = 1;
 const NOTIFIED: u32 = 2;
+/// Notified, but the wake-up is deferred until the notifier releases the lock.
+const PENDING: u32 = 3;
 
 /// A lock a [`Condition`] can be built on: [`Lock`] or [`RLock`].
 pub trait ConditionLock: ProcessShared + Default + sealed::Sealed {
@@ -136,9 +143,29 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
         self.lock.acquire()
     }
 
-    /// Release the condition's lock.
+    /// Release the condition's lock, then wake the waiters notified while it was held.
     pub fn release(&self) -> Result<(), SyncError> {
-        self.lock.release()
+        self.lock.release()?;
+        self.flush();
+        Ok(())
+    }
+
+    /// Send the wake-ups that `notify` deferred. Runs *after* the lock is released, so a
+    /// woken waiter finds the lock free instead of waking only to sleep on it again. A
+    /// slot is claimed with a CAS, so each deferred wake is sent once; a waiter that has
+    /// moved on (its slot freed or reused) makes the CAS fail, and a stray wake on a
+    /// reused slot is harmless (waiters re-check their slot).
+    fn flush(&self) {
+        for slot in &self.slots {
+            if slot.state.load(Ordering::Relaxed) == PENDING
+                && slot
+                    .state
+                    .compare_exchange(PENDING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+            {
+                futex_wake(&slot.state, 1);
+            }
+        }
     }
 
     /// Number of waiter slots.
@@ -218,8 +245,12 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
                 return Err(e);
             }
         };
-        while slot.state.load(Ordering::Acquire) != NOTIFIED && !deadline.expired() {
-            futex_wait(&slot.state, WAITING, deadline);
+        self.flush();
+        // Sleep until notified. The liveness slice bounds each sleep: a wake deferred by a
+        // notifier that then released the lock some other way than through this condition
+        // (or died) is found by re-checking the slot.
+        while slot.state.load(Ordering::Acquire) == WAITING && !deadline.expired() {
+            futex_wait(&slot.state, WAITING, &deadline.or_liveness_check());
         }
         let relocked = self.lock.acquire_restore(saved);
         let held = match &relocked {
@@ -231,7 +262,7 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
             // Not holding the lock: leave the slot alone (a notifier may still pick it).
             return relocked.map(|()| false);
         }
-        let notified = slot.state.load(Ordering::Relaxed) == NOTIFIED;
+        let notified = slot.state.load(Ordering::Relaxed) != WAITING;
         slot.state.store(FREE, Ordering::Relaxed);
         relocked.map(|()| notified)
     }
@@ -294,10 +325,10 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
                 slot.state.store(FREE, Ordering::Relaxed);
                 continue;
             }
-            slot.state.store(NOTIFIED, Ordering::Release);
-            if wake {
-                futex_wake(&slot.state, 1);
-            }
+            // Deferred: the wake-up is sent when the lock is released (`flush`). The
+            // broken variant marks the slot and never wakes its sleeper.
+            slot.state
+                .store(if wake { PENDING } else { NOTIFIED }, Ordering::Release);
             woken += 1;
         }
         Ok(woken)
