@@ -28,57 +28,14 @@
 
 #![cfg(loom)]
 
-use loom::model::Builder;
-use loom::thread;
+mod common;
+
+use common::{explore, explore_both, TIMEOUT};
+use loom::thread::{self, JoinHandle};
 use procshare_sync::loom::{expire_deadlines, AtomicU32};
 use procshare_sync::Event;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// A timeout long enough never to pass by itself: under loom only `expire_deadlines` ends it.
-const TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Explore `model` under the `LOOM_MAX_PREEMPTIONS` bound, lowered to `cap` if given, and
-/// print how many executions that took.
-fn explore(name: &str, cap: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = Builder::new();
-    if let Some(cap) = cap {
-        builder.preemption_bound = Some(builder.preemption_bound.map_or(cap, |b| b.min(cap)));
-    }
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let start = Instant::now();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        model();
-    });
-    eprintln!(
-        "{name}: {} executions, preemption bound {:?}, {:.2?}",
-        runs.load(Relaxed),
-        builder.preemption_bound,
-        start.elapsed()
-    );
-}
-
-/// [`explore`] a model that returns which of two outcomes it had, and check that both
-/// occur: the race really is explored.
-fn explore_both(name: &str, cap: Option<usize>, model: impl Fn() -> bool + Sync + Send + 'static) {
-    let seen = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-    let record = seen.clone();
-    explore(name, cap, move || {
-        let outcome = model();
-        record[usize::from(outcome)].store(true, Relaxed);
-    });
-    assert!(
-        seen[1].load(Relaxed),
-        "{name}: outcome `true` never happened"
-    );
-    assert!(
-        seen[0].load(Relaxed),
-        "{name}: outcome `false` never happened"
-    );
-}
 
 /// `waiters` spawned threads wait without a timeout while main sets the event.
 fn all_waiters_return(name: &str, cap: Option<usize>, waiters: usize) {
@@ -121,29 +78,44 @@ struct Started {
     clock: AtomicBool,
 }
 
-/// A timed waiter (main) races a setter and a clock: true means the setter had started,
-/// false that the clock had.
-#[test]
-fn timed_wait_returns_the_flag() {
-    explore_both("event timed_wait_returns_the_flag", None, || {
-        let ev = Arc::new(Event::new());
+impl Started {
+    /// A fresh record, and the model's clock thread, which marks itself started before it
+    /// expires the deadlines.
+    fn with_clock() -> (Arc<Self>, JoinHandle<()>) {
         let started = Arc::new(Started::default());
         let s = started.clone();
         let clock = thread::spawn(move || {
             s.clock.store(true, Relaxed);
             expire_deadlines();
         });
+        (started, clock)
+    }
+
+    /// Check `got`, what a timed wait returned: true only once the setter had started,
+    /// false only once the clock had. Returns `got`.
+    fn check(&self, got: bool) -> bool {
+        if got {
+            assert!(self.set.load(Relaxed), "wait returned true before set");
+        } else {
+            assert!(self.clock.load(Relaxed), "wait returned false early");
+        }
+        got
+    }
+}
+
+/// A timed waiter (main) races a setter and a clock: true means the setter had started,
+/// false that the clock had.
+#[test]
+fn timed_wait_returns_the_flag() {
+    explore_both("event timed_wait_returns_the_flag", None, || {
+        let ev = Arc::new(Event::new());
+        let (started, clock) = Started::with_clock();
         let (e, s) = (ev.clone(), started.clone());
         let setter = thread::spawn(move || {
             s.set.store(true, Relaxed);
             e.set();
         });
-        let got = ev.wait(Some(TIMEOUT));
-        if got {
-            assert!(started.set.load(Relaxed), "wait returned true before set");
-        } else {
-            assert!(started.clock.load(Relaxed), "wait returned false early");
-        }
+        let got = started.check(ev.wait(Some(TIMEOUT)));
         setter.join().unwrap();
         clock.join().unwrap();
         assert!(ev.is_set());
@@ -232,22 +204,9 @@ fn clear_between_sets_loses_no_wake_up() {
 fn clear_resets_the_flag() {
     explore_both("event clear_resets_the_flag", None, || {
         let ev = Arc::new(Event::new());
-        let started = Arc::new(Started::default());
-        let s = started.clone();
-        let clock = thread::spawn(move || {
-            s.clock.store(true, Relaxed);
-            expire_deadlines();
-        });
+        let (started, clock) = Started::with_clock();
         let (e, s) = (ev.clone(), started.clone());
-        let waiter = thread::spawn(move || {
-            let got = e.wait(Some(TIMEOUT));
-            if got {
-                assert!(s.set.load(Relaxed), "wait returned true before set");
-            } else {
-                assert!(s.clock.load(Relaxed), "wait returned false early");
-            }
-            got
-        });
+        let waiter = thread::spawn(move || s.check(e.wait(Some(TIMEOUT))));
         started.set.store(true, Relaxed);
         ev.set();
         ev.clear();

@@ -28,225 +28,65 @@
 // docs would vanish from a normal build and trip `missing_docs`.
 #![cfg(loom)]
 
-use loom::cell::UnsafeCell;
-use loom::model::Builder;
-use loom::thread;
-use procshare_sync::loom::expire_deadlines;
-use procshare_sync::{FutexMutex, RawLock};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc; // std's, not loom's: see `Guarded::new`.
-use std::time::{Duration, Instant};
+mod common;
 
-/// The strategy under test.
-type Lock = FutexMutex;
+use common::raw_lock;
+use procshare_sync::FutexMutex;
 
 /// The `WAITERS` bit of the word (see the state table on [`FutexMutex`]).
 const WAITERS: u32 = 1 << 31;
 
-/// A timeout long enough never to pass by itself: under loom only `expire_deadlines` ends it.
-const TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A counter guarded by the lock under test.
-struct Guarded {
-    lock: Lock,
-    count: UnsafeCell<u32>,
-}
-
-// SAFETY: `count` is only accessed between a successful acquisition of `lock` and the
-// matching unlock. Whether the lock really excludes is what the models check: loom's
-// `UnsafeCell` panics on any two accesses that the lock failed to order.
-unsafe impl Sync for Guarded {}
-
-impl Guarded {
-    /// Shared through a std `Arc`, not loom's: its refcount is not part of any protocol
-    /// under test, and loom's `Arc::drop` panics when a failing model unwinds, which turns
-    /// loom's report into an abort of the whole test binary.
-    fn new() -> Arc<Self> {
-        Arc::new(Guarded {
-            lock: Lock::new(),
-            count: UnsafeCell::new(0),
-        })
-    }
-
-    /// Add one to the counter, then release the lock.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds `self.lock`.
-    unsafe fn bump_and_unlock(&self) {
-        // SAFETY: the caller holds the lock, so no other thread accesses the counter.
-        self.count.with_mut(|c| unsafe { *c += 1 });
-        // SAFETY: the caller holds the lock and gives it up here.
-        unsafe { self.lock.unlock() };
-    }
-
-    /// Acquire with `lock`, add one, release.
-    fn locked_bump(&self) {
-        self.lock.lock().expect("lock");
-        // SAFETY: acquired just above.
-        unsafe { self.bump_and_unlock() };
-    }
-
-    /// If `acquired` (what a `try_lock`/`try_lock_for` just returned), add one and
-    /// release. Returns `acquired`.
-    fn bump_if(&self, acquired: bool) -> bool {
-        if acquired {
-            // SAFETY: the caller's try_lock / try_lock_for just returned true.
-            unsafe { self.bump_and_unlock() };
-        }
-        acquired
-    }
-
-    /// The counter, read under the lock (which must therefore still be usable).
-    fn count(&self) -> u32 {
-        self.lock.lock().expect("lock");
-        // SAFETY: we hold the lock.
-        let n = self.count.with(|c| unsafe { *c });
-        // SAFETY: acquired just above.
-        unsafe { self.lock.unlock() };
-        n
-    }
-
-    /// Spin (yielding to loom) until some waiter has announced itself with `WAITERS`: it is
-    /// then asleep or one step from sleeping. The caller holds the lock.
-    fn until_a_waiter_sleeps(&self) {
-        while self.lock.state() & WAITERS == 0 {
-            thread::yield_now();
-        }
-    }
-}
-
-/// Explore `model` under the `LOOM_MAX_PREEMPTIONS` bound, lowered to `cap` if given, and
-/// print how many executions that took. (`LOOM_LOG` traces only uncapped models: the
-/// capped ones run through `Builder::check`, which installs no subscriber.)
-fn explore(name: &str, cap: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = Builder::new();
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let counted = move || {
-        counter.fetch_add(1, Relaxed);
-        model();
-    };
-    let start = Instant::now();
-    match cap {
-        None => loom::model(counted),
-        Some(cap) => {
-            builder.preemption_bound = Some(builder.preemption_bound.map_or(cap, |b| b.min(cap)));
-            builder.check(counted);
-        }
-    }
-    eprintln!(
-        "{name}: {} executions, preemption bound {:?}, {:.2?}",
-        runs.load(Relaxed),
-        builder.preemption_bound,
-        start.elapsed()
-    );
-}
-
-/// [`explore`] a model that returns whether its racing acquisition succeeded, and check
-/// that some execution acquires and some does not: the race really is explored.
-fn explore_race(name: &str, cap: Option<usize>, model: impl Fn() -> bool + Sync + Send + 'static) {
-    let seen = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-    let record = seen.clone();
-    explore(name, cap, move || {
-        let acquired = model();
-        record[usize::from(acquired)].store(true, Relaxed);
-    });
-    assert!(seen[1].load(Relaxed), "{name}: no execution acquired");
-    assert!(seen[0].load(Relaxed), "{name}: every execution acquired");
-}
-
-/// Main and `n - 1` spawned threads each add one under the lock.
-fn exclusion(name: &str, cap: Option<usize>, n: u32) {
-    explore(name, cap, move || {
-        let g = Guarded::new();
-        let handles: Vec<_> = (1..n)
-            .map(|_| {
-                let g = g.clone();
-                thread::spawn(move || g.locked_bump())
-            })
-            .collect();
-        g.locked_bump();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(g.count(), n);
-    });
+/// The `forced_*` models' [`raw_lock::ReleaseWhen`]: some waiter has announced itself
+/// with `WAITERS`, so it is asleep or one step from sleeping.
+fn a_waiter_sleeps(lock: &FutexMutex) -> bool {
+    lock.state() & WAITERS != 0
 }
 
 #[test]
 fn exclusion_two_threads() {
-    exclusion("futex exclusion_two_threads", None, 2);
+    raw_lock::exclusion("futex exclusion_two_threads", None, FutexMutex::new, 2);
 }
 
 #[test]
 fn exclusion_three_threads() {
-    exclusion("futex exclusion_three_threads", None, 3);
+    raw_lock::exclusion("futex exclusion_three_threads", None, FutexMutex::new, 3);
 }
 
-/// Main holds the lock until a waiter has set `WAITERS`, then releases it; each of the
-/// `waiters` spawned lockers must still get the lock. A wake-up that `unlock` forgets, or
-/// a woken waiter that acquires without keeping `WAITERS` for the others, is a deadlock.
-fn forced_sleep(name: &str, cap: Option<usize>, waiters: u32) {
-    explore(name, cap, move || {
-        let g = Guarded::new();
-        g.lock.lock().unwrap();
-        let handles: Vec<_> = (0..waiters)
-            .map(|_| {
-                let g = g.clone();
-                thread::spawn(move || g.locked_bump())
-            })
-            .collect();
-        g.until_a_waiter_sleeps();
-        // SAFETY: main took the lock above.
-        unsafe { g.bump_and_unlock() };
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(g.count(), waiters + 1);
-    });
-}
-
+/// Main holds the lock until a waiter has set `WAITERS`, then releases it; the waiter
+/// must still get the lock. A wake-up that `unlock` forgets is a deadlock.
 #[test]
 fn forced_sleeper_is_woken() {
-    forced_sleep("futex forced_sleeper_is_woken", None, 1);
+    raw_lock::held_then_released(
+        "futex forced_sleeper_is_woken",
+        None,
+        FutexMutex::new,
+        1,
+        a_waiter_sleeps,
+    );
 }
 
-/// Preemption bound 2: with 3 it explores ~100k executions (~30 s). Main's spin-wait for
-/// `WAITERS` is not counted as preemptions.
+/// As `forced_sleeper_is_woken`, with two waiters: a woken waiter that acquires without
+/// keeping `WAITERS` for the other is a deadlock. Preemption bound 2: with 3 it explores
+/// ~100k executions (~30 s). Main's spin-wait for `WAITERS` is not counted as preemptions.
 #[test]
 fn forced_two_sleepers_are_both_woken() {
-    forced_sleep("futex forced_two_sleepers_are_both_woken", Some(2), 2);
+    raw_lock::held_then_released(
+        "futex forced_two_sleepers_are_both_woken",
+        Some(2),
+        FutexMutex::new,
+        2,
+        a_waiter_sleeps,
+    );
 }
 
 #[test]
 fn try_lock_fails_while_held() {
-    explore("futex try_lock_fails_while_held", None, || {
-        let g = Guarded::new();
-        g.lock.lock().unwrap();
-        let g2 = g.clone();
-        let held = thread::spawn(move || g2.lock.try_lock().unwrap());
-        assert!(!held.join().unwrap(), "try_lock succeeded while held");
-        // SAFETY: main took the lock above.
-        unsafe { g.bump_and_unlock() };
-        let g2 = g.clone();
-        let free = thread::spawn(move || g2.bump_if(g2.lock.try_lock().unwrap()));
-        assert!(free.join().unwrap(), "try_lock failed on a free lock");
-        assert_eq!(g.count(), 2);
-    });
+    raw_lock::try_lock_fails_while_held("futex try_lock_fails_while_held", FutexMutex::new);
 }
 
 #[test]
 fn try_lock_races_a_holder() {
-    explore_race("futex try_lock_races_a_holder", None, || {
-        let g = Guarded::new();
-        let g2 = g.clone();
-        let holder = thread::spawn(move || g2.locked_bump());
-        let acquired = g.bump_if(g.lock.try_lock().unwrap());
-        holder.join().unwrap();
-        assert_eq!(g.count(), 1 + u32::from(acquired));
-        acquired
-    });
+    raw_lock::try_lock_races_a_holder("futex try_lock_races_a_holder", FutexMutex::new);
 }
 
 /// `try_lock_for` by main races a holder thread while a clock thread expires the deadline
@@ -254,40 +94,20 @@ fn try_lock_races_a_holder() {
 /// the lock is still usable.
 #[test]
 fn try_lock_for_expires_at_any_step() {
-    explore_race("futex try_lock_for_expires_at_any_step", None, || {
-        let g = Guarded::new();
-        let clock = thread::spawn(expire_deadlines);
-        let g2 = g.clone();
-        let holder = thread::spawn(move || g2.locked_bump());
-        let acquired = g.bump_if(g.lock.try_lock_for(TIMEOUT).unwrap());
-        clock.join().unwrap();
-        holder.join().unwrap();
-        assert_eq!(g.count(), 1 + u32::from(acquired));
-        acquired
-    });
+    raw_lock::try_lock_for_expires_at_any_step(
+        "futex try_lock_for_expires_at_any_step",
+        FutexMutex::new,
+    );
 }
 
 /// A `try_lock_for` that is asleep (or about to sleep) when the holder releases: it is
 /// woken and acquires, or its deadline expires first; either way the lock stays usable.
 #[test]
 fn forced_sleeping_try_lock_for_expires_or_is_woken() {
-    explore_race(
+    raw_lock::try_lock_for_on_a_held_lock(
         "futex forced_sleeping_try_lock_for_expires_or_is_woken",
-        None,
-        || {
-            let g = Guarded::new();
-            g.lock.lock().unwrap();
-            let clock = thread::spawn(expire_deadlines);
-            let g2 = g.clone();
-            let timed = thread::spawn(move || g2.bump_if(g2.lock.try_lock_for(TIMEOUT).unwrap()));
-            g.until_a_waiter_sleeps();
-            // SAFETY: main took the lock above.
-            unsafe { g.bump_and_unlock() };
-            let acquired = timed.join().unwrap();
-            clock.join().unwrap();
-            assert_eq!(g.count(), 1 + u32::from(acquired));
-            acquired
-        },
+        FutexMutex::new,
+        a_waiter_sleeps,
     );
 }
 
@@ -296,25 +116,10 @@ fn forced_sleeping_try_lock_for_expires_or_is_woken() {
 /// Preemption bound 1: with 2 it explores ~700k executions (~100 s).
 #[test]
 fn forced_timed_out_waiter_does_not_swallow_a_wake_up() {
-    explore_race(
+    raw_lock::try_lock_for_beside_a_locker(
         "futex forced_timed_out_waiter_does_not_swallow_a_wake_up",
         Some(1),
-        || {
-            let g = Guarded::new();
-            g.lock.lock().unwrap();
-            let clock = thread::spawn(expire_deadlines);
-            let g2 = g.clone();
-            let timed = thread::spawn(move || g2.bump_if(g2.lock.try_lock_for(TIMEOUT).unwrap()));
-            let g3 = g.clone();
-            let untimed = thread::spawn(move || g3.locked_bump());
-            g.until_a_waiter_sleeps();
-            // SAFETY: main took the lock above.
-            unsafe { g.bump_and_unlock() };
-            let acquired = timed.join().unwrap();
-            untimed.join().unwrap();
-            clock.join().unwrap();
-            assert_eq!(g.count(), 2 + u32::from(acquired));
-            acquired
-        },
+        FutexMutex::new,
+        a_waiter_sleeps,
     );
 }

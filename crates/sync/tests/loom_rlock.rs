@@ -23,54 +23,16 @@
 
 #![cfg(loom)]
 
-use loom::cell::UnsafeCell;
-use loom::model::Builder;
+mod common;
+
+use common::raw_lock::Guarded;
+use common::{explore, explore_outcomes};
 use loom::thread;
 use procshare_sync::{RLock, SyncError};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
-use std::time::Instant;
 
-/// Explore `model` under the `LOOM_MAX_PREEMPTIONS` bound, lowered to `cap` if given, and
-/// print how many executions that took.
-fn explore(name: &str, cap: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = Builder::new();
-    if let Some(cap) = cap {
-        builder.preemption_bound = Some(builder.preemption_bound.map_or(cap, |b| b.min(cap)));
-    }
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let start = Instant::now();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        model();
-    });
-    eprintln!(
-        "{name}: {} executions, preemption bound {:?}, {:.2?}",
-        runs.load(Relaxed),
-        builder.preemption_bound,
-        start.elapsed()
-    );
-}
-
-/// A counter guarded by an `RLock`.
-struct Guarded {
-    lock: RLock,
-    count: UnsafeCell<u32>,
-}
-
-// SAFETY: `count` is only accessed by the owner of `lock` (`bump` and `count` check
-// `is_owned`); whether the lock really excludes is what the models check.
-unsafe impl Sync for Guarded {}
-
-impl Guarded {
-    fn new() -> Arc<Self> {
-        Arc::new(Guarded {
-            lock: RLock::new(),
-            count: UnsafeCell::new(0),
-        })
-    }
-
+/// [`Guarded`] over an `RLock`: the counter is only accessed by the lock's owner (`bump`
+/// and `owned_count` check `is_owned`/`depth`).
+impl Guarded<RLock> {
     /// Acquire twice, add one, release twice.
     fn bump(&self) {
         self.lock.acquire().unwrap();
@@ -90,7 +52,7 @@ impl Guarded {
     }
 
     /// The counter, read under the lock (which must therefore still be usable).
-    fn count(&self) -> u32 {
+    fn owned_count(&self) -> u32 {
         self.lock.acquire().unwrap();
         assert_eq!(self.lock.depth(), 1);
         // SAFETY: we own the lock.
@@ -103,7 +65,7 @@ impl Guarded {
 /// Main and `n - 1` spawned threads each run [`Guarded::bump`].
 fn exclusion(name: &str, cap: Option<usize>, n: u32) {
     explore(name, cap, move || {
-        let g = Guarded::new();
+        let g = Guarded::new(RLock::new());
         let handles: Vec<_> = (1..n)
             .map(|_| {
                 let g = g.clone();
@@ -114,7 +76,7 @@ fn exclusion(name: &str, cap: Option<usize>, n: u32) {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(g.count(), n);
+        assert_eq!(g.owned_count(), n);
         assert!(matches!(g.lock.release(), Err(SyncError::NotLocked)));
     });
 }
@@ -136,7 +98,7 @@ fn exclusion_three_threads() {
 #[test]
 fn release_by_a_non_owner_is_refused() {
     explore("rlock release_by_a_non_owner_is_refused", None, || {
-        let g = Guarded::new();
+        let g = Guarded::new(RLock::new());
         g.lock.acquire().unwrap();
         g.lock.acquire().unwrap();
         let g2 = g.clone();
@@ -154,7 +116,7 @@ fn release_by_a_non_owner_is_refused() {
         let g2 = g.clone();
         let r = thread::spawn(move || g2.lock.release()).join().unwrap();
         assert!(matches!(r, Err(SyncError::NotLocked)), "{r:?}");
-        assert_eq!(g.count(), 0);
+        assert_eq!(g.owned_count(), 0);
     });
 }
 
@@ -163,24 +125,22 @@ fn release_by_a_non_owner_is_refused() {
 /// occur), never a release of the owner's acquisition.
 #[test]
 fn release_by_a_non_owner_races_the_owner() {
-    let seen = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-    let record = seen.clone();
-    explore(
+    explore_outcomes(
         "rlock release_by_a_non_owner_races_the_owner",
         None,
-        move || {
-            let g = Guarded::new();
+        ["never raced a holding owner", "never found the lock free"],
+        || {
+            let g = Guarded::new(RLock::new());
             let g2 = g.clone();
             let owner = thread::spawn(move || g2.bump());
-            match g.lock.release() {
-                Err(SyncError::NotOwner) => record[0].store(true, Relaxed),
-                Err(SyncError::NotLocked) => record[1].store(true, Relaxed),
+            let found_free = match g.lock.release() {
+                Err(SyncError::NotOwner) => false,
+                Err(SyncError::NotLocked) => true,
                 r => panic!("a non-owner's release returned {r:?}"),
-            }
+            };
             owner.join().unwrap();
-            assert_eq!(g.count(), 1);
+            assert_eq!(g.owned_count(), 1);
+            found_free
         },
     );
-    assert!(seen[0].load(Relaxed), "never raced a holding owner");
-    assert!(seen[1].load(Relaxed), "never found the lock free");
 }

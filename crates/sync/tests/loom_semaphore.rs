@@ -37,58 +37,15 @@
 
 #![cfg(loom)]
 
+mod common;
+
+use common::{explore, explore_both, TIMEOUT};
 use loom::cell::UnsafeCell;
-use loom::model::Builder;
 use loom::thread;
 use procshare_sync::loom::expire_deadlines;
 use procshare_sync::{BoundedSemaphore, Semaphore, SyncError};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// A timeout long enough never to pass by itself: under loom only `expire_deadlines` ends it.
-const TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Explore `model` under the `LOOM_MAX_PREEMPTIONS` bound, lowered to `cap` if given, and
-/// print how many executions that took.
-fn explore(name: &str, cap: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = Builder::new();
-    if let Some(cap) = cap {
-        builder.preemption_bound = Some(builder.preemption_bound.map_or(cap, |b| b.min(cap)));
-    }
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    let start = Instant::now();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        model();
-    });
-    eprintln!(
-        "{name}: {} executions, preemption bound {:?}, {:.2?}",
-        runs.load(Relaxed),
-        builder.preemption_bound,
-        start.elapsed()
-    );
-}
-
-/// [`explore`] a model that returns which of two outcomes it had, and check that both
-/// occur: the race really is explored.
-fn explore_both(name: &str, cap: Option<usize>, model: impl Fn() -> bool + Sync + Send + 'static) {
-    let seen = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-    let record = seen.clone();
-    explore(name, cap, move || {
-        let outcome = model();
-        record[usize::from(outcome)].store(true, Relaxed);
-    });
-    assert!(
-        seen[1].load(Relaxed),
-        "{name}: outcome `true` never happened"
-    );
-    assert!(
-        seen[0].load(Relaxed),
-        "{name}: outcome `false` never happened"
-    );
-}
 
 /// A semaphore, a count of its current holders and a cell that holders write.
 struct Guarded {
