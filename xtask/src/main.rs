@@ -38,6 +38,8 @@ commands:
   catalog [--cases N] [--seed S]
                  search every harness scenario with random and PCT schedules
   list           the harness's scenario names
+  hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
+                 with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
                  scenario catalog) from fresh measurements
   help           print this text
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         },
         "replay" | "stress" | "catalog" | "list" => harness(&args),
         "results" => results(),
+        "hook-cost" => hook_cost(),
         other => usage_error(&format!("unknown command `{other}`")),
     }
 }
@@ -99,6 +102,9 @@ fn harness(args: &[String]) -> ExitCode {
     }
 }
 
+/// One cargo invocation: its arguments and extra environment.
+type CargoStep<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)]);
+
 /// Regenerate `docs/results/`: every page there is written by a measurement, never by hand.
 fn results() -> ExitCode {
     let root = verify::workspace_root();
@@ -106,7 +112,7 @@ fn results() -> ExitCode {
     let dir_str = dir.to_string_lossy().into_owned();
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [(Vec<&str>, &[(&str, &str)]); 3] = [
+    let steps: [CargoStep<'_>; 3] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
@@ -145,5 +151,72 @@ fn results() -> ExitCode {
             }
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// The middle estimate of criterion's `time: [low mid high]` line, in nanoseconds.
+fn criterion_ns(output: &str) -> Option<f64> {
+    let line = output
+        .lines()
+        .find(|l| l.trim_start().starts_with("time:"))?;
+    let inner = line.split('[').nth(1)?.split(']').next()?;
+    let words: Vec<&str> = inner.split_whitespace().collect();
+    let (value, unit) = (words.get(2)?.parse::<f64>().ok()?, *words.get(3)?);
+    let scale = match unit {
+        "ps" => 1e-3,
+        "ns" => 1.0,
+        "µs" | "us" => 1e3,
+        "ms" => 1e6,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+/// Run the `value_lock_increment` bench with the hooks compiled in and compiled out and
+/// print the ratio: what the harness costs a program that never installs a scheduler.
+fn hook_cost() -> ExitCode {
+    let root = verify::workspace_root();
+    let args = [
+        "bench",
+        "-p",
+        "procshare-harness",
+        "--bench",
+        "schedules",
+        "--",
+        "value_lock_increment",
+    ];
+    let mut off_args = args.to_vec();
+    off_args.splice(1..1, ["--target-dir", "target/nohooks"]);
+    let mut times = Vec::new();
+    for (label, args, env) in [
+        (
+            "compiled out",
+            off_args,
+            vec![("RUSTFLAGS", "--cfg procshare_hooks_off")],
+        ),
+        ("compiled in", args.to_vec(), vec![]),
+    ] {
+        match run::cargo_tee(&root, &args, &env) {
+            Ok(done) if done.status.success() => match criterion_ns(&done.stdout) {
+                Some(ns) => times.push((label, ns)),
+                None => {
+                    eprintln!("error: no criterion time in the output");
+                    return ExitCode::FAILURE;
+                }
+            },
+            Ok(_) => return ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("error: could not run cargo: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for (label, ns) in &times {
+        println!("value_lock_increment, hooks {label}: {ns:.3} ns");
+    }
+    println!(
+        "hooks compiled in / compiled out: {:.3}",
+        times[1].1 / times[0].1
+    );
     ExitCode::SUCCESS
 }
