@@ -169,3 +169,27 @@ fn a_child_allocates_from_its_own_arenas() {
     assert_eq!(after.load().unwrap(), 1);
     assert_eq!(parent_side.load().unwrap(), 7);
 }
+
+#[test]
+fn a_value_moved_into_a_child_is_not_freed_under_it() {
+    // The parent must not drop (and so free) a shared object moved into the child's
+    // closure: otherwise the next allocation could reuse its block while the child writes.
+    let moved = Value::<u64>::new(0).unwrap();
+    let done = RawValue::<u32>::new(0).unwrap();
+    let go = RawValue::<u32>::new(0).unwrap();
+    let (go_ref, done_ref) = (&go, &done);
+    let mut child = Process::spawn(move || {
+        while go_ref.load() == 0 {
+            std::thread::yield_now();
+        }
+        moved.store(0xdead).unwrap();
+        done_ref.store(1);
+    })
+    .unwrap();
+    // Allocations the parent makes now must not land on the moved value's block.
+    let fresh: Vec<Value<u64>> = (0..64).map(|_| Value::new(7).unwrap()).collect();
+    go.store(1);
+    assert_eq!(child.join().unwrap(), 0);
+    assert_eq!(done.load(), 1);
+    assert!(fresh.iter().all(|v| v.load().unwrap() == 7));
+}

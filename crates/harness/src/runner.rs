@@ -467,9 +467,3 @@ pub fn render_trace_with(trace: &[Step], actors: usize, op_name: &dyn Fn(u32) ->
 pub fn render_trace(trace: &[Step], actors: usize) -> String {
     render_trace_with(trace, actors, &|op| format!("op{op}"))
 }
-
-/// Whether `state` is one in which an actor may be given the right to run.
-#[allow(dead_code, reason = "kept for the stress runner")]
-pub(crate) fn runnable(state: u32) -> bool {
-    matches!(state, AT_POINT | BLOCKED)
-}

@@ -187,7 +187,10 @@ impl Process {
     ///
     /// The closure may borrow from the caller: the child works on its own copy-on-write
     /// copy of the address space, and shared data lives in `MAP_SHARED` memory (`Value`,
-    /// `Array`, …). See the module docs for what a child may do.
+    /// `Array`, …). What the closure captures *by move* belongs to the child: the parent
+    /// never drops it (so a moved-in shared object is not freed under the child; the
+    /// parent's copy of the captures is leaked). See the module docs for what a child may
+    /// do.
     pub fn spawn<F: FnOnce()>(f: F) -> Result<Process, Error> {
         Self::fork_with(None, |_| f())
     }
@@ -223,6 +226,11 @@ impl Process {
                 child_main(move || f(out.as_mut()))
             }
             ForkResult::Parent { child } => {
+                // The child owns what the closure captured by move: dropping it here would
+                // free shared objects (a moved-in `Value`) that the child still uses, and
+                // the heap could hand their blocks out again. So the parent forgets it
+                // (its process-local captures leak; shared blocks stay allocated).
+                std::mem::forget(f);
                 drop(write);
                 drop(guard);
                 Ok(Process {

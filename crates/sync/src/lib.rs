@@ -12,6 +12,13 @@
 //! The seam is [`RawLock`]: an `unsafe trait` that each strategy implements
 //! ([`FutexMutex`], [`SpinLock`], [`TicketLock`], [`PthreadMutex`], [`NoLock`]). Safe typed
 //! wrappers (`Value`, `Array`) live in `procshare-shm` and are generic over it.
+//!
+//! CPython's synchronisation objects are protocols on the same facade: [`Lock`],
+//! [`RLock`], [`Semaphore`], [`BoundedSemaphore`], [`Condition`], [`Event`] and
+//! [`Barrier`]. Each is a [`ProcessShared`] struct of atomics, placed in shared memory by
+//! `procshare-shm`'s `Shared<T>`, and model-checked by its own loom suite.
+//!
+//! [`hook`] holds the schedule points through which the harness controls interleavings.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod loom;

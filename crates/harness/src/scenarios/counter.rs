@@ -132,7 +132,7 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
         &self,
         state: &Self::State,
         history: &[Event],
-        killed: &[usize],
+        _killed: &[usize],
     ) -> Result<(), String> {
         let value = match state.lock() {
             Ok(g) => *g,
@@ -150,7 +150,6 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
             .filter(counted)
             .filter(|e| !e.is_return)
             .count() as u64;
-        let _ = killed;
         if value < completed || value > started {
             return Err(format!(
                 "counter is {value}, but {completed} increments completed ({started} started)"
