@@ -54,6 +54,9 @@
 //! Group settings (overridable with criterion's usual command-line options): measurement
 //! time 3 s, warm-up 1 s, 20 samples.
 
+mod common;
+
+use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion};
 use procshare::{Condition, ConditionLock, Event, Lock, Process, RLock, RawValue, Region, Shared};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -114,41 +117,6 @@ impl RawFutex {
             futex_wait(word, 0);
         }
         word.store(0, Ordering::Relaxed);
-    }
-}
-
-/// Sleep while `word` holds `expected` (or until a spurious wake-up / signal).
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: FUTEX_WAIT reads the aligned u32 behind `word`, which is borrowed and so
-    // valid for the call; no timeout (null), the remaining arguments are ignored. Not
-    // FUTEX_PRIVATE_FLAG: the word is in memory shared between processes. EAGAIN / EINTR
-    // are fine: the caller re-checks the word.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
-}
-
-/// Wake at most `n` sleepers of `word`.
-fn futex_wake(word: &AtomicU32, n: i32) {
-    // SAFETY: FUTEX_WAKE uses the address of `word` only as a key; shared, not private.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            n,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
     }
 }
 
@@ -366,34 +334,6 @@ fn round_trip_2proc(c: &mut Criterion) {
     group.finish();
 }
 
-/// What criterion was asked to do, decided from the arguments as criterion decides it.
-#[derive(PartialEq)]
-enum Mode {
-    /// `cargo bench`: `--bench` without `--test`, `--list` or `--profile-time`.
-    Bench,
-    /// `cargo test --benches` (no `--bench`) or `cargo bench -- --test`.
-    Test,
-    /// `--list` or `--profile-time`: no extra runs.
-    Other,
-}
-
-fn mode() -> Mode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    if has("--list") {
-        Mode::Other
-    } else if !has("--bench") || has("--test") {
-        Mode::Test
-    } else if has("--profile-time") {
-        Mode::Other
-    } else {
-        Mode::Bench
-    }
-}
-
 fn ratio_table() {
     // Interleaved: every case once per pass (see the module docs).
     let cases = cases();
@@ -413,16 +353,14 @@ fn ratio_table() {
         .find(|(name, _)| *name == "raw_futex")
         .map(|&(_, us)| us)
         .expect("raw_futex case");
-    println!();
-    println!(
+    let mut table = format!(
         "round_trip_2proc: parent + 1 child, {TABLE_ROUNDS} round trips, best of {TABLE_RUNS} \
-         (target: <= {TARGET_RATIO}x raw_futex)"
+         (target: <= {TARGET_RATIO}x raw_futex)\n\n"
     );
-    println!(
-        "{:<16} | {:>17} | {:>18} | {:>6}",
-        "case", "µs per round trip", "ratio vs raw_futex", "target"
-    );
-    println!("{:-<16}-|-{:->17}-|-{:->18}-|-{:->6}", "", "", "", "");
+    table.push_str(&format!(
+        "| {:<16} | {:>17} | {:>18} | {:>6} |\n|{:-<18}|{:->19}|{:->20}|{:->8}|\n",
+        "case", "µs per round trip", "ratio vs raw_futex", "target", "", "", "", ""
+    ));
     for &(name, us) in &rows {
         let ratio = us / raw;
         let verdict = if name == "raw_futex" {
@@ -432,8 +370,18 @@ fn ratio_table() {
         } else {
             "MISSED"
         };
-        println!("{name:<16} | {us:>17.2} | {ratio:>18.3} | {verdict:>6}");
+        table.push_str(&format!(
+            "| {name:<16} | {us:>17.2} | {ratio:>18.3} | {verdict:>6} |\n"
+        ));
     }
+    println!();
+    print!("{table}");
+    write_result(
+        "sync_objects.md",
+        "Synchronisation objects: 2-process ping-pong round trips",
+        "cargo bench --bench sync_objects -- table",
+        &table,
+    );
 }
 
 fn main() {
