@@ -17,7 +17,7 @@ pub trait Scenario: Sync {
     /// The shared state.
     type State: Sync;
 
-    /// A name for reports, e.g. `counter/futex`.
+    /// A name for reports, e.g. `counter-2x2/futex`.
     fn name(&self) -> String;
 
     /// Number of actors (2 to [`MAX_ACTORS`](crate::control::MAX_ACTORS)).

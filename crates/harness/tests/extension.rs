@@ -59,7 +59,7 @@ fn a_buggy_user_strategy_is_caught_by_the_catalog() {
     let catalog = lock_catalog::<TestThenSet>();
     let counter = catalog
         .iter()
-        .find(|e| e.name() == "counter/test-then-set")
+        .find(|e| e.name() == "counter-2x2/test-then-set")
         .expect("the counter scenario runs with any strategy");
     let report = counter
         .search(&SearchConfig {

@@ -60,7 +60,7 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
             Increment::Locked => "counter",
             Increment::LoadThenStore => "lost-update",
         };
-        format!("{how}/{}", L::NAME)
+        format!("{how}-{}x{}/{}", self.actors, self.increments, L::NAME)
     }
 
     fn actors(&self) -> usize {
