@@ -60,7 +60,17 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
             Increment::Locked => "counter",
             Increment::LoadThenStore => "lost-update",
         };
-        format!("{how}-{}x{}/{}", self.actors, self.increments, L::NAME)
+        let kills = if self.kills > 0 {
+            format!("+kill{}", self.kills)
+        } else {
+            String::new()
+        };
+        format!(
+            "{how}-{}x{}{kills}/{}",
+            self.actors,
+            self.increments,
+            L::NAME
+        )
     }
 
     fn actors(&self) -> usize {
