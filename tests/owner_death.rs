@@ -4,10 +4,13 @@
 //! waiters' liveness checks), `SpinLock` (same, from its spin loop) and `PthreadMutex`
 //! (robust mutex, detected by the kernel).
 
+mod common;
+
+use common::first_line;
 use procshare::process::exit;
 use procshare::strategy::{FutexMutex, PthreadMutex, SpinLock};
 use procshare::{GuardError, LockError, Process, RawLock, Value};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::time::Duration;
 
 /// Exit code of a waiter child that got `OwnerDied`.
@@ -28,11 +31,7 @@ fn spawn_holder<L: RawLock>(v: &Value<u64, L>) -> Process {
         }
     })
     .unwrap();
-    let mut line = String::new();
-    BufReader::new(p.output().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "locked\n");
+    assert_eq!(first_line(&mut p), "locked\n");
     p
 }
 

@@ -1,9 +1,12 @@
 //! `Process`: exit codes with CPython's convention, join with timeout, liveness,
 //! terminate/kill and output capture, all under the multi-threaded libtest harness.
 
+mod common;
+
+use common::first_line;
 use procshare::process::exit;
 use procshare::{Error, Process};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -104,11 +107,7 @@ fn output_can_be_read_while_the_child_runs() {
         }
     })
     .unwrap();
-    let mut line = String::new();
-    BufReader::new(p.output().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "ready\n");
+    assert_eq!(first_line(&mut p), "ready\n");
     assert!(p.is_alive());
     p.kill().unwrap();
     assert_eq!(p.join().unwrap(), -libc::SIGKILL);

@@ -40,3 +40,14 @@ pub(crate) fn run_children(n: usize, f: impl Fn(usize)) {
         );
     }
 }
+
+/// The first line a child made by `Process::spawn_with_output` writes (blocks until it
+/// does), with its newline.
+pub(crate) fn first_line(p: &mut Process) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(p.output().expect("spawned with output"))
+        .read_line(&mut line)
+        .expect("read the child's output");
+    line
+}

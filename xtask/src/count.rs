@@ -20,7 +20,7 @@ pub(crate) struct Tally {
     pub(crate) passed: u64,
     /// Tests that failed, plus one per binary that died without a result line.
     pub(crate) failed: u64,
-    /// Tests marked `#[ignore]` (not run).
+    /// Tests marked ignored in their source (not run).
     pub(crate) ignored: u64,
     /// Binaries that died without a result line (included in `failed`).
     pub(crate) crashed: u64,

@@ -113,35 +113,12 @@ impl Semaphore {
         }
     }
 
-    /// Take a unit, waiting as long as it takes.
-    pub fn acquire(&self) {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.core.acquire_until(&Deadline::never(), true);
-    }
-
-    /// Take a unit if one is there now.
-    pub fn try_acquire(&self) -> bool {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.core.try_acquire()
-    }
-
-    /// Take a unit, waiting at most `timeout` (never returns false earlier).
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.core.acquire_until(&deadline(Some(timeout)), true)
-    }
-
     /// Give a unit back, waking one waiter. Fails only if the count would overflow `u32`.
     pub fn release(&self) -> Result<(), SyncError> {
         crate::hook::point(crate::hook::Point::Release);
         self.core
             .release(u32::MAX, true)
             .map_err(|()| SyncError::InvalidArgument("semaphore count would overflow"))
-    }
-
-    /// The current count (CPython's `get_value()`).
-    pub fn value(&self) -> u32 {
-        self.core.value.load(Ordering::Relaxed)
     }
 
     /// The protocol without its fences: the deliberately broken variant that the loom
@@ -177,24 +154,6 @@ impl BoundedSemaphore {
         }
     }
 
-    /// Take a unit, waiting as long as it takes.
-    pub fn acquire(&self) {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.core.acquire_until(&Deadline::never(), true);
-    }
-
-    /// Take a unit if one is there now.
-    pub fn try_acquire(&self) -> bool {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.core.try_acquire()
-    }
-
-    /// Take a unit, waiting at most `timeout` (never returns false earlier).
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.core.acquire_until(&deadline(Some(timeout)), true)
-    }
-
     /// Give a unit back; [`SyncError::ReleasedTooManyTimes`] if the count is at its bound.
     pub fn release(&self) -> Result<(), SyncError> {
         crate::hook::point(crate::hook::Point::Release);
@@ -203,16 +162,44 @@ impl BoundedSemaphore {
             .map_err(|()| SyncError::ReleasedTooManyTimes { bound: self.bound })
     }
 
-    /// The current count.
-    pub fn value(&self) -> u32 {
-        self.core.value.load(Ordering::Relaxed)
-    }
-
     /// The bound (the initial value).
     pub fn bound(&self) -> u32 {
         self.bound
     }
 }
+
+/// The acquiring side, identical for both semaphores: written once.
+macro_rules! acquiring {
+    ($t:ty) => {
+        impl $t {
+            /// Take a unit, waiting as long as it takes.
+            pub fn acquire(&self) {
+                crate::hook::point(crate::hook::Point::Acquire);
+                self.core.acquire_until(&Deadline::never(), true);
+            }
+
+            /// Take a unit if one is there now.
+            pub fn try_acquire(&self) -> bool {
+                crate::hook::point(crate::hook::Point::Acquire);
+                self.core.try_acquire()
+            }
+
+            /// Take a unit, waiting at most `timeout` (never returns false earlier).
+            pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+                crate::hook::point(crate::hook::Point::Acquire);
+                self.core.acquire_until(&deadline(Some(timeout)), true)
+            }
+
+            /// The current count (CPython's `get_value()`).
+            pub fn value(&self) -> u32 {
+                self.core.value.load(Ordering::Relaxed)
+            }
+        }
+    };
+}
+
+acquiring!(Semaphore);
+acquiring!(BoundedSemaphore);
 
 // SAFETY: two AtomicU32 words (and an immutable bound), no pointers, shared futex.
 unsafe impl ProcessShared for Semaphore {}

@@ -314,16 +314,9 @@ fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prep
 #[cfg(test)]
 mod tests {
     use super::super::sim::{register_history, SimConfig};
+    use super::super::test_ops::{r, w};
     use super::super::{OpError, Register, RegisterCall};
     use super::*;
-    use serde_json::json;
-
-    fn w(client: u32, v: i64, call: u64, ret: u64) -> Operation {
-        Operation::completed(client, "write", json!(v), call, ret, json!(null))
-    }
-    fn r(client: u32, v: i64, call: u64, ret: u64) -> Operation {
-        Operation::completed(client, "read", json!(null), call, ret, json!(v))
-    }
 
     #[test]
     fn empty_history_is_ok() {

@@ -168,3 +168,20 @@ pub use queue::{FifoQueue, QueueCall};
 pub use register::{Register, RegisterCall};
 pub use render::render_table;
 pub use search::Exhausted;
+
+#[cfg(test)]
+mod test_ops {
+    //! Operation builders shared by the checker's unit tests.
+    use super::Operation;
+    use serde_json::json;
+
+    /// A completed register `write(v)`.
+    pub(super) fn w(client: u32, v: i64, call: u64, ret: u64) -> Operation {
+        Operation::completed(client, "write", json!(v), call, ret, json!(null))
+    }
+
+    /// A completed register `read → v`.
+    pub(super) fn r(client: u32, v: i64, call: u64, ret: u64) -> Operation {
+        Operation::completed(client, "read", json!(null), call, ret, json!(v))
+    }
+}

@@ -113,16 +113,11 @@ impl Model for Register {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_ops::{r, w};
     use super::super::{check, Checker, History, LinError, OpError, Operation, Outcome};
     use super::*;
     use serde_json::json;
 
-    fn w(client: u32, v: i64, call: u64, ret: u64) -> Operation {
-        Operation::completed(client, "write", json!(v), call, ret, json!(null))
-    }
-    fn r(client: u32, v: i64, call: u64, ret: u64) -> Operation {
-        Operation::completed(client, "read", json!(null), call, ret, json!(v))
-    }
     fn cas(client: u32, old: i64, new: i64, call: u64, ret: u64, ok: bool) -> Operation {
         Operation::completed(client, "cas", json!([old, new]), call, ret, json!(ok))
     }
