@@ -43,12 +43,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use procshare_shm::{
-    heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, Process, RawArray, RawValue,
-    Region, Shared, Value, ValueGuard,
+    heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
+    Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
 pub use procshare_sync::{
-    hook, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, GuardResult, Lock, LockError,
-    LockGuard, ProcessShared, RLock, RawLock, Semaphore, SyncError, TryGuardResult,
+    hook, liveness, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, GuardNoSend,
+    GuardResult, GuardSend, Lock, LockError, LockGuard, ProcessShared, RLock, RawLock, Semaphore,
+    SyncError, TryGuardResult,
 };
 
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over

@@ -17,6 +17,7 @@ struct TasLock(AtomicU32);
 // one AtomicU32, no pointers; try_lock_for polls until its deadline has passed.
 unsafe impl RawLock for TasLock {
     const NAME: &'static str = "tas";
+    type GuardMarker = procshare::GuardSend;
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         slot.write(TasLock(AtomicU32::new(0)));
         Ok(())
@@ -42,8 +43,9 @@ unsafe impl RawLock for TasLock {
             std::thread::yield_now();
         }
     }
-    unsafe fn unlock(&self) {
+    unsafe fn unlock(&self) -> Result<(), LockError> {
         self.0.store(0, Ordering::Release);
+        Ok(())
     }
 }
 

@@ -30,7 +30,11 @@ fn held_lock_refuses_others<L: RawLock>() {
     let v = Value::<u64, L>::new(0).unwrap();
     let guard = v.lock().unwrap();
     let mut child = Process::spawn(|| {
-        assert!(!v.get_lock().try_lock().unwrap(), "try_lock on a held lock");
+        assert!(v.try_lock().unwrap().is_none(), "try_lock on a held lock");
+        assert!(
+            v.get_lock().try_acquire().unwrap().is_none(),
+            "get_lock().try_acquire() on a held lock"
+        );
         let t0 = Instant::now();
         assert!(v
             .try_lock_for(Duration::from_millis(100))
@@ -78,7 +82,8 @@ fn nolock_excludes_nothing() {
     let v = Value::<u64, NoLock>::new(0).unwrap();
     let _held = v.lock().unwrap();
     run_children(1, |_| {
-        assert!(v.get_lock().try_lock().unwrap());
+        assert!(v.try_lock().unwrap().is_some());
+        assert!(v.get_lock().try_acquire().unwrap().is_some());
         assert!(v.try_lock_for(Duration::ZERO).unwrap().is_some());
     });
 }
@@ -95,7 +100,7 @@ fn ticket_lock_grants_in_arrival_order() {
     let mut children: Vec<Process> = (0..4u32)
         .map(|i| {
             Process::spawn(|| {
-                while lock.get_lock().tickets_issued() != i + 1 {
+                while lock.get_lock().raw().tickets_issued() != i + 1 {
                     std::thread::yield_now();
                 }
                 let mut g = lock.lock().unwrap();
@@ -105,7 +110,7 @@ fn ticket_lock_grants_in_arrival_order() {
             .unwrap()
         })
         .collect();
-    while lock.get_lock().tickets_issued() != 5 {
+    while lock.get_lock().raw().tickets_issued() != 5 {
         std::thread::yield_now();
     }
     drop(held);

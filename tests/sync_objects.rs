@@ -972,8 +972,11 @@ fn barrier_rejects_zero_parties_and_a_panicking_action_breaks_it() {
 // Owner death
 // ---------------------------------------------------------------------------------------
 
+/// Exit code of a child whose untimed `Lock::acquire` reported `HolderExited`.
+const HOLDER_EXITED: i32 = 7;
+
 #[test]
-fn lock_whose_holder_was_killed_reports_owner_died_with_the_lock_held() {
+fn lock_whose_holder_was_killed_is_reported_never_taken_over() {
     let lock = Shared::new(Lock::new()).unwrap();
     let locked = RawValue::<u32>::new(0).unwrap();
     let mut holder = spawn_idle_forever(|| {
@@ -984,16 +987,25 @@ fn lock_whose_holder_was_killed_reports_owner_died_with_the_lock_held() {
     let pid = holder.pid();
     holder.kill().unwrap();
     assert_eq!(join(&mut holder), -libc::SIGKILL);
+    // CPython: acquire(timeout=t) after the holder exited is False after t.
+    let t0 = Instant::now();
+    assert!(!lock.acquire_timeout(TIMEOUT).unwrap());
+    assert!(t0.elapsed() >= TIMEOUT, "gave up early: {:?}", t0.elapsed());
+    // Untimed: reported, not hung, and not acquired.
     match lock.acquire() {
-        Err(SyncError::Lock(LockError::OwnerDied { pid: got })) => assert_eq!(got, Some(pid)),
-        other => panic!("expected OwnerDied, got {other:?}"),
+        Err(SyncError::Lock(LockError::HolderExited { pid: got })) => assert_eq!(got, pid),
+        other => panic!("expected HolderExited, got {other:?}"),
     }
-    assert!(lock.is_locked());
-    assert!(lock.is_mine(), "OwnerDied means the caller holds the lock");
-    run_children(1, |_| assert!(!lock.try_acquire().unwrap()));
+    assert!(lock.is_locked(), "the exited holder's acquisition stands");
+    assert!(!lock.is_mine(), "nobody took the lock over");
+    assert_eq!(lock.holder(), pid);
+    assert!(matches!(
+        lock.lock(),
+        Err(procshare::GuardError::Lock(LockError::HolderExited { .. }))
+    ));
+    // The hand-off: an explicit release by anyone frees it.
     lock.release().unwrap();
     assert!(!lock.is_locked());
-    // Recovered: a clean acquire in another process.
     run_children(1, |_| {
         lock.acquire().unwrap();
         lock.release().unwrap();
@@ -1001,7 +1013,7 @@ fn lock_whose_holder_was_killed_reports_owner_died_with_the_lock_held() {
 }
 
 #[test]
-fn lock_waiter_blocked_when_the_holder_dies_gets_owner_died() {
+fn lock_waiter_blocked_when_the_holder_dies_is_told_and_does_not_take_it() {
     let lock = Shared::new(Lock::new()).unwrap();
     let locked = RawValue::<u32>::new(0).unwrap();
     let mut holder = spawn_idle_forever(|| {
@@ -1009,20 +1021,68 @@ fn lock_waiter_blocked_when_the_holder_dies_gets_owner_died() {
         locked.store(1);
     });
     spin_until("the holder holds the lock", || locked.load() == 1);
+    let pid = holder.pid();
     let mut waiter = Process::spawn(|| match lock.acquire() {
-        Err(SyncError::Lock(LockError::OwnerDied { .. })) => {
-            assert!(lock.is_mine());
-            lock.release().unwrap();
-            exit(OWNER_DIED);
+        Err(SyncError::Lock(LockError::HolderExited { .. })) => {
+            assert!(!lock.is_mine());
+            exit(HOLDER_EXITED);
         }
-        other => panic!("expected OwnerDied, got {other:?}"),
+        other => panic!("expected HolderExited, got {other:?}"),
     })
     .unwrap();
     wait_until_blocked(&waiter);
     holder.kill().unwrap();
-    assert_eq!(join(&mut waiter), OWNER_DIED);
+    assert_eq!(join(&mut waiter), HOLDER_EXITED);
     assert_eq!(join(&mut holder), -libc::SIGKILL);
-    assert!(!lock.is_locked());
+    assert!(lock.is_locked());
+    assert_eq!(lock.holder(), pid);
+}
+
+#[test]
+fn lock_hand_off_across_three_processes_keeps_mutual_exclusion() {
+    // A acquires and exits without releasing; B releases (the hand-off); C acquires and
+    // stays inside; a fourth process must not get in while C is there.
+    let lock = Shared::new(Lock::new()).unwrap();
+    let c_inside = RawValue::<u32>::new(0).unwrap();
+    let mut a = Process::spawn(|| lock.acquire().unwrap()).unwrap();
+    assert_eq!(join(&mut a), 0);
+    assert!(lock.is_locked());
+    let mut b = Process::spawn(|| lock.release().unwrap()).unwrap();
+    assert_eq!(join(&mut b), 0);
+    let mut c = spawn_idle_forever(|| {
+        assert!(lock.acquire_timeout(HANG).unwrap());
+        c_inside.store(1);
+    });
+    spin_until("C holds the lock", || c_inside.load() == 1);
+    run_children(1, |_| {
+        assert!(
+            !lock.try_acquire().unwrap(),
+            "a fourth process got in beside C"
+        );
+        assert!(!lock.acquire_timeout(TIMEOUT).unwrap());
+    });
+    assert_eq!(lock.holder(), c.pid());
+    c.kill().unwrap();
+    join(&mut c);
+}
+
+#[test]
+fn lock_guard_does_not_release_a_lock_that_was_handed_off() {
+    let lock = Shared::new(Lock::new()).unwrap();
+    let c_inside = RawValue::<u32>::new(0).unwrap();
+    let guard = lock.lock().unwrap();
+    // Another process releases the parent's acquisition and a third takes the lock.
+    let mut b = Process::spawn(|| lock.release().unwrap()).unwrap();
+    assert_eq!(join(&mut b), 0);
+    let mut c = spawn_idle_forever(|| {
+        assert!(lock.acquire_timeout(HANG).unwrap());
+        c_inside.store(1);
+    });
+    spin_until("C holds the lock", || c_inside.load() == 1);
+    assert!(matches!(guard.release(), Err(SyncError::NotOwner)));
+    assert_eq!(lock.holder(), c.pid(), "the stale guard released C's lock");
+    c.kill().unwrap();
+    join(&mut c);
 }
 
 #[test]

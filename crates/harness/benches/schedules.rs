@@ -62,7 +62,7 @@ fn inactive_hooks(c: &mut Criterion) {
             let x = counter.load(Ordering::Relaxed);
             counter.store(x + 1, Ordering::Relaxed);
             // SAFETY: locked just above.
-            unsafe { lock.unlock() };
+            unsafe { lock.unlock() }.unwrap();
         })
     });
     // What a locked increment pays for the hooks with no scheduler installed: one

@@ -21,6 +21,7 @@ struct TestThenSet(AtomicU32);
 // only the harness's actors, whose findings are asserted, ever use it.
 unsafe impl RawLock for TestThenSet {
     const NAME: &'static str = "test-then-set";
+    type GuardMarker = procshare_sync::GuardSend;
 
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         slot.write(TestThenSet(AtomicU32::new(0)));
@@ -49,8 +50,9 @@ unsafe impl RawLock for TestThenSet {
         self.try_lock()
     }
 
-    unsafe fn unlock(&self) {
+    unsafe fn unlock(&self) -> Result<(), LockError> {
         self.0.store(0, Ordering::Release);
+        Ok(())
     }
 }
 

@@ -5,14 +5,28 @@
 //! (`with arr.get_lock(): ...`), handing out a `&mut [T]`. An index out of range is an
 //! [`Error::IndexOutOfRange`], never undefined behaviour. `RawArray` has no lock.
 //!
-//! Layout: the lock `L` at offset 0, then the elements from the next multiple of 8 bytes,
-//! in one 64-byte-aligned heap block. Elements are moved with relaxed atomics of a width
-//! that divides the element size (see `atomic_copy`), so neighbours are never touched.
-//! Tested across processes in the `procshare` package (`tests/array.rs`).
+//! # `lock()` works in place
+//!
+//! With an excluding strategy ([`RawLock::EXCLUSIVE`]) the guard's slice *is* the shared
+//! elements: locking costs the lock and nothing per element, whatever the length (the
+//! `array_lock` rows of `benches/locks.rs` compare 16 and 1 M elements). That is sound
+//! because every other access to the elements goes through the same lock, which the
+//! strategy's `unsafe impl` promises excludes. Two cases copy instead (O(n) per lock: the
+//! elements are read with relaxed atomics into a private buffer and written back at
+//! unlock): the `NoLock` control, whose "critical sections" overlap (plain references
+//! would be a data race, atomics are not), and any lock taken under a controlled
+//! scheduler, so that the harness keeps its per-element schedule points and a broken
+//! strategy under test cannot cause a data race.
+//!
+//! Layout: the lock `L` at offset 0, then the elements from the next multiple of 8 bytes
+//! (and of `T`'s alignment), in one 64-byte-aligned heap block. Elements are moved with
+//! relaxed atomics of a width that divides the element size (see `atomic_copy`), so
+//! neighbours are never touched. Tested across processes in the `procshare` package
+//! (`tests/array.rs`).
 
 use crate::atomic_copy::{self, AtomicInt};
 use crate::heap::{self, Block};
-use crate::locking;
+use crate::locking::{self, LockHandle};
 use crate::value::{alloc_locked, data_offset};
 use crate::Error;
 use bytemuck::Pod;
@@ -100,7 +114,7 @@ impl<T: Pod, L: RawLock> std::fmt::Debug for Array<T, L> {
 impl<T: Pod, L: RawLock> Array<T, L> {
     /// A zero-filled array of `len` elements.
     pub fn zeroed(len: usize) -> Result<Self, Error> {
-        let block = alloc_locked::<L>(byte_len::<T>(len)?)?;
+        let block = alloc_locked::<L, T>(byte_len::<T>(len)?)?;
         Ok(Array {
             block,
             len,
@@ -118,7 +132,7 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     fn elements(&self) -> Elements<T> {
         Elements {
             // SAFETY: the elements start data_offset bytes into the block (see alloc_locked).
-            base: unsafe { self.block.ptr().add(data_offset::<L>()) },
+            base: unsafe { self.block.ptr().add(data_offset::<L, T>()) },
             len: self.len,
             _marker: PhantomData,
         }
@@ -134,14 +148,19 @@ impl<T: Pod, L: RawLock> Array<T, L> {
         self.len == 0
     }
 
-    /// The lock itself (CPython's `get_lock()`).
-    pub fn get_lock(&self) -> &L {
+    /// The lock (CPython's `get_lock()`), to hold it across several operations; see
+    /// [`LockHandle`].
+    pub fn get_lock(&self) -> LockHandle<'_, L> {
+        LockHandle::new(self.raw_lock())
+    }
+
+    fn raw_lock(&self) -> &L {
         // SAFETY: the block starts with an initialised L, never moved, `L: Sync`.
         unsafe { &*self.block.ptr().cast::<L>() }
     }
 
     fn locked<R>(&self, f: impl FnOnce(bool) -> R) -> Result<R, LockError> {
-        locking::with_lock(self.get_lock(), f)
+        locking::with_lock(self.raw_lock(), f)
     }
 
     /// Element `index`, read under the lock (`arr[i]`).
@@ -162,69 +181,137 @@ impl<T: Pod, L: RawLock> Array<T, L> {
     }
 
     fn guard(&self, hooked: bool) -> ArrayGuard<'_, T, L> {
-        ArrayGuard {
-            hooked,
+        // In place unless the strategy does not exclude or a scheduler controls us (see
+        // the module docs).
+        let copy = (!L::EXCLUSIVE || hooked).then(|| Copy {
             local: self.elements().read_all(hooked),
             dirty: false,
+        });
+        ArrayGuard {
+            hooked,
+            copy,
             array: self,
+            _marker: PhantomData,
         }
     }
 
     /// Lock, and get the elements as a `&mut [T]` until the guard drops
-    /// (`with arr.get_lock(): ...`). [`GuardError::OwnerDied`](procshare_sync::GuardError::OwnerDied) carries the guard.
+    /// (`with arr.get_lock(): ...`), in place for excluding strategies (see the module
+    /// docs). [`GuardError::OwnerDied`](procshare_sync::GuardError::OwnerDied) carries the
+    /// guard.
     pub fn lock(&self) -> GuardResult<ArrayGuard<'_, T, L>> {
-        locking::acquire(self.get_lock(), |hooked| self.guard(hooked))
+        locking::acquire(self.raw_lock(), |hooked| self.guard(hooked))
+    }
+
+    /// Like [`Array::lock`], but only if the lock is free now (`Ok(None)` otherwise).
+    pub fn try_lock(&self) -> TryGuardResult<ArrayGuard<'_, T, L>> {
+        locking::acquire_for(self.raw_lock(), None, |hooked| self.guard(hooked))
     }
 
     /// Like [`Array::lock`] but gives up after `timeout` (`Ok(None)`).
     pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ArrayGuard<'_, T, L>> {
-        locking::acquire_for(self.get_lock(), timeout, |hooked| self.guard(hooked))
+        locking::acquire_for(self.raw_lock(), Some(timeout), |hooked| self.guard(hooked))
     }
+}
+
+/// The private copy an [`ArrayGuard`] works on when it cannot work in place.
+struct Copy<T> {
+    local: Vec<T>,
+    dirty: bool,
 }
 
 /// The lock of an [`Array`], held; derefs to the elements as a slice.
 ///
-/// The guard holds a private copy of the elements, read when the lock was taken and
-/// written back (if changed) just before the lock is released.
+/// For excluding strategies the slice is the shared elements themselves; otherwise (the
+/// `NoLock` control, or under a controlled scheduler) a private copy, read when the lock
+/// was taken and written back (if changed) just before the lock is released. `!Send`
+/// when the strategy's guards must stay on the locking thread ([`RawLock::GuardMarker`]).
 pub struct ArrayGuard<'a, T: Pod, L: RawLock> {
     array: &'a Array<T, L>,
     /// Whether a scheduler was installed when the lock was taken.
     hooked: bool,
-    local: Vec<T>,
-    dirty: bool,
+    /// `None`: in place.
+    copy: Option<Copy<T>>,
+    _marker: PhantomData<L::GuardMarker>,
 }
 
 impl<T: Pod + std::fmt::Debug, L: RawLock> std::fmt::Debug for ArrayGuard<'_, T, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArrayGuard")
             .field("lock", &L::NAME)
-            .field("local", &self.local)
-            .field("dirty", &self.dirty)
+            .field("in_place", &self.copy.is_none())
+            .field("elements", &&**self)
             .finish()
+    }
+}
+
+impl<T: Pod, L: RawLock> ArrayGuard<'_, T, L> {
+    /// Is the guard's slice the shared elements themselves (no copy)?
+    pub fn is_in_place(&self) -> bool {
+        self.copy.is_none()
+    }
+
+    fn finish(&mut self) -> Result<(), LockError> {
+        if let Some(copy) = &mut self.copy {
+            if copy.dirty {
+                self.array.elements().write_all(&copy.local, self.hooked);
+                copy.dirty = false;
+            }
+        }
+        // SAFETY: a guard exists only while its lock is held; `finish` runs once.
+        unsafe { locking::release(self.array.raw_lock(), self.hooked) }
+    }
+
+    /// Write back (if copied) and release, reporting a failed unlock as an error
+    /// (dropping the guard panics on one instead).
+    pub fn unlock(self) -> Result<(), LockError> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.finish()
     }
 }
 
 impl<T: Pod, L: RawLock> Deref for ArrayGuard<'_, T, L> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        &self.local
+        match &self.copy {
+            Some(copy) => &copy.local,
+            // SAFETY: in place only for an excluding strategy (`L::EXCLUSIVE`, promised by
+            // its `unsafe impl RawLock`) whose lock this guard holds; every other access to
+            // the elements, from this or any process, goes through the same lock, so
+            // nothing writes them while the guard lives. They are `len` initialised `T`s
+            // (Pod: any bytes are valid), aligned to `T` (see `data_offset`), inside the
+            // block that `self.array` keeps alive.
+            None => unsafe {
+                std::slice::from_raw_parts(self.array.elements().base.cast::<T>(), self.array.len)
+            },
+        }
     }
 }
 
 impl<T: Pod, L: RawLock> DerefMut for ArrayGuard<'_, T, L> {
     fn deref_mut(&mut self) -> &mut [T] {
-        self.dirty = true;
-        &mut self.local
+        match &mut self.copy {
+            Some(copy) => {
+                copy.dirty = true;
+                &mut copy.local
+            }
+            // SAFETY: as in `deref`; `&mut self` makes this the only reference handed out
+            // by the guard, and no other guard of the lock exists while it is held.
+            None => unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.array.elements().base.cast::<T>(),
+                    self.array.len,
+                )
+            },
+        }
     }
 }
 
 impl<T: Pod, L: RawLock> Drop for ArrayGuard<'_, T, L> {
     fn drop(&mut self) {
-        if self.dirty {
-            self.array.elements().write_all(&self.local, self.hooked);
+        if let Err(e) = self.finish() {
+            locking::unlock_failed(L::NAME, e);
         }
-        // SAFETY: a guard exists only while its lock is held.
-        unsafe { locking::release(self.array.get_lock(), self.hooked) };
     }
 }
 

@@ -32,6 +32,18 @@ pub enum Error {
         /// The pid it had.
         pid: u32,
     },
+    /// A `Process` handle was used outside the process that forked the child (it
+    /// travelled into another process, e.g. captured by a sibling's closure).
+    #[error("process {pid} was forked by process {creator}; only it may wait for or signal it")]
+    NotCreator {
+        /// The child's pid.
+        pid: u32,
+        /// The process that forked it.
+        creator: u32,
+    },
+    /// A zero-sized shared region was asked for (CPython: `ValueError`).
+    #[error("a shared memory region must have a positive size")]
+    ZeroSize,
     /// An operating-system call failed.
     #[error("{op} failed: {source}")]
     Os {

@@ -9,6 +9,17 @@
 //! parent's. Blocks inherited from the parent stay valid in the child (the mapping is
 //! inherited); only the process that allocated a block returns it to the heap.
 //!
+//! # No reuse under a live child
+//!
+//! A child forked by [`Process`](crate::Process) may still use every block that existed
+//! when it was forked (its closure may have borrowed the handle, and the parent may drop
+//! its own handle meanwhile). So the heap counts forks: a block freed while a child
+//! forked after the block's allocation is still unreaped goes into *quarantine* instead
+//! of the free list, and returns to the free list only once every such child has been
+//! reaped (`join`, `join_timeout`, `is_alive`, or the kill-and-reap of a dropped
+//! `Process`). A block reachable by a live child is therefore never handed out again.
+//! Children forked by other means than `Process` are not tracked.
+//!
 //! Tested by the unit tests below and, through `Value`/`Array`, across processes.
 
 use crate::{Error, Region};
@@ -26,6 +37,9 @@ pub struct Block {
     offset: usize,
     len: usize,
     owner_pid: u32,
+    /// The heap's fork count when the block was allocated: children forked later may
+    /// reach it.
+    born: u64,
 }
 
 impl Block {
@@ -110,15 +124,53 @@ impl Arena {
     }
 }
 
+/// A freed block that a live child may still reach.
+struct Quarantined {
+    region: Arc<Region>,
+    offset: usize,
+    len: usize,
+    born: u64,
+}
+
 struct Heap {
     pid: u32,
     arenas: Vec<Arena>,
+    /// Forks made through `Process` by this process so far.
+    forks: u64,
+    /// Unreaped children: `(pid, the fork count that forked them)`.
+    children: Vec<(u32, u64)>,
+    quarantine: Vec<Quarantined>,
 }
 
 static HEAP: Mutex<Heap> = Mutex::new(Heap {
     pid: 0,
     arenas: Vec::new(),
+    forks: 0,
+    children: Vec::new(),
+    quarantine: Vec::new(),
 });
+
+impl Heap {
+    /// May a live child reach a block allocated at fork count `born`?
+    fn reachable(&self, born: u64) -> bool {
+        self.children.iter().any(|&(_, forked)| forked > born)
+    }
+
+    fn release(&mut self, region: &Arc<Region>, offset: usize, len: usize) {
+        let Some(i) = self
+            .arenas
+            .iter()
+            .position(|a| Arc::ptr_eq(&a.region, region))
+        else {
+            return;
+        };
+        self.arenas[i].release(offset, len);
+        // Give a wholly unused arena back to the system, but keep the last one for reuse.
+        if self.arenas[i].is_unused() && self.arenas.len() > 1 {
+            self.arenas.swap_remove(i);
+        }
+    }
+}
 
 fn heap() -> std::sync::MutexGuard<'static, Heap> {
     let mut heap = HEAP.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,17 +180,63 @@ fn heap() -> std::sync::MutexGuard<'static, Heap> {
         // Forget the parent's arenas without unmapping them: blocks inherited from the
         // parent keep them alive through their own `Arc`s.
         heap.arenas = Vec::new();
+        heap.children = Vec::new();
+        heap.quarantine = Vec::new();
+        heap.forks = 0;
         heap.pid = pid;
     }
     heap
 }
 
-/// Hold the heap's lock across a `fork` (like glibc's malloc `atfork` handlers): the
+/// The heap's lock, held across a `fork` (like glibc's malloc `atfork` handlers): the
 /// forking thread holds it, so in the child it is held by the child's only thread and is
 /// released normally, instead of staying locked forever by a thread that does not exist
-/// there. Drop the guard in both parent and child right after the fork.
-pub(crate) fn lock_for_fork() -> std::sync::MutexGuard<'static, impl Sized> {
-    HEAP.lock().unwrap_or_else(|e| e.into_inner())
+/// there. Drop it in both parent and child right after the fork; in the parent, first
+/// tell it the child's pid with [`ForkLock::forked`].
+pub(crate) struct ForkLock {
+    heap: std::sync::MutexGuard<'static, Heap>,
+    fork: u64,
+}
+
+impl ForkLock {
+    /// The fork succeeded in the parent: `pid` may reach every block allocated so far
+    /// until it is reaped (see [`child_reaped`]).
+    pub(crate) fn forked(mut self, pid: u32) {
+        let fork = self.fork;
+        self.heap.children.push((pid, fork));
+    }
+}
+
+/// Take the heap's lock for a fork (see [`ForkLock`]).
+pub(crate) fn lock_for_fork() -> ForkLock {
+    let mut heap = heap();
+    heap.forks += 1;
+    let fork = heap.forks;
+    ForkLock { heap, fork }
+}
+
+/// Child `pid` (forked by `Process`) has been reaped: blocks that only it could still
+/// reach return to the free list.
+pub(crate) fn child_reaped(pid: u32) {
+    let mut heap = heap();
+    let Some(i) = heap.children.iter().position(|&(p, _)| p == pid) else {
+        return;
+    };
+    heap.children.swap_remove(i);
+    let quarantine = std::mem::take(&mut heap.quarantine);
+    for q in quarantine {
+        if heap.reachable(q.born) {
+            heap.quarantine.push(q);
+        } else {
+            heap.release(&q.region, q.offset, q.len);
+        }
+    }
+}
+
+/// Bytes freed by this process that live children may still reach (for tests and
+/// diagnostics): they are not reused until those children are reaped.
+pub fn quarantined_bytes() -> usize {
+    heap().quarantine.iter().map(|q| q.len).sum()
 }
 
 /// Allocate a zero-filled block of at least `len` bytes, 64-byte aligned.
@@ -156,6 +254,7 @@ pub fn alloc(len: usize) -> Result<Block, Error> {
     }
     let mut heap = heap();
     let pid = heap.pid;
+    let born = heap.forks;
     for arena in heap.arenas.iter_mut() {
         if let Some(offset) = arena.alloc(len) {
             let block = Block {
@@ -163,6 +262,7 @@ pub fn alloc(len: usize) -> Result<Block, Error> {
                 offset,
                 len,
                 owner_pid: pid,
+                born,
             };
             // Recycled memory: zero it before handing it out. Nobody else uses a free block.
             zero(&block);
@@ -176,6 +276,7 @@ pub fn alloc(len: usize) -> Result<Block, Error> {
         offset,
         len,
         owner_pid: pid,
+        born,
     };
     heap.arenas.push(arena);
     Ok(block)
@@ -196,18 +297,16 @@ fn free(block: &Block) {
     if heap.pid != block.owner_pid {
         return;
     }
-    let Some(i) = heap
-        .arenas
-        .iter()
-        .position(|a| Arc::ptr_eq(&a.region, &block.region))
-    else {
+    if heap.reachable(block.born) {
+        heap.quarantine.push(Quarantined {
+            region: block.region.clone(),
+            offset: block.offset,
+            len: block.len,
+            born: block.born,
+        });
         return;
-    };
-    heap.arenas[i].release(block.offset, block.len);
-    // Give a wholly unused arena back to the system, but keep the last one for reuse.
-    if heap.arenas[i].is_unused() && heap.arenas.len() > 1 {
-        heap.arenas.swap_remove(i);
     }
+    heap.release(&block.region, block.offset, block.len);
 }
 
 /// Number of arenas this process's heap currently holds (for tests and diagnostics).

@@ -28,6 +28,7 @@ mod value;
 pub use array::{Array, ArrayGuard, RawArray};
 pub use atomic_copy::AtomicInt;
 pub use error::Error;
+pub use locking::{HandleGuard, LockHandle};
 pub use process::Process;
 pub use procshare_sync::{GuardError, GuardResult, LockError, RawLock, TryGuardResult};
 pub use region::Region;

@@ -27,6 +27,21 @@
 //! A `Process` that is dropped without being joined is killed (SIGKILL) and reaped, so a
 //! failing test never leaves children behind.
 //!
+//! # A handle acts only in the process that made it
+//!
+//! A `Process` remembers the process that forked it. Only there does it wait, signal or
+//! kill-on-drop: a handle that travelled into another child (captured by its closure)
+//! answers [`Error::NotCreator`] and does nothing when dropped, so it can never signal a
+//! sibling. Signals go through the pidfd opened at fork (`pidfd_send_signal`), so they
+//! reach the child itself and never a later process that reused its pid.
+//!
+//! # Shared memory outlives the parent's handles while a child lives
+//!
+//! A child may use every shared block that existed when it was forked, even if the
+//! parent drops its handle meanwhile: the heap quarantines such blocks until the child is
+//! reaped (see [`heap`](crate::heap)), so a block a live child can reach is never handed
+//! out again.
+//!
 //! Tested by `tests/process.rs` (exit codes, timeouts, output capture) under the
 //! multi-threaded libtest harness.
 
@@ -114,6 +129,8 @@ impl Write for ChildOutput {
 #[derive(Debug)]
 pub struct Process {
     pid: Pid,
+    /// The process that forked the child: the only one that may wait for or signal it.
+    creator: u32,
     exitcode: Option<i32>,
     output: Option<File>,
     pidfd: Option<OwnedFd>,
@@ -135,6 +152,25 @@ fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     // SAFETY: a non-negative result is a fresh fd that we own.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Error> {
+    // SAFETY: pidfd_send_signal takes a pidfd we own, a signal number, a null siginfo (the
+    // kernel fills in a default one) and flags 0.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Error::last_os("pidfd_send_signal"))
+    }
 }
 
 /// Write `msg` to fd 2 with raw writes (no lock: safe in a forked child).
@@ -218,7 +254,11 @@ impl Process {
         // and never returns into the caller; see the module docs for what the closure
         // may do in a child of a multi-threaded process.
         let forked = unsafe { fork() };
-        drop(heap);
+        if let Ok(ForkResult::Parent { child }) = &forked {
+            heap.forked(child.as_raw() as u32);
+        } else {
+            drop(heap);
+        }
         match forked.map_err(|e| Error::os("fork", e))? {
             ForkResult::Child => {
                 drop(read);
@@ -235,6 +275,7 @@ impl Process {
                 drop(guard);
                 Ok(Process {
                     pid: child,
+                    creator: std::process::id(),
                     exitcode: None,
                     output: read,
                     pidfd: pidfd_open(child),
@@ -262,17 +303,37 @@ impl Process {
         };
         self.exitcode = Some(code);
         self.pidfd = None;
+        crate::heap::child_reaped(self.pid());
         Some(code)
+    }
+
+    /// `Err(NotCreator)` unless the calling process forked the child.
+    fn check_creator(&self) -> Result<(), Error> {
+        let me = std::process::id();
+        if me == self.creator {
+            Ok(())
+        } else {
+            Err(Error::NotCreator {
+                pid: self.pid(),
+                creator: self.creator,
+            })
+        }
     }
 
     fn wait(&mut self, flags: Option<WaitPidFlag>) -> Result<Option<i32>, Error> {
         if let Some(code) = self.exitcode {
             return Ok(Some(code));
         }
+        self.check_creator()?;
         loop {
             match waitpid(self.pid, flags) {
                 Ok(status) => return Ok(self.record(status)),
                 Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::ECHILD) => {
+                    // Reaped by someone else (a `waitpid(-1)` elsewhere): it is gone.
+                    crate::heap::child_reaped(self.pid());
+                    return Err(Error::os("waitpid", nix::Error::ECHILD));
+                }
                 Err(e) => return Err(Error::os("waitpid", e)),
             }
         }
@@ -330,7 +391,13 @@ impl Process {
             // Reaped: the pid may already belong to someone else.
             return Err(Error::AlreadyJoined { pid: self.pid() });
         }
-        send_signal(self.pid, sig).map_err(|e| Error::os("kill", e))
+        self.check_creator()?;
+        match &self.pidfd {
+            Some(fd) => pidfd_send_signal(fd, sig as i32),
+            // No pidfd (kernel before 5.3): the child is unreaped, so its pid is still
+            // its own and cannot have been reused.
+            None => send_signal(self.pid, sig).map_err(|e| Error::os("kill", e)),
+        }
     }
 
     /// Ask the child to stop (SIGTERM), like CPython's `terminate()`.
@@ -363,8 +430,10 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if self.exitcode.is_none() {
-            let _ = send_signal(self.pid, Signal::SIGKILL);
+        // Only the creator kills and reaps: a handle that travelled into another process
+        // (a sibling's closure) must not signal the child from there.
+        if self.exitcode.is_none() && self.check_creator().is_ok() {
+            let _ = self.signal(Signal::SIGKILL);
             let _ = self.wait(None);
         }
     }

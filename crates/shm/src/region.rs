@@ -36,8 +36,12 @@ impl std::fmt::Debug for Region {
 
 impl Region {
     /// Create a zero-filled region of `len` bytes (rounded up to whole pages by the kernel).
+    /// A zero `len` is [`Error::ZeroSize`], as CPython's `SharedMemory(size=0)` is a
+    /// `ValueError`.
     pub fn new(len: usize) -> Result<Region, Error> {
-        let len = len.max(1);
+        if len == 0 {
+            return Err(Error::ZeroSize);
+        }
         let fd = memfd_create(c"procshare", MemFdCreateFlag::MFD_CLOEXEC)
             .map_err(|e| Error::os("memfd_create", e))?;
         let file = File::from(fd);

@@ -14,6 +14,7 @@
 use crate::atomic_copy::{self, AtomicInt};
 use crate::heap::{self, Block};
 use crate::locking;
+use crate::locking::LockHandle;
 use crate::Error;
 use bytemuck::Pod;
 use procshare_sync::hook::{self, Point};
@@ -23,18 +24,30 @@ use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-/// Offset of the data behind a lock of type `L`.
-pub(crate) const fn data_offset<L>() -> usize {
-    std::mem::size_of::<L>().next_multiple_of(8)
+/// Offset of `T` data behind a lock of type `L`: past the lock, aligned to 8 bytes and to
+/// `T`'s alignment (at most [`heap::BLOCK_ALIGN`], checked by [`alloc_locked`]).
+pub(crate) const fn data_offset<L, T>() -> usize {
+    let align = if std::mem::align_of::<T>() > 8 {
+        std::mem::align_of::<T>()
+    } else {
+        8
+    };
+    std::mem::size_of::<L>().next_multiple_of(align)
 }
 
-/// Allocate a block holding an initialised `L` followed by `data_len` bytes.
-pub(crate) fn alloc_locked<L: RawLock>(data_len: usize) -> Result<Block, Error> {
-    assert!(
-        std::mem::align_of::<L>() <= heap::BLOCK_ALIGN,
-        "lock alignment above 64"
-    );
-    let len = data_offset::<L>()
+/// Allocate a block holding an initialised `L` followed by `data_len` bytes of `T`s.
+pub(crate) fn alloc_locked<L: RawLock, T>(data_len: usize) -> Result<Block, Error> {
+    const {
+        assert!(
+            std::mem::align_of::<L>() <= heap::BLOCK_ALIGN,
+            "lock alignment above 64"
+        );
+        assert!(
+            std::mem::align_of::<T>() <= heap::BLOCK_ALIGN,
+            "element alignment above 64"
+        );
+    };
+    let len = data_offset::<L, T>()
         .checked_add(data_len)
         .ok_or(Error::TooLarge {
             elements: data_len,
@@ -70,7 +83,7 @@ impl<T: Pod, L: RawLock> std::fmt::Debug for Value<T, L> {
 impl<T: Pod, L: RawLock> Value<T, L> {
     /// A new shared value holding `init`.
     pub fn new(init: T) -> Result<Self, Error> {
-        let block = alloc_locked::<L>(std::mem::size_of::<T>())?;
+        let block = alloc_locked::<L, T>(std::mem::size_of::<T>())?;
         let v = Value {
             block,
             _marker: PhantomData,
@@ -80,8 +93,14 @@ impl<T: Pod, L: RawLock> Value<T, L> {
         Ok(v)
     }
 
-    /// The lock itself (CPython's `get_lock()`), e.g. to hold it across several values.
-    pub fn get_lock(&self) -> &L {
+    /// The lock (CPython's `get_lock()`), e.g. to hold it across several operations:
+    /// `let held = v.get_lock().acquire()?; …; held.release()?`. Acquiring gives a guard,
+    /// so only a holder can release it.
+    pub fn get_lock(&self) -> LockHandle<'_, L> {
+        LockHandle::new(self.raw_lock())
+    }
+
+    fn raw_lock(&self) -> &L {
         // SAFETY: the block starts with an `L` initialised by `L::init` and never moved;
         // `L: Sync` and lives as long as the block.
         unsafe { &*self.block.ptr().cast::<L>() }
@@ -89,7 +108,7 @@ impl<T: Pod, L: RawLock> Value<T, L> {
 
     fn data(&self) -> *mut u8 {
         // SAFETY: data_offset + size_of::<T>() is inside the block (see `new`).
-        unsafe { self.block.ptr().add(data_offset::<L>()) }
+        unsafe { self.block.ptr().add(data_offset::<L, T>()) }
     }
 
     fn read(&self, hooked: bool) -> T {
@@ -111,6 +130,7 @@ impl<T: Pod, L: RawLock> Value<T, L> {
             local: self.read(hooked),
             dirty: false,
             value: self,
+            _marker: PhantomData,
         }
     }
 
@@ -120,18 +140,23 @@ impl<T: Pod, L: RawLock> Value<T, L> {
     /// [`GuardError::OwnerDied`](procshare_sync::GuardError::OwnerDied) carries the guard: the lock is held, but its previous
     /// holder died inside its critical section.
     pub fn lock(&self) -> GuardResult<ValueGuard<'_, T, L>> {
-        locking::acquire(self.get_lock(), |hooked| self.guard(hooked))
+        locking::acquire(self.raw_lock(), |hooked| self.guard(hooked))
+    }
+
+    /// Like [`Value::lock`], but only if the lock is free now (`Ok(None)` otherwise).
+    pub fn try_lock(&self) -> TryGuardResult<ValueGuard<'_, T, L>> {
+        locking::acquire_for(self.raw_lock(), None, |hooked| self.guard(hooked))
     }
 
     /// Like [`Value::lock`] but gives up after `timeout` (`Ok(None)`).
     pub fn try_lock_for(&self, timeout: Duration) -> TryGuardResult<ValueGuard<'_, T, L>> {
-        locking::acquire_for(self.get_lock(), timeout, |hooked| self.guard(hooked))
+        locking::acquire_for(self.raw_lock(), Some(timeout), |hooked| self.guard(hooked))
     }
 
     /// Run `f` with the lock held; `Err` (and `f` not run) when the lock is not acquired
     /// cleanly. On `OwnerDied` the lock is released again before returning.
     fn locked<R>(&self, f: impl FnOnce(bool) -> R) -> Result<R, LockError> {
-        locking::with_lock(self.get_lock(), f)
+        locking::with_lock(self.raw_lock(), f)
     }
 
     /// Read the value under the lock (CPython's `v.value`).
@@ -147,14 +172,36 @@ impl<T: Pod, L: RawLock> Value<T, L> {
 
 /// The lock of a [`Value`], held; reads and writes go through it.
 ///
-/// The guard holds a private copy of the value, read when the lock was taken and written
-/// back (if it was changed) just before the lock is released.
+/// The guard holds a private copy of the value (a `T` is small), read when the lock was
+/// taken and written back (if it was changed) just before the lock is released. It is
+/// `!Send` when the strategy's guards must stay on the locking thread
+/// ([`RawLock::GuardMarker`]).
 pub struct ValueGuard<'a, T: Pod, L: RawLock> {
     value: &'a Value<T, L>,
     /// Whether a scheduler was installed when the lock was taken.
     hooked: bool,
     local: T,
     dirty: bool,
+    _marker: PhantomData<L::GuardMarker>,
+}
+
+impl<T: Pod, L: RawLock> ValueGuard<'_, T, L> {
+    fn finish(&mut self) -> Result<(), LockError> {
+        if self.dirty {
+            self.value.write(&self.local, self.hooked);
+            self.dirty = false;
+        }
+        // SAFETY: a guard exists only while its lock is held, and `finish` runs once (from
+        // `unlock`, which then forgets the guard, or from `drop`).
+        unsafe { locking::release(self.value.raw_lock(), self.hooked) }
+    }
+
+    /// Write back and release, reporting a failed unlock as an error (dropping the
+    /// guard panics on one instead).
+    pub fn unlock(self) -> Result<(), LockError> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.finish()
+    }
 }
 
 impl<T: Pod + std::fmt::Debug, L: RawLock> std::fmt::Debug for ValueGuard<'_, T, L> {
@@ -183,11 +230,9 @@ impl<T: Pod, L: RawLock> DerefMut for ValueGuard<'_, T, L> {
 
 impl<T: Pod, L: RawLock> Drop for ValueGuard<'_, T, L> {
     fn drop(&mut self) {
-        if self.dirty {
-            self.value.write(&self.local, self.hooked);
+        if let Err(e) = self.finish() {
+            locking::unlock_failed(L::NAME, e);
         }
-        // SAFETY: a guard exists only while its lock is held.
-        unsafe { locking::release(self.value.get_lock(), self.hooked) };
     }
 }
 

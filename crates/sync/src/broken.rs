@@ -33,6 +33,7 @@ mod lost_wake {
     // expect loom to report the lost wake-up as a deadlock.
     unsafe impl RawLock for LostWakeMutex {
         const NAME: &'static str = "broken-lost-wake";
+        type GuardMarker = crate::GuardSend;
 
         fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
             slot.write(LostWakeMutex::new());
@@ -47,9 +48,10 @@ mod lost_wake {
         fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
             self.0.try_lock_for(timeout)
         }
-        unsafe fn unlock(&self) {
+        unsafe fn unlock(&self) -> Result<(), LockError> {
             // SAFETY: forwarded contract: the caller holds the lock.
-            unsafe { self.0.unlock_without_wake() }
+            unsafe { self.0.unlock_without_wake() };
+            Ok(())
         }
     }
 }
@@ -100,6 +102,7 @@ mod relaxed_spin {
     // models instantiate it, and they expect loom to report the data race.
     unsafe impl RawLock for RelaxedSpinLock {
         const NAME: &'static str = "broken-relaxed-spin";
+        type GuardMarker = crate::GuardSend;
 
         fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
             slot.write(RelaxedSpinLock::new());
@@ -126,8 +129,9 @@ mod relaxed_spin {
                 yield_now();
             }
         }
-        unsafe fn unlock(&self) {
+        unsafe fn unlock(&self) -> Result<(), LockError> {
             self.word.store(0, Ordering::Relaxed);
+            Ok(())
         }
     }
 }

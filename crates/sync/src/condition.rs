@@ -21,6 +21,7 @@
 //! timeouts at every step; a variant whose notify does not wake must fail) and by the
 //! cross-process tests in `tests/sync_objects.rs`.
 
+use crate::liveness;
 use crate::loom::{self, futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
 use crate::{Lock, ProcessShared, RLock, SyncError};
 use std::time::Duration;
@@ -179,22 +180,24 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
             .iter()
             .filter(|s| {
                 s.state.load(Ordering::Relaxed) == WAITING
-                    && loom::owner_alive(s.pid.load(Ordering::Relaxed))
+                    && !liveness::is_dead(s.pid.load(Ordering::Relaxed))
             })
             .count()
     }
 
     /// Is the waiter in `slot` still there to be woken? A waiter that died must not
-    /// swallow a notification. `kill(pid, 0)` always (it catches reaped processes); the
-    /// `/proc` zombie check, which costs a few microseconds, only for waiters that have
-    /// waited at least a millisecond, so a busy ping-pong does not pay for it.
+    /// swallow a notification, but only a proof of death counts (see
+    /// [`liveness`](crate::liveness)). The quick probe (`kill(pid, 0)`, which catches
+    /// reaped processes) always; the full probe (a pidfd, which also catches zombies), which
+    /// costs a few microseconds, only for waiters that have waited at least a
+    /// millisecond, so a busy ping-pong does not pay for it.
     fn waiter_alive(slot: &Slot) -> bool {
         let pid = slot.pid.load(Ordering::Relaxed);
-        if !loom::owner_exists(pid) {
+        if liveness::is_gone(pid) {
             return false;
         }
         let age = (loom::monotonic_ms() as u32).wrapping_sub(slot.since.load(Ordering::Relaxed));
-        age < 1 || loom::owner_alive(pid)
+        age < 1 || !liveness::is_dead(pid)
     }
 
     fn take_slot(&self) -> Result<&Slot, SyncError> {
@@ -209,7 +212,7 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
         // Full: reclaim the slots of waiters that died while waiting.
         for s in &self.slots {
             if s.state.load(Ordering::Relaxed) != FREE
-                && !loom::owner_alive(s.pid.load(Ordering::Relaxed))
+                && liveness::is_dead(s.pid.load(Ordering::Relaxed))
             {
                 s.state.store(FREE, Ordering::Relaxed);
             }

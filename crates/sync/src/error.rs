@@ -21,6 +21,15 @@ pub enum LockError {
     /// The lock can never be acquired again (a robust pthread mutex whose recovery failed).
     #[error("the lock is not recoverable")]
     NotRecoverable,
+    /// An ownerless lock (CPython's `Lock`) is held by a process that has exited without
+    /// releasing it. The lock was **not** acquired and stays held: any process may
+    /// release it (a hand-off), after which it can be acquired again. Only an untimed
+    /// acquire reports this; a timed one waits its timeout and returns false, as CPython.
+    #[error("the lock is held by process {pid}, which exited without releasing it (it stays held; release it explicitly to hand it on)")]
+    HolderExited {
+        /// Process id of the exited holder.
+        pid: u32,
+    },
     /// An operating-system call failed.
     #[error("{op} failed: {source}")]
     Os {

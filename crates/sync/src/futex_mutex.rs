@@ -10,14 +10,17 @@
 //! (50 ms) at a time; when a sleep times out on an unchanged word it asks whether the owner
 //! is alive (a zombie counts as dead) and, if not, takes the lock over with one CAS and
 //! returns [`LockError::OwnerDied`] holding it. A dead holder is detected within about
-//! 50 ms of its death; exactly one waiter gets the error.
+//! 50 ms of its death; exactly one waiter gets the error. Only a proof of death counts
+//! (see [`liveness`](crate::liveness)): a holder whose state cannot be read is waited
+//! for, never taken over. CPython's ownerless [`Lock`](crate::Lock) uses the same word
+//! without the takeover ([`OnDeadOwner::Report`]).
 //!
 //! Tested by `tests/loom_futex_mutex.rs` (mutual exclusion with 2 and 3 threads, no lost
 //! wake-up, `try_lock`, timeouts that expire at any step, and a broken variant that must
 //! fail) and by the cross-process tests of the `procshare` package.
 
 use crate::loom::{futex_wait, futex_wake, spin_loop, AtomicU32, Deadline, Ordering, Wake};
-use crate::{loom, LockError, RawLock};
+use crate::{liveness, loom, LockError, RawLock};
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
@@ -31,6 +34,16 @@ const OWNER: u32 = !WAITERS;
 /// keep pulling the lock's cache line away from the holder (measured: a flat 100-check
 /// spin cost 25–35 % of two-process throughput against a bare futex mutex).
 const SPINS: u32 = if cfg!(loom) { 1 } else { 7 };
+
+/// What a waiter does when it proves the lock's recorded owner dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnDeadOwner {
+    /// Take the lock over and report [`LockError::OwnerDied`] with it held.
+    TakeOver,
+    /// Leave the lock held: an untimed wait reports [`LockError::HolderExited`], a timed
+    /// one keeps waiting (someone may still release it) until its deadline.
+    Report,
+}
 
 /// A mutex on one 32-bit futex word in shared memory.
 ///
@@ -73,9 +86,13 @@ impl FutexMutex {
     }
 
     /// The contended path: spin a little, then sleep on the word until it is ours, the
-    /// deadline passes (`Ok(false)`) or the owner is found dead.
+    /// deadline passes (`Ok(false)`) or the owner is found dead (`on_dead` says what then).
     #[cold]
-    fn lock_contended(&self, deadline: &Deadline) -> Result<bool, LockError> {
+    pub(crate) fn lock_contended(
+        &self,
+        deadline: &Deadline,
+        on_dead: OnDeadOwner,
+    ) -> Result<bool, LockError> {
         let me = loom::current_owner();
         for round in 0..SPINS {
             let s = self.word.load(Ordering::Relaxed);
@@ -118,13 +135,27 @@ impl FutexMutex {
                     return Ok(false);
                 }
                 let owner = s & OWNER;
-                if !loom::owner_alive(owner)
-                    && self
-                        .word
-                        .compare_exchange(s, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    return Err(LockError::OwnerDied { pid: Some(owner) });
+                if self.word.load(Ordering::Relaxed) == s && liveness::is_dead(owner) {
+                    match on_dead {
+                        OnDeadOwner::TakeOver => {
+                            if self
+                                .word
+                                .compare_exchange(
+                                    s,
+                                    me | WAITERS,
+                                    Ordering::Acquire,
+                                    Ordering::Relaxed,
+                                )
+                                .is_ok()
+                            {
+                                return Err(LockError::OwnerDied { pid: Some(owner) });
+                            }
+                        }
+                        OnDeadOwner::Report if !deadline.is_finite() => {
+                            return Err(LockError::HolderExited { pid: owner });
+                        }
+                        OnDeadOwner::Report => {}
+                    }
                 }
             }
         }
@@ -147,6 +178,34 @@ impl FutexMutex {
             futex_wake(&self.word, 1);
         }
         old != 0
+    }
+
+    /// Release the mutex only if process `owner` holds it (one CAS: a lock that was
+    /// released by someone else and taken by another process is left alone). Returns
+    /// whether it released.
+    pub(crate) fn unlock_if_owner(&self, owner: u32) -> bool {
+        let mut s = self.word.load(Ordering::Relaxed);
+        while s & OWNER == owner && owner != 0 {
+            match self
+                .word
+                .compare_exchange_weak(s, 0, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if s & WAITERS != 0 {
+                        futex_wake(&self.word, 1);
+                    }
+                    return true;
+                }
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
+    /// Acquire without waiting (for `Lock`, which adds its own bookkeeping).
+    #[inline]
+    pub(crate) fn try_acquire_now(&self) -> bool {
+        self.try_acquire(loom::current_owner())
     }
 
     /// The pid (loom: thread id) recorded as the holder; 0 when unlocked.
@@ -173,6 +232,7 @@ impl Default for FutexMutex {
 // from `Deadline`, which never expires early.
 unsafe impl RawLock for FutexMutex {
     const NAME: &'static str = "futex";
+    type GuardMarker = crate::GuardSend;
 
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         slot.write(FutexMutex::new());
@@ -184,7 +244,8 @@ unsafe impl RawLock for FutexMutex {
         if self.try_acquire(loom::current_owner()) {
             return Ok(());
         }
-        self.lock_contended(&Deadline::never()).map(|_| ())
+        self.lock_contended(&Deadline::never(), OnDeadOwner::TakeOver)
+            .map(|_| ())
     }
 
     #[inline]
@@ -196,11 +257,12 @@ unsafe impl RawLock for FutexMutex {
         if self.try_acquire(loom::current_owner()) {
             return Ok(true);
         }
-        self.lock_contended(&Deadline::after(timeout))
+        self.lock_contended(&Deadline::after(timeout), OnDeadOwner::TakeOver)
     }
 
     #[inline]
-    unsafe fn unlock(&self) {
+    unsafe fn unlock(&self) -> Result<(), LockError> {
         self.unlock_any();
+        Ok(())
     }
 }

@@ -21,7 +21,10 @@
 //! [`hook`] holds the schedule points through which the harness controls interleavings.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod liveness;
 pub mod loom;
+#[cfg(not(loom))]
+mod sys;
 
 mod barrier;
 mod condition;
@@ -54,7 +57,7 @@ pub use no_lock::NoLock;
 pub use process_shared::ProcessShared;
 #[cfg(not(loom))]
 pub use pthread_mutex::PthreadMutex;
-pub use raw_lock::RawLock;
+pub use raw_lock::{GuardNoSend, GuardSend, RawLock};
 pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, Semaphore};
 pub use spin_lock::SpinLock;

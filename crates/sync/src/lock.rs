@@ -1,14 +1,38 @@
 //! `Lock`: CPython's non-recursive, ownerless lock, in shared memory.
 //!
-//! A [`FutexMutex`] (so a holder that dies is detected by waiters, within about 50 ms)
-//! plus the id of the thread that acquired it, so that `is_mine` can tell whether the
-//! caller holds it (a `Condition` needs that). Any process may release it, as in CPython;
+//! A [`FutexMutex`] word (which records the acquirer's pid) plus the id of the thread that
+//! acquired it, so that `is_mine` can tell whether the caller holds it (a `Condition`
+//! needs that). As in CPython, *any* process may release it — a lock acquired in one
+//! process may be released by another, even after the first has exited (a hand-off) — and
 //! releasing it while unlocked is an error.
 //!
-//! Checked through `FutexMutex`'s loom models and `tests/sync_objects.rs`.
+//! Because it is ownerless, a `Lock` is **never taken over** when its holder exits:
+//!
+//! | the holder exited without releasing | CPython             | procshare                          |
+//! |-------------------------------------|---------------------|------------------------------------|
+//! | `acquire_timeout(t)`                | `False` after `t`   | `Ok(false)` after `t`              |
+//! | `acquire()` (untimed)               | blocks forever      | `Err(HolderExited { pid })`, lock still held; `release()` hands it on |
+//! | `release()` from another process    | releases it         | releases it                        |
+//!
+//! The exit is noticed within one liveness slice (50 ms) and only on proof (see
+//! [`liveness`](crate::liveness)). [`RLock`](crate::RLock), which only its owner may
+//! release, takes a dead owner's lock over instead (`OwnerDied`): see
+//! `docs/strategies.md`.
+//!
+//! A [`LockGuard`] releases only the acquisition it made: if the lock was handed off
+//! meanwhile (released by another process and acquired again by someone else), dropping
+//! the guard leaves the new holder alone. (Within one process it tells holders apart by
+//! thread id, so the one gap left is a hand-off to another thread of the guard's own
+//! process in the instant the guard is dropped.)
+//!
+//! Checked through `FutexMutex`'s loom models, `tests/sync_objects.rs` and
+//! `tests/owner_death.rs` (the three-process hand-off, a dead holder reported without a
+//! takeover).
 
-use crate::loom::{current_thread, AtomicU32, Ordering};
-use crate::{FutexMutex, GuardError, GuardResult, LockError, ProcessShared, RawLock, SyncError};
+use crate::futex_mutex::OnDeadOwner;
+use crate::hook::{self, Point};
+use crate::loom::{current_thread, AtomicU32, Deadline, Ordering};
+use crate::{FutexMutex, GuardError, GuardResult, ProcessShared, SyncError};
 use std::time::Duration;
 
 /// A process-shared, non-recursive lock that any process may release.
@@ -29,36 +53,44 @@ impl Lock {
         }
     }
 
-    fn acquired(&self, r: Result<bool, LockError>) -> Result<bool, SyncError> {
-        let held = matches!(r, Ok(true) | Err(LockError::OwnerDied { .. }));
-        if held {
+    /// The one acquiring path behind every public operation. `None`: no waiting at all.
+    fn acquire_until(&self, deadline: Option<&Deadline>) -> Result<bool, SyncError> {
+        hook::point(Point::Acquire);
+        let got = if self.mutex.try_acquire_now() {
+            true
+        } else {
+            match deadline {
+                None => false,
+                Some(deadline) => self.mutex.lock_contended(deadline, OnDeadOwner::Report)?,
+            }
+        };
+        if got {
             self.thread.store(current_thread().1, Ordering::Relaxed);
         }
-        Ok(r?)
+        Ok(got)
     }
 
-    /// Acquire, waiting as long as it takes. `Err(SyncError::Lock(LockError::OwnerDied))`
-    /// means the lock *is* held by the caller, whose previous holder died.
+    /// Acquire, waiting as long as the holder lives. If the holder exited without
+    /// releasing, `Err(SyncError::Lock(LockError::HolderExited { .. }))`: the lock was not
+    /// acquired and stays held until someone releases it.
     pub fn acquire(&self) -> Result<(), SyncError> {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.acquired(self.mutex.lock().map(|()| true)).map(|_| ())
+        self.acquire_until(Some(&Deadline::never())).map(|_| ())
     }
 
     /// Acquire if free now.
     pub fn try_acquire(&self) -> Result<bool, SyncError> {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.acquired(self.mutex.try_lock())
+        self.acquire_until(None)
     }
 
-    /// Acquire, waiting at most `timeout`; false when it ran out (never earlier).
+    /// Acquire, waiting at most `timeout`; false when it ran out (never earlier), also
+    /// when the holder has exited (CPython's behaviour).
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, SyncError> {
-        crate::hook::point(crate::hook::Point::Acquire);
-        self.acquired(self.mutex.try_lock_for(timeout))
+        self.acquire_until(Some(&Deadline::after(timeout)))
     }
 
     /// Release; any process may. [`SyncError::NotLocked`] if it was not locked.
     pub fn release(&self) -> Result<(), SyncError> {
-        crate::hook::point(crate::hook::Point::Release);
+        hook::point(Point::Release);
         self.thread.store(0, Ordering::Relaxed);
         if self.mutex.unlock_any() {
             Ok(())
@@ -78,29 +110,55 @@ impl Lock {
         self.mutex.owner() == pid && self.thread.load(Ordering::Relaxed) == tid
     }
 
-    /// Acquire and get a guard that releases on drop. [`GuardError::OwnerDied`] carries
-    /// the guard (the lock is held; its previous holder died).
+    /// The pid recorded as the acquirer; 0 when unlocked.
+    pub fn holder(&self) -> u32 {
+        self.mutex.owner()
+    }
+
+    /// Acquire (exactly as [`Lock::acquire`]) and get a guard that releases on drop.
     pub fn lock(&self) -> GuardResult<LockGuard<'_>> {
-        let r = self.mutex.lock();
-        if matches!(r, Ok(()) | Err(LockError::OwnerDied { .. })) {
-            self.thread.store(current_thread().1, Ordering::Relaxed);
-        }
-        match r {
+        match self.acquire() {
             Ok(()) => Ok(LockGuard { lock: self }),
-            Err(e) => Err(GuardError::from_lock(e, || LockGuard { lock: self })),
+            Err(SyncError::Lock(e)) => Err(GuardError::Lock(e)),
+            Err(e) => unreachable!("acquire fails only with a lock error, not {e}"),
         }
+    }
+
+    /// Release the caller's own acquisition; false (nothing done) if the caller no
+    /// longer holds it.
+    fn release_mine(&self) -> bool {
+        hook::point(Point::Release);
+        if !self.is_mine() {
+            return false;
+        }
+        self.thread.store(0, Ordering::Relaxed);
+        self.mutex.unlock_if_owner(current_thread().0)
     }
 }
 
-/// Holds a [`Lock`]; releases it when dropped.
+/// Holds a [`Lock`]; releases it when dropped, unless it was handed off meanwhile.
 #[derive(Debug)]
 pub struct LockGuard<'a> {
     lock: &'a Lock,
 }
 
+impl LockGuard<'_> {
+    /// Release now. [`SyncError::NotOwner`] if the lock was handed off meanwhile (another
+    /// process released it), in which case nothing is released.
+    pub fn release(self) -> Result<(), SyncError> {
+        let this = std::mem::ManuallyDrop::new(self);
+        if this.lock.release_mine() {
+            Ok(())
+        } else {
+            Err(SyncError::NotOwner)
+        }
+    }
+}
+
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.lock.release();
+        // Not ours any more (handed off): leave the new holder alone.
+        let _released_or_handed_off = self.lock.release_mine();
     }
 }
 

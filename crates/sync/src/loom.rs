@@ -11,7 +11,8 @@
 //!   timeout "may expire at any step" and loom explores every step;
 //! * owners are loom threads, which never die, so the liveness slice is off.
 //!
-//! Protocol code imports only from here and never makes a system call itself.
+//! Protocol code imports only from here (and asks [`liveness`](crate::liveness) whether a
+//! peer died); it never makes a system call itself: those live in `sys`.
 
 use std::time::Duration;
 
@@ -150,6 +151,14 @@ impl Deadline {
         }
     }
 
+    /// Is it a real deadline (not [`Deadline::never`])?
+    pub fn is_finite(&self) -> bool {
+        #[cfg(not(loom))]
+        return self.at.is_some();
+        #[cfg(loom)]
+        return self.finite;
+    }
+
     /// Has the deadline passed?
     pub fn expired(&self) -> bool {
         #[cfg(not(loom))]
@@ -206,7 +215,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake 
             return outcome;
         }
         crate::hook::blocked();
-        let r = sys::futex_wait(word, expected, timeout);
+        let r = crate::sys::futex_wait(word, expected, timeout);
         crate::hook::runnable();
         r
     }
@@ -219,7 +228,7 @@ pub fn futex_wake(word: &AtomicU32, n: u32) {
     #[cfg(not(loom))]
     {
         crate::hook::futex_wake(word, n);
-        sys::futex_wake(word, n);
+        crate::sys::futex_wake(word, n);
     }
     #[cfg(loom)]
     model::wake(word, n);
@@ -238,7 +247,7 @@ pub fn expire_deadlines() {
 #[inline]
 pub fn current_owner() -> u32 {
     #[cfg(not(loom))]
-    return sys::current_pid();
+    return crate::sys::current_pid();
     #[cfg(loom)]
     return model::current_owner();
 }
@@ -248,34 +257,11 @@ pub fn current_owner() -> u32 {
 #[inline]
 pub fn current_thread() -> (u32, u32) {
     #[cfg(not(loom))]
-    return (sys::current_pid(), sys::current_tid());
+    return (crate::sys::current_pid(), crate::sys::current_tid());
     #[cfg(loom)]
     {
         let me = model::current_owner();
         (me, me)
-    }
-}
-
-/// Is the process `owner` still running? A zombie counts as dead. Under loom, always true.
-pub fn owner_alive(owner: u32) -> bool {
-    #[cfg(not(loom))]
-    return sys::pid_alive(owner);
-    #[cfg(loom)]
-    {
-        let _ = owner;
-        true
-    }
-}
-
-/// Does process `owner` still exist (it may be a zombie)? One `kill(pid, 0)`: cheaper than
-/// [`owner_alive`], which also reads `/proc`. Under loom, always true.
-pub fn owner_exists(owner: u32) -> bool {
-    #[cfg(not(loom))]
-    return sys::pid_exists(owner);
-    #[cfg(loom)]
-    {
-        let _ = owner;
-        true
     }
 }
 
@@ -349,167 +335,24 @@ impl Default for LivenessTimer {
     }
 }
 
-#[cfg(not(loom))]
-mod sys {
-    //! The real kernel calls behind the facade.
-    use super::{AtomicU32, Wake};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
-
-    pub(super) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Wake {
-        let ts = timeout.map(|d| libc::timespec {
-            tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
-        });
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: FUTEX_WAIT reads the aligned u32 behind `word` (valid for the call, as it
-        // is borrowed) and the optional timespec on our stack; the other arguments are
-        // ignored for FUTEX_WAIT. No FUTEX_PRIVATE_FLAG: the word may be shared between
-        // processes. The relative timeout is measured on CLOCK_MONOTONIC.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                expected,
-                ts_ptr,
-                std::ptr::null::<u32>(),
-                0u32,
-            )
-        };
-        if r == 0 {
-            return Wake::Woken;
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EAGAIN) => Wake::Changed,
-            Some(libc::ETIMEDOUT) => Wake::TimedOut,
-            // EINTR and anything unexpected: report a spurious wake; callers re-check.
-            _ => Wake::Woken,
-        }
-    }
-
-    pub(super) fn futex_wake(word: &AtomicU32, n: u32) {
-        let n = n.min(i32::MAX as u32) as i32;
-        // SAFETY: FUTEX_WAKE only uses the address of `word` as a key (no memory is
-        // accessed through it besides the kernel's hash); shared, not private.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAKE,
-                n,
-                std::ptr::null::<libc::timespec>(),
-                std::ptr::null::<u32>(),
-                0u32,
-            );
-        }
-    }
-
-    static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    /// Not a `Once`: a child forked while another thread ran `call_once` would inherit a
-    /// `Once` stuck in its running state and block on it forever.
-    static ATFORK_REGISTERED: AtomicBool = AtomicBool::new(false);
-
-    extern "C" fn forget_pid_in_child() {
-        PID.store(0, Ordering::Relaxed);
-    }
-
-    /// Forget the cached pid; called in a freshly forked child.
-    pub(crate) fn forget_pid() {
-        forget_pid_in_child();
-    }
-
-    #[inline]
-    pub(super) fn current_pid() -> u32 {
-        let pid = PID.load(Ordering::Relaxed);
-        if pid != 0 {
-            return pid;
-        }
-        current_pid_slow()
-    }
-
-    #[cold]
-    fn current_pid_slow() -> u32 {
-        if !ATFORK_REGISTERED.swap(true, Ordering::Relaxed) {
-            // SAFETY: registers a plain extern "C" function that only stores to an atomic,
-            // which is async-signal-safe and therefore fine in a child right after fork.
-            unsafe {
-                libc::pthread_atfork(None, None, Some(forget_pid_in_child));
-            }
-        }
-        let pid = std::process::id();
-        PID.store(pid, Ordering::Relaxed);
-        pid
-    }
-
-    std::thread_local! {
-        /// `(pid, tid)` of this thread, as last seen; the pid tells a stale entry inherited
-        /// through `fork` (the child's thread has a new tid).
-        static TID: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
-    }
-
-    #[inline]
-    pub(super) fn current_tid() -> u32 {
-        let pid = current_pid();
-        TID.with(|cell| {
-            let (seen_pid, tid) = cell.get();
-            if seen_pid == pid {
-                return tid;
-            }
-            // SAFETY: gettid has no preconditions.
-            let tid = unsafe { libc::gettid() } as u32;
-            cell.set((pid, tid));
-            tid
-        })
-    }
-
-    pub(super) fn pid_exists(pid: u32) -> bool {
-        if pid == 0 || pid > i32::MAX as u32 {
-            return false;
-        }
-        // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
-        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-        !(r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH))
-    }
-
-    pub(super) fn pid_alive(pid: u32) -> bool {
-        if !pid_exists(pid) {
-            return false;
-        }
-        // The pid exists, but a killed child that nobody has reaped yet is a zombie.
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => {
-                // The state follows the last ')' (the command name may contain parentheses).
-                let state = stat
-                    .rfind(')')
-                    .and_then(|i| stat[i + 1..].split_whitespace().next());
-                !matches!(state, Some("Z") | Some("X") | Some("x"))
-            }
-            Err(_) => false,
-        }
-    }
-}
-
 /// A real `futex(2)` wait that bypasses the schedule hook: for the harness's own
 /// controller/actor handshakes, which must never be scheduled themselves.
 #[cfg(not(loom))]
 pub fn raw_futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Wake {
-    sys::futex_wait(word, expected, timeout)
+    crate::sys::futex_wait(word, expected, timeout)
 }
 
 /// A real `futex(2)` wake that bypasses the schedule hook (see [`raw_futex_wait`]).
 #[cfg(not(loom))]
 pub fn raw_futex_wake(word: &AtomicU32, n: u32) {
-    sys::futex_wake(word, n);
+    crate::sys::futex_wake(word, n);
 }
 
 /// Forget the cached process id. Called by `procshare` in a freshly forked child (a
 /// `pthread_atfork` handler does the same for forks made elsewhere).
 #[cfg(not(loom))]
 pub fn forget_cached_pid() {
-    sys::forget_pid();
+    crate::sys::forget_pid();
 }
 
 #[cfg(loom)]

@@ -44,8 +44,7 @@ impl Monitor {
     ///
     /// The caller holds the monitor.
     pub(crate) unsafe fn unlock(&self) {
-        // SAFETY: forwarded.
-        unsafe { self.mutex.unlock() }
+        self.mutex.unlock_any();
     }
 
     /// Release the monitor, sleep until notified (or `deadline`), lock it again.
@@ -54,8 +53,8 @@ impl Monitor {
     pub(crate) fn wait(&self, deadline: &Deadline) -> Result<bool, LockError> {
         let seen = self.seq.load(Ordering::Relaxed);
         self.sleepers.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller holds the monitor (documented precondition).
-        unsafe { self.mutex.unlock() };
+        // The caller holds the monitor (documented precondition).
+        self.mutex.unlock_any();
         let woke = futex_wait(&self.seq, seen, deadline);
         let relocked = self.mutex.lock();
         self.sleepers.fetch_sub(1, Ordering::Relaxed);

@@ -18,6 +18,7 @@ pub struct NoLock;
 unsafe impl RawLock for NoLock {
     const NAME: &'static str = "nolock";
     const EXCLUSIVE: bool = false;
+    type GuardMarker = crate::GuardSend;
 
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         slot.write(NoLock);
@@ -40,5 +41,7 @@ unsafe impl RawLock for NoLock {
     }
 
     #[inline]
-    unsafe fn unlock(&self) {}
+    unsafe fn unlock(&self) -> Result<(), LockError> {
+        Ok(())
+    }
 }

@@ -75,8 +75,9 @@ impl PthreadMutex {
                 let c = unsafe { libc::pthread_mutex_consistent(self.raw()) };
                 if c != 0 {
                     // SAFETY: we hold the mutex (EOWNERDEAD); unlocking without
-                    // consistent makes it permanently unrecoverable, which we report.
-                    unsafe { libc::pthread_mutex_unlock(self.raw()) };
+                    // consistent makes it permanently unrecoverable, which we report. The
+                    // unlock's own result cannot change that answer.
+                    let _unrecoverable_anyway = unsafe { libc::pthread_mutex_unlock(self.raw()) };
                     return Err(LockError::NotRecoverable);
                 }
                 Err(LockError::OwnerDied { pid: None })
@@ -95,6 +96,8 @@ impl PthreadMutex {
 // without it. clocklock on CLOCK_MONOTONIC does not time out early.
 unsafe impl RawLock for PthreadMutex {
     const NAME: &'static str = "pthread";
+    /// glibc answers `EPERM` to an unlock from a thread that does not own the mutex.
+    type GuardMarker = crate::GuardNoSend;
 
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
@@ -190,8 +193,10 @@ unsafe impl RawLock for PthreadMutex {
         self.acquired("pthread_mutex_clocklock", r, libc::ETIMEDOUT)
     }
 
-    unsafe fn unlock(&self) {
+    unsafe fn unlock(&self) -> Result<(), LockError> {
         // SAFETY: the caller holds the mutex (trait contract); it was initialised by `init`.
-        unsafe { libc::pthread_mutex_unlock(self.raw()) };
+        check("pthread_mutex_unlock", unsafe {
+            libc::pthread_mutex_unlock(self.raw())
+        })
     }
 }

@@ -1,4 +1,8 @@
 //! The seam between lock strategies and everything built on them.
+//!
+//! [`RawLock`] is the trait a strategy implements; [`GuardSend`] and [`GuardNoSend`] are
+//! the two answers to "may a guard of this lock be released from another thread?" (the
+//! model is lock_api's `GuardMarker`).
 
 use crate::LockError;
 use std::mem::MaybeUninit;
@@ -26,12 +30,27 @@ use std::time::Duration;
 ///   process-local state, and a futex on it is never `FUTEX_PRIVATE_FLAG`.
 /// * **Failure**: any `Err` other than `OwnerDied` means the lock was not acquired.
 /// * **Timeouts**: `try_lock_for(d)` returns `Ok(false)` only after at least `d` has passed.
+/// * **Thread affinity**: if an unlock must happen on the thread that locked (a pthread
+///   mutex: `EPERM` otherwise), [`RawLock::GuardMarker`] is [`GuardNoSend`], so that safe
+///   guards cannot travel to another thread.
+/// * **Schedule points**: every loop that waits for another process without sleeping in
+///   [`futex_wait`](crate::loom::futex_wait) calls
+///   [`hook::point(Point::Spin)`](crate::hook::point) on each round (the facade's
+///   [`Backoff::snooze`](crate::loom::Backoff::snooze) does), so that a controlled
+///   scheduler can run the process it waits for instead of declaring it stuck.
 ///
-/// `NoLock` sets `EXCLUSIVE = false` and promises only the last three points: code that
-/// needs exclusion (plain `&mut` access to shared data) must check `EXCLUSIVE`.
+/// When `EXCLUSIVE` is true, safe wrappers rely on mutual exclusion to hand out plain
+/// `&mut` access to the protected shared data (`Array::lock` works in place). `NoLock`
+/// sets `EXCLUSIVE = false` and promises only ordering, process-shared state, failure and
+/// timeouts; wrappers then copy the data in and out with atomics instead.
 pub unsafe trait RawLock: Send + Sync {
     /// Short name of the strategy, used in reports and benchmark ids.
     const NAME: &'static str;
+
+    /// [`GuardSend`] if the lock may be released from any thread, [`GuardNoSend`] if it
+    /// must be released by the thread that acquired it. Guards carry it, so a guard of a
+    /// thread-affine lock is `!Send`.
+    type GuardMarker;
 
     /// Whether the strategy excludes at all (false only for the `NoLock` control).
     const EXCLUSIVE: bool = true;
@@ -54,10 +73,26 @@ pub unsafe trait RawLock: Send + Sync {
     /// Acquire, waiting at most `timeout`; `Ok(false)` when the time ran out.
     fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError>;
 
-    /// Release.
+    /// Release. An `Err` means the lock could not be released (e.g. `EPERM` from a pthread
+    /// mutex unlocked by a thread that does not own it): it is then still held, and the
+    /// caller must report it, never ignore it.
     ///
     /// # Safety
     ///
     /// The caller holds the lock: it acquired it and has not released it since.
-    unsafe fn unlock(&self);
+    unsafe fn unlock(&self) -> Result<(), LockError>;
 }
+
+/// A guard marker for locks that any thread may release: their guards are `Send`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GuardSend(());
+
+/// A guard marker for locks that only the acquiring thread may release: their guards are
+/// `!Send` (this type holds a raw pointer, which is neither `Send` nor, by default,
+/// `Sync`; it is declared `Sync` because sharing a `&guard` between threads is harmless).
+#[derive(Debug, Clone, Copy)]
+pub struct GuardNoSend(std::marker::PhantomData<*mut ()>);
+
+// SAFETY: the marker holds no data; a shared reference to a guard lets no other thread
+// release the lock.
+unsafe impl Sync for GuardNoSend {}

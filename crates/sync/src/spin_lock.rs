@@ -10,7 +10,7 @@
 //! Tested by `tests/loom_spin_lock.rs` and the cross-process tests of `procshare`.
 
 use crate::loom::{AtomicU32, Backoff, Deadline, LivenessTimer, Ordering};
-use crate::{loom, LockError, RawLock};
+use crate::{liveness, loom, LockError, RawLock};
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
@@ -60,7 +60,7 @@ impl SpinLock {
                 }
             } else if backoff.is_yielding()
                 && liveness.due()
-                && !loom::owner_alive(s)
+                && liveness::is_dead(s)
                 && self
                     .word
                     .compare_exchange(s, me, Ordering::Acquire, Ordering::Relaxed)
@@ -88,6 +88,7 @@ impl Default for SpinLock {
 // false only once `Deadline::expired` says the timeout has passed.
 unsafe impl RawLock for SpinLock {
     const NAME: &'static str = "spin";
+    type GuardMarker = crate::GuardSend;
 
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         slot.write(SpinLock::new());
@@ -115,7 +116,8 @@ unsafe impl RawLock for SpinLock {
     }
 
     #[inline]
-    unsafe fn unlock(&self) {
+    unsafe fn unlock(&self) -> Result<(), LockError> {
         self.word.store(0, Ordering::Release);
+        Ok(())
     }
 }

@@ -93,6 +93,7 @@ impl Default for TicketLock {
 // shared futex. `try_lock_for` returns false only once its `Deadline` has expired.
 unsafe impl RawLock for TicketLock {
     const NAME: &'static str = "ticket";
+    type GuardMarker = crate::GuardSend;
 
     fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
         slot.write(TicketLock::new());
@@ -159,7 +160,7 @@ unsafe impl RawLock for TicketLock {
         }
     }
 
-    unsafe fn unlock(&self) {
+    unsafe fn unlock(&self) -> Result<(), LockError> {
         let turn = self.serving.load(Ordering::Relaxed) & COUNT;
         let prev = self
             .serving
@@ -167,5 +168,6 @@ unsafe impl RawLock for TicketLock {
         if prev & SLEEPERS != 0 {
             futex_wake(&self.serving, u32::MAX);
         }
+        Ok(())
     }
 }

@@ -48,7 +48,7 @@ impl<L: RawLock> Guarded<L> {
         // (for a broken lock, whether it orders the access is what is under test).
         self.count.with_mut(|c| unsafe { *c += 1 });
         // SAFETY: the caller holds the lock and gives it up here.
-        unsafe { self.lock.unlock() };
+        unsafe { self.lock.unlock() }.expect("unlock");
     }
 
     /// Acquire with `lock`, add one, release.
@@ -74,7 +74,7 @@ impl<L: RawLock> Guarded<L> {
         // SAFETY: we hold the lock.
         let n = self.count.with(|c| unsafe { *c });
         // SAFETY: acquired just above.
-        unsafe { self.lock.unlock() };
+        unsafe { self.lock.unlock() }.expect("unlock");
         n
     }
 
