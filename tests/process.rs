@@ -160,3 +160,37 @@ fn dropping_an_unjoined_process_kills_it() {
     let r = unsafe { libc::kill(pid, 0) };
     assert_eq!(r, -1, "the child should be gone");
 }
+
+#[test]
+fn a_handle_moved_into_another_child_never_signals_its_sibling() {
+    let sibling = Process::spawn(|| loop {
+        // SAFETY: pause() only waits for a signal.
+        unsafe { libc::pause() };
+    })
+    .unwrap();
+    let pid = sibling.pid() as libc::pid_t;
+    // The handle travels into another child, which tries to use it and then drops it.
+    let mut mover = Process::spawn(move || {
+        let mut s = sibling;
+        assert!(matches!(s.kill(), Err(Error::NotCreator { .. })));
+        assert!(matches!(s.terminate(), Err(Error::NotCreator { .. })));
+        assert!(matches!(s.join(), Err(Error::NotCreator { .. })));
+        drop(s); // before the fix: SIGKILL to the sibling
+    })
+    .unwrap();
+    assert_eq!(mover.join().unwrap(), 0);
+    // The sibling still runs. (The parent's handle went into the closure; reap by pid.)
+    let mut status = 0;
+    // SAFETY: waitpid on our own child with WNOHANG writes only `status`.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    assert_eq!(
+        r, 0,
+        "the sibling ended (status {status:#x}): it was signalled"
+    );
+    // SAFETY: kill/waitpid on our own, unreaped child.
+    unsafe {
+        assert_eq!(libc::kill(pid, libc::SIGKILL), 0);
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+    }
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+}

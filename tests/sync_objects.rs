@@ -26,8 +26,8 @@ const TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Exit code of a child that got `SyncError::BrokenBarrier`.
 const BROKEN: i32 = 3;
-/// Exit code of a child that got `LockError::OwnerDied`.
-const OWNER_DIED: i32 = 4;
+/// Exit code of a child whose untimed `Lock::acquire` reported `HolderExited`.
+const HOLDER_EXITED: i32 = 4;
 /// Exit code of a child whose blocking call returned normally.
 const RETURNED: i32 = 5;
 /// Exit code of a child whose timed wait ran out.
@@ -971,9 +971,6 @@ fn barrier_rejects_zero_parties_and_a_panicking_action_breaks_it() {
 // ---------------------------------------------------------------------------------------
 // Owner death
 // ---------------------------------------------------------------------------------------
-
-/// Exit code of a child whose untimed `Lock::acquire` reported `HolderExited`.
-const HOLDER_EXITED: i32 = 7;
 
 #[test]
 fn lock_whose_holder_was_killed_is_reported_never_taken_over() {
