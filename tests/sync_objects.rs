@@ -794,25 +794,28 @@ fn event_set_then_clear_still_releases_the_waiters_blocked_at_the_set() {
 fn barrier_of_5_processes_runs_10_passes_in_lockstep() {
     const PARTIES: usize = 5;
     const PASSES: u32 = 10;
-    let barrier = Shared::new(Barrier::new(PARTIES as u32).unwrap().with_timeout(HANG)).unwrap();
+    // The action outlives this test (it is registered for the barrier's whole life).
     // progress[i] = k + 1 once process i has arrived at pass k.
-    let progress = RawArray::<u32>::zeroed(PARTIES).unwrap();
+    let progress: &'static RawArray<u32> = Box::leak(Box::new(RawArray::zeroed(PARTIES).unwrap()));
     let index_zero = RawArray::<u32>::zeroed(PASSES as usize).unwrap();
     let index_sum = RawArray::<u32>::zeroed(PASSES as usize).unwrap();
-    let actions = RawValue::<u32>::new(0).unwrap();
-    let action_saw_stragglers = RawValue::<u32>::new(0).unwrap();
+    let actions: &'static RawValue<u32> = Box::leak(Box::new(RawValue::new(0).unwrap()));
+    let action_saw_stragglers: &'static RawValue<u32> =
+        Box::leak(Box::new(RawValue::new(0).unwrap()));
+    // CPython's Barrier(parties, action): the action, given once, runs in the last arrival
+    // of each pass, before anyone leaves, while every party calls plain `wait()`.
+    let barrier = Barrier::with_action(PARTIES as u32, move || {
+        let pass = actions.fetch_add(1);
+        if progress.to_vec().iter().any(|&p| p != pass + 1) {
+            action_saw_stragglers.fetch_add(1);
+        }
+    })
+    .unwrap();
+    let barrier = Shared::new(barrier.with_timeout(HANG)).unwrap();
     run_children(PARTIES, |i| {
-        // Runs in the last arrival of a pass, before anyone leaves: every process has
-        // arrived at this pass and none has left it.
-        let action = || {
-            let pass = actions.fetch_add(1);
-            if progress.to_vec().iter().any(|&p| p != pass + 1) {
-                action_saw_stragglers.fetch_add(1);
-            }
-        };
         for k in 0..PASSES {
             progress.set(i, k + 1).unwrap();
-            let index = barrier.wait_with(None, Some(&action)).unwrap();
+            let index = barrier.wait().unwrap();
             assert!(index < PARTIES as u32);
             if index == 0 {
                 index_zero.fetch_add(k as usize, 1).unwrap();
@@ -955,15 +958,16 @@ fn barrier_rejects_zero_parties_and_a_panicking_action_breaks_it() {
         Barrier::new(0),
         Err(SyncError::InvalidArgument(_))
     ));
-    let barrier = Shared::new(Barrier::new(2).unwrap()).unwrap();
+    assert!(matches!(
+        Barrier::new(Barrier::MAX_PARTIES + 1),
+        Err(SyncError::InvalidArgument(_))
+    ));
+    let action = || panic!("the barrier action fails (expected by this test)");
+    let barrier = Shared::new(Barrier::with_action(2, action).unwrap()).unwrap();
     let mut other = spawn_barrier_waiter(&barrier);
     spin_until("1 party waits", || barrier.n_waiting() == 1);
-    // The parent completes the cycle; its action panics (caught by the barrier).
-    let action = || panic!("the barrier action fails (expected by this test)");
-    assert!(matches!(
-        barrier.wait_with(None, Some(&action)),
-        Err(SyncError::BrokenBarrier)
-    ));
+    // The parent completes the cycle; the action panics (caught by the barrier).
+    assert!(matches!(barrier.wait(), Err(SyncError::BrokenBarrier)));
     assert_eq!(join(&mut other), BROKEN);
     assert!(barrier.is_broken());
 }
@@ -1120,6 +1124,42 @@ fn barrier_whose_party_was_killed_breaks_for_the_others_after_their_timeout() {
         assert_eq!(join(w), BROKEN);
     }
     assert!(barrier.is_broken());
+}
+
+#[test]
+fn barrier_party_killed_inside_wait_breaks_it_and_reset_makes_it_reusable() {
+    // No timeout anywhere: before dead parties were noticed, the survivor waited forever
+    // (and `reset` could not bring the count down). `join` bounds the test instead.
+    let barrier = Shared::new(Barrier::new(3).unwrap()).unwrap();
+    let mut doomed = spawn_barrier_waiter(&barrier);
+    spin_until("the doomed party waits", || barrier.n_waiting() == 1);
+    let mut survivor = spawn_barrier_waiter(&barrier);
+    spin_until("2 parties wait", || barrier.n_waiting() == 2);
+    doomed.kill().unwrap(); // dies inside wait(), counted as arrived
+    assert_eq!(join(&mut doomed), -libc::SIGKILL);
+    assert_eq!(join(&mut survivor), BROKEN, "the survivor must be told");
+    assert!(barrier.is_broken());
+    barrier.reset().unwrap();
+    assert!(!barrier.is_broken());
+    assert_eq!(barrier.n_waiting(), 0, "the dead party still counts");
+    // Reusable at once: a full cycle of three live parties.
+    full_cycle(&barrier);
+}
+
+#[test]
+fn barrier_reset_forgets_a_party_that_died_while_waiting() {
+    // Nobody notices the death before `reset` (no survivor waits): reset alone must bring
+    // the count back down so that the next cycle fills normally.
+    let barrier = Shared::new(Barrier::new(2).unwrap()).unwrap();
+    let mut doomed = spawn_barrier_waiter(&barrier);
+    spin_until("the doomed party waits", || barrier.n_waiting() == 1);
+    doomed.kill().unwrap();
+    assert_eq!(join(&mut doomed), -libc::SIGKILL);
+    barrier.reset().unwrap();
+    let mut other = spawn_barrier_waiter(&barrier);
+    spin_until("1 party waits", || barrier.n_waiting() == 1);
+    assert_eq!(barrier.wait().unwrap(), 1, "the parent arrives second");
+    assert_eq!(join(&mut other), 10, "the child arrived first (index 0)");
 }
 
 #[test]

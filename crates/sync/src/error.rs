@@ -85,6 +85,11 @@ pub enum SyncError {
     /// or it was reset while this party waited). It stays broken until `reset`.
     #[error("the barrier is broken")]
     BrokenBarrier,
+    /// The last party of a barrier cycle has no copy of the barrier's action: its process
+    /// was not forked from the one that created the barrier with
+    /// `Barrier::with_action`. The barrier is broken.
+    #[error("the barrier's action is not available in this process (it was not forked from the process that created the barrier)")]
+    ActionUnavailable,
     /// More processes wait on a condition than it has waiter slots for.
     #[error("all {capacity} waiter slots of the condition are taken")]
     TooManyWaiters {
