@@ -160,3 +160,37 @@ fn timed_lock_on_a_dead_owner_reports_it_too() {
     assert!(err.is_owner_died());
     assert!(err.into_guard().is_some());
 }
+
+/// `TicketLock`'s documented failure: it records no pid per ticket, so a *waiter* killed
+/// while queued wedges the lock for everyone behind it (as a dead holder does). Once the
+/// holder releases, `serving` reaches the dead waiter's ticket and stays there: later
+/// lockers wait for ever (`lock`), and `try_lock_for` cannot get in and reports it by
+/// returning after its timeout. Use another strategy where processes may die.
+#[test]
+fn ticket_lock_is_wedged_by_a_waiter_killed_in_the_queue() {
+    use procshare::strategy::TicketLock;
+    let v = Value::<u64, TicketLock>::new(0).unwrap();
+    let held = v.lock().unwrap(); // ticket 0
+    let mut queued = Process::spawn(|| {
+        let _never = v.lock(); // takes ticket 1, then waits
+    })
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    while v.get_lock().raw().tickets_issued() != 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the waiter never queued"
+        );
+        std::thread::yield_now();
+    }
+    queued.kill().unwrap();
+    assert_eq!(queued.join().unwrap(), -libc::SIGKILL);
+    drop(held); // serving moves to ticket 1, whose owner is dead
+    let t0 = std::time::Instant::now();
+    let got = v.try_lock_for(Duration::from_millis(200)).unwrap();
+    assert!(
+        got.is_none(),
+        "TicketLock recovered from a dead waiter: update the docs"
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+}

@@ -184,6 +184,65 @@ fn semaphore_each_release_wakes_exactly_one_blocked_child() {
     assert_eq!(sem.value(), 0);
 }
 
+/// The semaphore a [`DieOnWake`] child watches.
+static WATCHED: std::sync::atomic::AtomicPtr<Semaphore> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// A schedule hook that SIGKILLs its own process the moment it returns from a kernel
+/// sleep while the watched semaphore has a unit: the waiter dies after being woken and
+/// before taking the unit, deterministically.
+struct DieOnWake;
+
+impl procshare::hook::Scheduler for DieOnWake {
+    fn point(&self, _: procshare::hook::Point) {}
+
+    fn runnable(&self) {
+        let sem = WATCHED.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: set by this process to a `Shared<Semaphore>` that its (never returning)
+        // child closure keeps alive; the object is only read through `&`.
+        if !sem.is_null() && unsafe { &*sem }.value() > 0 {
+            // SAFETY: raise only sends a signal to ourselves.
+            unsafe { libc::raise(libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn semaphore_waiter_killed_right_after_being_woken_does_not_strand_the_unit() {
+    // Before sleeps were bounded by the liveness slice, the one wake-up went to the doomed
+    // waiter (queued first), the unit stayed at 1, and the other waiter slept for ever.
+    let sem = Shared::new(Semaphore::new(0)).unwrap();
+    let mut doomed = Process::spawn(|| {
+        WATCHED.store(
+            &*sem as *const Semaphore as *mut Semaphore,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        procshare::hook::install(Some(&DieOnWake));
+        sem.acquire();
+        exit(RETURNED); // never: it dies whenever it wakes to a unit
+    })
+    .unwrap();
+    wait_until_blocked(&doomed);
+    let mut other = Process::spawn(|| {
+        sem.acquire();
+        exit(RETURNED);
+    })
+    .unwrap();
+    wait_until_blocked(&other);
+    sem.release().unwrap();
+    assert_eq!(
+        join(&mut other),
+        RETURNED,
+        "the other waiter never got the unit"
+    );
+    if doomed.join_timeout(Duration::ZERO).unwrap().is_none() {
+        // The wake-up went to the other waiter: the doomed one still sleeps. Give it a
+        // unit to wake to, so that it dies as designed.
+        sem.release().unwrap();
+    }
+    assert_eq!(join(&mut doomed), -libc::SIGKILL);
+}
+
 #[test]
 fn semaphore_never_admits_more_holders_than_its_count() {
     let sem = Shared::new(Semaphore::new(2)).unwrap();

@@ -7,11 +7,14 @@
 //! both sides), so both sides put a `fence(SeqCst)` between their store and their load:
 //! without it, both could miss each other and the sleeper would sleep through the release.
 //! A release wakes at most one sleeper; the count never goes below zero, so the semaphore
-//! never admits more holders than its count.
+//! never admits more holders than its count. A woken sleeper that dies before taking the
+//! unit would strand it while the others sleep: every sleep is therefore bounded by the
+//! liveness slice (50 ms), after which the sleeper re-checks the count.
 //!
 //! Checked by `tests/loom_semaphore.rs` (never more holders than the count, no lost
 //! wake-up, timeouts at every step; a variant without the fences must fail) and by the
-//! cross-process tests in `tests/sync_objects.rs`.
+//! cross-process tests in `tests/sync_objects.rs` (including a sleeper that dies the
+//! moment it is woken).
 
 use crate::loom::{fence, futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
 use crate::{ProcessShared, SyncError};
@@ -62,7 +65,10 @@ impl Core {
                 fence(Ordering::SeqCst);
             }
             if self.value.load(Ordering::Relaxed) == 0 {
-                futex_wait(&self.value, 0, deadline);
+                // At most one liveness slice: a release wakes exactly one sleeper, and if
+                // that process dies before it takes the unit, the others must still find
+                // it (they re-check the count when the slice passes).
+                futex_wait(&self.value, 0, &deadline.or_liveness_check());
             }
             self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }

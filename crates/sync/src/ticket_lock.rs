@@ -9,8 +9,11 @@
 //!
 //! Limits (documented in `docs/strategies.md`): a ticket cannot be given back, so
 //! `try_lock_for` does not queue: it takes the lock only when nobody holds or waits for it,
-//! and may starve under steady contention. A holder that dies is **not** detected: later
-//! tickets wait forever (use `try_lock_for` to bound the wait).
+//! and may starve under steady contention. Death is **not** detected: no pid is recorded
+//! per ticket, so a holder that dies, and equally a *waiter* killed while it holds a
+//! ticket, wedges the lock for every later ticket (`lock` waits for ever; `try_lock_for`
+//! returns false after its timeout). `tests/owner_death.rs` shows the waiter case. Use
+//! another strategy where processes may be killed.
 //!
 //! Tested by `tests/loom_ticket_lock.rs` and the cross-process tests of `procshare`.
 
