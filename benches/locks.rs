@@ -10,6 +10,8 @@
 //! |                    | no spinning) around a relaxed load + store, in a `Region`     |
 //! | `value_<lock>`     | `*v.lock().unwrap() += 1` on a `Value<u64, L>`, for `L` in    |
 //! |                    | `FutexMutex`, `SpinLock`, `TicketLock`, `PthreadMutex`        |
+//! | `array_lock_<n>`   | `a.lock().unwrap()[0] += 1` on an `Array<u64>` of 16 or 1 M   |
+//! |                    | elements: `lock()` works in place, so the two should match    |
 //!
 //! In every case the lock word (if any) and the counter share one cache line, as they do
 //! in a `Value` (lock at offset 0, data at the next multiple of 8).
@@ -49,7 +51,7 @@ mod common;
 use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use procshare::strategy::{FutexMutex, PthreadMutex, SpinLock, TicketLock};
-use procshare::{Process, RawArray, RawLock, RawValue, Region, Value};
+use procshare::{Array, Process, RawArray, RawLock, RawValue, Region, Value};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -107,6 +109,29 @@ impl<L: RawLock> Counter for Locked<L> {
     }
     fn count(&self) -> u64 {
         self.0.load().expect("Value::load")
+    }
+}
+
+/// `Array<u64>` of `N` elements with `a.lock().unwrap()[0] += 1`: what locking a whole
+/// array costs, by length.
+struct ArrayLock<const N: usize>(Array<u64>);
+
+impl<const N: usize> Counter for ArrayLock<N> {
+    fn name() -> String {
+        match N {
+            1_048_576 => "array_lock_1m".into(),
+            n => format!("array_lock_{n}"),
+        }
+    }
+    fn create() -> Self {
+        ArrayLock(Array::zeroed(N).expect("Array::zeroed"))
+    }
+    #[inline]
+    fn incr(&self) {
+        self.0.lock().unwrap()[0] += 1;
+    }
+    fn count(&self) -> u64 {
+        self.0.get(0).expect("Array::get")
     }
 }
 
@@ -262,6 +287,8 @@ fn cases() -> Vec<TableCase> {
         case::<Locked<SpinLock>>(),
         case::<Locked<TicketLock>>(),
         case::<Locked<PthreadMutex>>(),
+        case::<ArrayLock<16>>(),
+        case::<ArrayLock<1_048_576>>(),
     ]
 }
 
@@ -278,6 +305,8 @@ fn locked_increment_2proc(c: &mut Criterion) {
     bench_case::<Locked<SpinLock>>(&mut group);
     bench_case::<Locked<TicketLock>>(&mut group);
     bench_case::<Locked<PthreadMutex>>(&mut group);
+    bench_case::<ArrayLock<16>>(&mut group);
+    bench_case::<ArrayLock<1_048_576>>(&mut group);
     group.finish();
 }
 

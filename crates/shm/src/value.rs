@@ -93,9 +93,18 @@ impl<T: Pod, L: RawLock> Value<T, L> {
         Ok(v)
     }
 
-    /// The lock (CPython's `get_lock()`), e.g. to hold it across several operations:
-    /// `let held = v.get_lock().acquire()?; …; held.release()?`. Acquiring gives a guard,
-    /// so only a holder can release it.
+    /// The lock (CPython's `get_lock()`), e.g. to hold it across several operations.
+    /// Acquiring gives a guard, so only a holder can release it:
+    ///
+    /// ```
+    /// # use procshare_shm::Value;
+    /// let v = Value::<i32>::new(0)?;
+    /// let held = v.get_lock().acquire().unwrap(); // `with v.get_lock():`
+    /// assert!(v.try_lock().unwrap().is_none(), "held");
+    /// held.release()?;
+    /// assert!(v.try_lock().unwrap().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_lock(&self) -> LockHandle<'_, L> {
         LockHandle::new(self.raw_lock())
     }
@@ -175,7 +184,25 @@ impl<T: Pod, L: RawLock> Value<T, L> {
 /// The guard holds a private copy of the value (a `T` is small), read when the lock was
 /// taken and written back (if it was changed) just before the lock is released. It is
 /// `!Send` when the strategy's guards must stay on the locking thread
-/// ([`RawLock::GuardMarker`]).
+/// ([`RawLock::GuardMarker`]): a `PthreadMutex` guard cannot be moved to another thread,
+/// where its unlock would fail with `EPERM`.
+///
+/// ```
+/// # use procshare_shm::Value;
+/// fn assert_send<T: Send>(_: &T) {}
+/// let v = Value::<u64>::new(0)?; // FutexMutex: any thread may release it
+/// assert_send(&v.lock().unwrap());
+/// # Ok::<(), procshare_shm::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// # use procshare_shm::Value;
+/// # use procshare_sync::PthreadMutex;
+/// fn assert_send<T: Send>(_: &T) {}
+/// let v = Value::<u64, PthreadMutex>::new(0)?;
+/// assert_send(&v.lock().unwrap()); // error: the guard is `!Send`
+/// # Ok::<(), procshare_shm::Error>(())
+/// ```
 pub struct ValueGuard<'a, T: Pod, L: RawLock> {
     value: &'a Value<T, L>,
     /// Whether a scheduler was installed when the lock was taken.
