@@ -6,6 +6,8 @@
 //! * `cargo xtask replay <scenario> <token>`, `cargo xtask stress <litmus> [options]` and
 //!   `cargo xtask catalog [options]` run the harness (`crates/harness`, binary
 //!   `procshare-harness`) in release mode.
+//! * `cargo xtask tutorial list|run <name>|run --all` runs the ported seed tutorials
+//!   (`crates/tutorials`, binary `procshare-tutorial`).
 //! * `cargo xtask help` prints the usage.
 //!
 //! Nested cargo is the one that runs us (the `CARGO` environment variable, falling back to
@@ -38,6 +40,9 @@ commands:
   catalog [--cases N] [--seed S]
                  search every harness scenario with random and PCT schedules
   list           the harness's scenario names
+  tutorial list | run <name> [--free] | run --all [--free]
+                 the seed tutorials ported to procshare: list them (ready or pending, and
+                 why), run one or all; --free adds a race's free-running variant
   hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
             Err(message) => usage_error(&message),
         },
         "replay" | "stress" | "catalog" | "list" => harness(&args),
+        "tutorial" => tutorial(rest),
         "results" => results(),
         "hook-cost" => hook_cost(),
         other => usage_error(&format!("unknown command `{other}`")),
@@ -85,11 +91,27 @@ fn usage_error(message: &str) -> ExitCode {
 
 /// Forward a harness command to the `procshare-harness` binary (built in release mode).
 fn harness(args: &[String]) -> ExitCode {
-    let mut cargo_args: Vec<String> =
-        "run --quiet --release -p procshare-harness --bin procshare-harness --"
-            .split(' ')
-            .map(String::from)
-            .collect();
+    forward(
+        "run --quiet --release -p procshare-harness --bin procshare-harness --",
+        args,
+    )
+}
+
+/// Forward `tutorial <args>` to the `procshare-tutorial` binary (a debug build: the one
+/// the tests already made, and the whole suite runs in seconds).
+fn tutorial(args: &[String]) -> ExitCode {
+    if args.is_empty() {
+        return usage_error("`tutorial` needs `list` or `run`");
+    }
+    forward(
+        "run --quiet -p procshare-tutorials --bin procshare-tutorial --",
+        args,
+    )
+}
+
+/// Run `cargo <command> <args>` from the workspace root and exit with its status.
+fn forward(command: &str, args: &[String]) -> ExitCode {
+    let mut cargo_args: Vec<String> = command.split(' ').map(String::from).collect();
     cargo_args.extend(args.iter().cloned());
     let refs: Vec<&str> = cargo_args.iter().map(String::as_str).collect();
     match run::cargo_tee(&verify::workspace_root(), &refs, &[]) {

@@ -61,13 +61,18 @@ const LOOM_ENV: &[(&str, &str)] = &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREE
 
 /// Every check, in order. Adding a check is adding a line.
 ///
+/// The tutorial package is left out of `test` and run by `tutorials`, whose tests are all
+/// insta snapshots: so the summary shows how many snapshots passed, and none is counted
+/// twice.
+///
 /// The loom build has its own target directory: its `RUSTFLAGS` would otherwise invalidate
 /// the normal build each time.
 #[rustfmt::skip] // a table: one stage per line, columns aligned
 pub(crate) const STAGES: &[Stage] = &[
     Stage::new("fmt",         "fmt --all -- --check"),
     Stage::new("clippy",      "clippy --workspace --all-targets -- -D warnings"),
-    Stage::new("test",        "test --workspace").counts("tests"),
+    Stage::new("test",        "test --workspace --exclude procshare-tutorials").counts("tests"),
+    Stage::new("tutorials",   "test -p procshare-tutorials").counts("snapshots"),
     Stage::new("loom",        "test --release -p procshare-sync --tests --target-dir target/loom").env(LOOM_ENV).counts("loom models").slow(),
     Stage::new("catalog",     "run --release -p procshare-harness --bin procshare-harness -- catalog --cases 256").counts("scenario searches"),
     Stage::new("bench-build", "bench --workspace --no-run"),
@@ -309,7 +314,15 @@ mod tests {
         let options = parse(&[]).unwrap().unwrap();
         assert_eq!(
             selected(&options),
-            ["fmt", "clippy", "test", "loom", "catalog", "bench-build"]
+            [
+                "fmt",
+                "clippy",
+                "test",
+                "tutorials",
+                "loom",
+                "catalog",
+                "bench-build"
+            ]
         );
     }
 
@@ -318,7 +331,14 @@ mod tests {
         let options = parse(&["--quick"]).unwrap().unwrap();
         assert_eq!(
             selected(&options),
-            ["fmt", "clippy", "test", "catalog", "bench-build"]
+            [
+                "fmt",
+                "clippy",
+                "test",
+                "tutorials",
+                "catalog",
+                "bench-build"
+            ]
         );
     }
 
