@@ -79,3 +79,16 @@ impl Region {
         &self.file
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_sized_region_is_an_error_like_cpythons_shared_memory() {
+        assert!(matches!(Region::new(0), Err(Error::ZeroSize)));
+        let one = Region::new(1).unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(!one.is_empty());
+    }
+}
