@@ -3,15 +3,20 @@
 //! An actor parks at every schedule point and waits for the controller's `go`. Futex
 //! waits are not slept in the kernel: the actor records the word it waits on and parks
 //! `BLOCKED`; a futex wake by the running actor marks up to `n` actors blocked on that
-//! word as woken (lowest actor id first). Only the controller decides when a woken actor
-//! resumes, or when a timed wait expires, so a run is a pure function of its schedule.
+//! word as woken (lowest actor id first). Time is virtual: no primitive reads the clock;
+//! a deadline check parks at a `Timer` point, where the controller decides whether the
+//! timer has expired, and a liveness slice passes only when the controller says so
+//! (after a kill). Only the controller decides when a woken actor resumes, when a timed
+//! wait expires and when a liveness check runs, so a run is a pure function of its
+//! schedule.
 
 use crate::control::{
-    signal, sleep_on, Control, Slot, AT_POINT, BLOCKED, FINISHED, GO_EXPIRE, GO_QUIT, POINT_START,
+    signal, sleep_on, Control, Slot, AT_POINT, BLOCKED, FINISHED, GO_EXPIRE, GO_LIVENESS, GO_QUIT,
+    POINT_START,
 };
 use crate::scenario::Recorder;
 use procshare_sync::hook::{self, Point, Scheduler};
-use procshare_sync::loom::{WaitKind, Wake};
+use procshare_sync::loom::{Deadline, WaitKind, Wake};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -23,6 +28,7 @@ pub(crate) fn point_code(p: Point) -> u32 {
         Point::Load => 3,
         Point::Store => 4,
         Point::Spin => POINT_SPIN,
+        Point::Timer => POINT_TIMER,
         _ => 99,
     }
 }
@@ -35,6 +41,7 @@ pub(crate) fn point_name(code: u32) -> &'static str {
         3 => "load",
         4 => "store",
         5 => "spin",
+        POINT_TIMER => "timer",
         POINT_START => "start",
         POINT_BLOCKED => "wake",
         _ => "?",
@@ -43,6 +50,8 @@ pub(crate) fn point_name(code: u32) -> &'static str {
 
 /// Code of `Point::Spin`.
 pub(crate) const POINT_SPIN: u32 = 5;
+/// Code of `Point::Timer`: a deadline check, where the controller may let time pass.
+pub(crate) const POINT_TIMER: u32 = 6;
 
 /// Pseudo-point of an actor blocked in a futex wait.
 pub(crate) const POINT_BLOCKED: u32 = 101;
@@ -52,11 +61,13 @@ pub(crate) fn kind_code(kind: WaitKind) -> u32 {
         WaitKind::Untimed => 0,
         WaitKind::Liveness => 1,
         WaitKind::Deadline => 2,
+        WaitKind::DeadlineOrLiveness => 3,
     }
 }
 
 pub(crate) const KIND_LIVENESS: u32 = 1;
 pub(crate) const KIND_DEADLINE: u32 = 2;
+pub(crate) const KIND_BOTH: u32 = 3;
 
 /// Wait for a command in `go` (spinning briefly, then sleeping); consumes it.
 pub(crate) fn wait_go(slot: &Slot) -> u32 {
@@ -105,22 +116,53 @@ impl Scheduler for ActorScheduler {
         self.park(AT_POINT, point_code(point));
     }
 
-    fn futex_wait(&self, word: &AtomicU32, expected: u32, kind: WaitKind) -> Option<Wake> {
+    fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: &Deadline) -> Option<Wake> {
+        let slot = self.slot();
+        let timer = deadline.timer();
+        if timer != 0 && slot.fired_timer.load(Ordering::Relaxed) == timer {
+            return Some(Wake::TimedOut);
+        }
         if word.load(Ordering::SeqCst) != expected {
             return Some(Wake::Changed);
         }
-        let slot = self.slot();
         slot.wait_addr
             .store(word as *const AtomicU32 as u64, Ordering::Relaxed);
-        slot.wait_kind.store(kind_code(kind), Ordering::Relaxed);
+        slot.wait_kind
+            .store(kind_code(deadline.kind()), Ordering::Relaxed);
         slot.woken.store(0, Ordering::Relaxed);
         let go = self.park(BLOCKED, POINT_BLOCKED);
         slot.wait_addr.store(0, Ordering::Relaxed);
-        Some(if go == GO_EXPIRE {
-            Wake::TimedOut
-        } else {
-            Wake::Woken
+        Some(match go {
+            GO_EXPIRE => {
+                if timer != 0 {
+                    slot.fired_timer.store(timer, Ordering::Relaxed);
+                }
+                Wake::TimedOut
+            }
+            GO_LIVENESS => Wake::TimedOut,
+            _ => Wake::Woken,
         })
+    }
+
+    fn virtual_time(&self) -> bool {
+        true
+    }
+
+    fn timer_expired(&self, timer: u32) -> bool {
+        let slot = self.slot();
+        if slot.fired_timer.load(Ordering::Relaxed) == timer {
+            return true;
+        }
+        slot.timer.store(timer, Ordering::Relaxed);
+        if self.park(AT_POINT, POINT_TIMER) == GO_EXPIRE {
+            slot.fired_timer.store(timer, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    fn liveness_due(&self) -> bool {
+        self.control.kills.load(Ordering::Relaxed) != 0
     }
 
     fn futex_wake(&self, word: &AtomicU32, n: u32) -> bool {

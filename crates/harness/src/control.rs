@@ -35,6 +35,8 @@ pub(crate) const DEAD: u32 = 5;
 pub(crate) const GO_RUN: u32 = 1;
 pub(crate) const GO_EXPIRE: u32 = 2;
 pub(crate) const GO_QUIT: u32 = 3;
+/// Resume a blocked actor whose liveness slice passed (its own deadline has not).
+pub(crate) const GO_LIVENESS: u32 = 4;
 
 /// Pseudo-point of an actor waiting to start its steps.
 pub(crate) const POINT_START: u32 = 100;
@@ -50,6 +52,10 @@ pub(crate) struct Slot {
     pub(crate) wait_addr: AtomicU64,
     pub(crate) wait_kind: AtomicU32,
     pub(crate) woken: AtomicU32,
+    /// The virtual timer the actor asks about at a `Timer` point.
+    pub(crate) timer: AtomicU32,
+    /// The virtual timer the controller let expire in this case (0: none).
+    pub(crate) fired_timer: AtomicU32,
     pub(crate) panicked: AtomicU32,
     pub(crate) message: [AtomicU32; MESSAGE_LEN / 4],
 }
@@ -78,6 +84,8 @@ pub(crate) struct Control {
     pub(crate) clock: AtomicU64,
     pub(crate) events: AtomicU32,
     pub(crate) next_op: AtomicU32,
+    /// Actors killed so far in this case: liveness checks are due once it is non-zero.
+    pub(crate) kills: AtomicU32,
     pub(crate) slots: [Slot; MAX_ACTORS],
     pub(crate) history: [RawEvent; MAX_EVENTS],
 }
@@ -108,10 +116,13 @@ impl Control {
         self.clock.store(0, Ordering::Relaxed);
         self.events.store(0, Ordering::Relaxed);
         self.next_op.store(0, Ordering::Relaxed);
+        self.kills.store(0, Ordering::Relaxed);
         for slot in &self.slots[..actors] {
             slot.point.store(POINT_START, Ordering::Relaxed);
             slot.wait_addr.store(0, Ordering::Relaxed);
             slot.woken.store(0, Ordering::Relaxed);
+            slot.timer.store(0, Ordering::Relaxed);
+            slot.fired_timer.store(0, Ordering::Relaxed);
             slot.panicked.store(0, Ordering::Relaxed);
             slot.state.store(AT_POINT, Ordering::Release);
         }

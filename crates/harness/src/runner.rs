@@ -6,10 +6,13 @@
 //! killed (crash injection) or crashed is forked again. [`Runner::fork_per_case`] turns
 //! pooling off, which is the baseline the pooled speed is measured against.
 
-use crate::actor::{actor_main, is_parked, point_name, KIND_DEADLINE, KIND_LIVENESS, POINT_SPIN};
+use crate::actor::{
+    actor_main, is_parked, point_name, KIND_BOTH, KIND_DEADLINE, KIND_LIVENESS, POINT_SPIN,
+    POINT_TIMER,
+};
 use crate::control::{
-    signal, sleep_on, ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_QUIT, GO_RUN,
-    MAX_ACTORS, RUNNING,
+    signal, sleep_on, ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_LIVENESS,
+    GO_QUIT, GO_RUN, MAX_ACTORS, RUNNING,
 };
 use crate::scenario::{read_history, read_history_from, Event, Scenario};
 use crate::schedule::{Action, Choice, Chooser};
@@ -253,30 +256,34 @@ impl<'s, S: Scenario> Runner<'s, S> {
         }
     }
 
-    fn options(&self, kills: u32, killed_any: bool, stale_spin: &[bool]) -> Vec<Choice> {
+    fn options(&self, kills: u32, killed_any: bool, idle_at: &[u32]) -> Vec<Choice> {
         let control = self.control.get();
         let mut options = Vec::new();
         for (actor, slot) in control.slots[..self.actors.len()].iter().enumerate() {
             let action = match slot.state.load(Ordering::Acquire) {
                 // A spin step is a yield: spinning again before anyone else has moved
                 // cannot change anything (after a kill it can: liveness checks).
-                AT_POINT
-                    if stale_spin[actor]
-                        && !killed_any
-                        && slot.point.load(Ordering::Relaxed) == POINT_SPIN =>
-                {
-                    None
+                AT_POINT => {
+                    let point = slot.point.load(Ordering::Relaxed);
+                    // Spinning, or saying "not yet" at a deadline check, at a point this
+                    // actor already passed idly since anyone else last moved cannot
+                    // change anything: it would only repeat a full idle iteration.
+                    let run = !(idle_at[actor] & idle_bit(point) != 0 && !killed_any);
+                    (
+                        run.then_some(Action::Run),
+                        (point == POINT_TIMER).then_some(Action::Expire),
+                    )
                 }
-                AT_POINT => Some(Action::Run),
-                BLOCKED if slot.woken.load(Ordering::Relaxed) != 0 => Some(Action::Wake),
+                BLOCKED if slot.woken.load(Ordering::Relaxed) != 0 => (Some(Action::Wake), None),
                 BLOCKED => match slot.wait_kind.load(Ordering::Relaxed) {
-                    KIND_DEADLINE => Some(Action::Expire),
-                    KIND_LIVENESS if killed_any => Some(Action::Expire),
-                    _ => None,
+                    KIND_DEADLINE => (Some(Action::Expire), None),
+                    KIND_LIVENESS if killed_any => (Some(Action::Liveness), None),
+                    KIND_BOTH => (Some(Action::Expire), killed_any.then_some(Action::Liveness)),
+                    _ => (None, None),
                 },
-                _ => None,
+                _ => (None, None),
             };
-            if let Some(action) = action {
+            for action in [action.0, action.1].into_iter().flatten() {
                 options.push(Choice { actor, action });
             }
         }
@@ -305,12 +312,13 @@ impl<'s, S: Scenario> Runner<'s, S> {
         }
         let mut trace = Vec::new();
         let mut killed = Vec::new();
-        let mut stale_spin = vec![false; n];
+        // Per actor: the idle points (spin, timer) it passed since anyone else moved.
+        let mut idle_at = vec![0u32; n];
         let verdict = loop {
             if let Err(verdict) = self.wait_parked() {
                 break verdict;
             }
-            let options = self.options(killed.len() as u32, !killed.is_empty(), &stale_spin);
+            let options = self.options(killed.len() as u32, !killed.is_empty(), &idle_at);
             if options.is_empty() {
                 let control = self.control.get();
                 let blocked: Vec<usize> = (0..n)
@@ -334,13 +342,10 @@ impl<'s, S: Scenario> Runner<'s, S> {
             let code = self.control.get().slots[choice.actor]
                 .point
                 .load(Ordering::Relaxed);
-            let spun = choice.action == Action::Run && code == POINT_SPIN;
-            for (k, stale) in stale_spin.iter_mut().enumerate() {
-                if k == choice.actor {
-                    *stale = spun;
-                } else if !spun {
-                    *stale = false;
-                }
+            if choice.action == Action::Run && idle_bit(code) != 0 {
+                idle_at[choice.actor] |= idle_bit(code);
+            } else {
+                idle_at.iter_mut().for_each(|m| *m = 0);
             }
             let point = point_name(code);
             trace.push(Step {
@@ -353,6 +358,7 @@ impl<'s, S: Scenario> Runner<'s, S> {
             match choice.action {
                 Action::Run | Action::Wake => self.go(choice.actor, GO_RUN),
                 Action::Expire => self.go(choice.actor, GO_EXPIRE),
+                Action::Liveness => self.go(choice.actor, GO_LIVENESS),
                 Action::Kill => {
                     if let Some(mut p) = self.actors[choice.actor].take() {
                         let _ = p.kill();
@@ -361,6 +367,7 @@ impl<'s, S: Scenario> Runner<'s, S> {
                     self.control.get().slots[choice.actor]
                         .state
                         .store(DEAD, Ordering::Release);
+                    self.control.get().kills.fetch_add(1, Ordering::Relaxed);
                     killed.push(choice.actor);
                 }
             }
@@ -423,6 +430,16 @@ impl<S: Scenario> Drop for Runner<'_, S> {
     }
 }
 
+/// The bit of an idle point (a spin step, or a deadline check answered "not yet") in a
+/// runner's per-actor idle mask; 0 for every other point.
+fn idle_bit(point: u32) -> u32 {
+    match point {
+        POINT_SPIN => 1,
+        POINT_TIMER => 2,
+        _ => 0,
+    }
+}
+
 /// Render a trace as a per-actor table: one column per actor, one row per step, each
 /// cell the schedule point the actor was at and what happened to it, followed by the
 /// operations the step recorded (`name(input)` when one starts, `→ output` when it ends),
@@ -443,6 +460,7 @@ pub fn render_trace_with(trace: &[Step], actors: usize, op_name: &dyn Fn(u32) ->
                     Action::Run => step.point.to_string(),
                     Action::Wake => "woken".to_string(),
                     Action::Expire => "timeout".to_string(),
+                    Action::Liveness => "liveness check".to_string(),
                     Action::Kill => "KILLED".to_string(),
                 };
                 for e in &step.events {

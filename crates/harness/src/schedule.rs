@@ -24,6 +24,10 @@ pub enum Action {
     Expire,
     /// SIGKILL the actor now.
     Kill,
+    /// Let a blocked actor's liveness slice pass (offered once an actor was killed): it
+    /// wakes up to check whether its lock's owner still lives; its own deadline, if any,
+    /// has not passed.
+    Liveness,
 }
 
 /// One option offered to a [`Chooser`].

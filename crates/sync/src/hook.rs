@@ -26,6 +26,9 @@ pub enum Point {
     Store,
     /// Spinning: no progress is possible until another actor acts.
     Spin,
+    /// A timed operation asks whether its deadline has passed (virtual time only: the
+    /// scheduler answers, see [`Scheduler::timer_expired`]).
+    Timer,
 }
 
 /// A controlled scheduler, installed per process by the harness.
@@ -33,18 +36,42 @@ pub trait Scheduler: Sync {
     /// Called before the operation `point`; may block until this process is chosen to run.
     fn point(&self, point: Point);
 
-    /// Offered every futex wait on `word` (expected value `expected`; `kind` says what
-    /// bounds it). Return `Some(outcome)` to decide it without a kernel sleep (the
-    /// scheduler checks the word and parks the actor until it is woken or its timeout is
-    /// chosen to expire), or `None` for a real sleep. Default: `None`.
+    /// Offered every futex wait on `word` (expected value `expected`; `deadline` says
+    /// what bounds it: its [`kind`](crate::loom::Deadline::kind) and, under virtual time,
+    /// its [`timer`](crate::loom::Deadline::timer)). Return `Some(outcome)` to decide it
+    /// without a kernel sleep (the scheduler checks the word and parks the actor until it
+    /// is woken or its timeout is chosen to expire), or `None` for a real sleep. Default:
+    /// `None`.
     fn futex_wait(
         &self,
         word: &std::sync::atomic::AtomicU32,
         expected: u32,
-        kind: crate::loom::WaitKind,
+        deadline: &crate::loom::Deadline,
     ) -> Option<crate::loom::Wake> {
-        let _ = (word, expected, kind);
+        let _ = (word, expected, deadline);
         None
+    }
+
+    /// Does this scheduler keep virtual time? Then no primitive reads the clock: a finite
+    /// [`Deadline`](crate::loom::Deadline) expires only when [`Scheduler::timer_expired`]
+    /// (or a futex wait the scheduler decides) says so, liveness checks run when
+    /// [`Scheduler::liveness_due`] says so, and `monotonic_ms` is 0. Default: false.
+    fn virtual_time(&self) -> bool {
+        false
+    }
+
+    /// Virtual time: has timer `timer` expired? Called at every deadline check, so the
+    /// scheduler may let time pass at any such step; once it said yes it must keep saying
+    /// yes for that timer. Default: false.
+    fn timer_expired(&self, timer: u32) -> bool {
+        let _ = timer;
+        false
+    }
+
+    /// Virtual time: should a spinning waiter check its lock owner's liveness now?
+    /// Default: false.
+    fn liveness_due(&self) -> bool {
+        false
     }
 
     /// Offered every futex wake of up to `n` sleepers of `word`. Return true if the
@@ -125,9 +152,28 @@ pub fn point(point: Point) {
 pub fn futex_wait(
     word: &std::sync::atomic::AtomicU32,
     expected: u32,
-    kind: crate::loom::WaitKind,
+    deadline: &crate::loom::Deadline,
 ) -> Option<crate::loom::Wake> {
-    active().and_then(|s| s.futex_wait(word, expected, kind))
+    active().and_then(|s| s.futex_wait(word, expected, deadline))
+}
+
+/// Does the installed scheduler keep virtual time (see [`Scheduler::virtual_time`])?
+#[inline]
+pub fn virtual_time() -> bool {
+    active().is_some_and(|s| s.virtual_time())
+}
+
+/// Virtual time: has timer `timer` expired (see [`Scheduler::timer_expired`])? False with
+/// no scheduler.
+#[inline]
+pub fn timer_expired(timer: u32) -> bool {
+    active().is_some_and(|s| s.timer_expired(timer))
+}
+
+/// Virtual time: is a liveness check due (see [`Scheduler::liveness_due`])?
+#[inline]
+pub fn liveness_due() -> bool {
+    active().is_some_and(|s| s.liveness_due())
 }
 
 /// Offer a futex wake to the scheduler (see [`Scheduler::futex_wake`]).

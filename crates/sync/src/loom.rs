@@ -107,18 +107,38 @@ pub enum WaitKind {
     Liveness,
     /// A caller's timeout bounds it: it may expire at any step.
     Deadline,
+    /// Both a caller's timeout and the liveness slice bound it: the timeout may expire at
+    /// any step, the slice matters once an owner may have died.
+    DeadlineOrLiveness,
 }
 
 /// When a timed operation gives up. Measured on `CLOCK_MONOTONIC`; never early.
+///
+/// Under a controlled scheduler that keeps virtual time ([`Scheduler::virtual_time`](
+/// crate::hook::Scheduler::virtual_time)) no deadline reads the clock: a finite deadline
+/// is a *timer* that expires only when the scheduler says so (at a
+/// [`Point::Timer`](crate::hook::Point::Timer) check or in a futex wait it bounds), so a
+/// run is a pure function of its schedule, timeouts included. Under loom a finite deadline
+/// expires when the model's clock thread calls `expire_deadlines`.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     #[cfg(not(loom))]
     at: Option<std::time::Instant>,
     #[cfg(not(loom))]
     kind: WaitKind,
+    /// A virtual timer's id (non-zero) under a scheduler with virtual time.
+    #[cfg(not(loom))]
+    timer: u32,
     #[cfg(loom)]
     finite: bool,
+    /// Bounded by the liveness slice too (`or_liveness_check`).
+    #[cfg(loom)]
+    liveness: bool,
 }
+
+/// Ids of virtual timers (process-local; only their identity matters).
+#[cfg(not(loom))]
+static NEXT_TIMER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 impl Deadline {
     /// A deadline that never passes.
@@ -127,42 +147,89 @@ impl Deadline {
         return Deadline {
             at: None,
             kind: WaitKind::Untimed,
+            timer: 0,
         };
         #[cfg(loom)]
-        return Deadline { finite: false };
+        return Deadline {
+            finite: false,
+            liveness: false,
+        };
     }
 
     /// A deadline `timeout` from now. A timeout too large to represent never passes.
     pub fn after(timeout: Duration) -> Self {
         #[cfg(not(loom))]
         {
+            if crate::hook::virtual_time() {
+                let timer = NEXT_TIMER
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    .max(1);
+                return Deadline {
+                    at: None,
+                    kind: WaitKind::Deadline,
+                    timer,
+                };
+            }
             let at = std::time::Instant::now().checked_add(timeout);
             let kind = if at.is_some() {
                 WaitKind::Deadline
             } else {
                 WaitKind::Untimed
             };
-            Deadline { at, kind }
+            Deadline { at, kind, timer: 0 }
         }
         #[cfg(loom)]
         {
             let _ = timeout;
-            Deadline { finite: true }
+            Deadline {
+                finite: true,
+                liveness: false,
+            }
         }
     }
 
     /// Is it a real deadline (not [`Deadline::never`])?
     pub fn is_finite(&self) -> bool {
         #[cfg(not(loom))]
-        return self.at.is_some();
+        return self.timer != 0 || (self.at.is_some() && self.kind != WaitKind::Liveness);
         #[cfg(loom)]
         return self.finite;
     }
 
-    /// Has the deadline passed?
+    /// What bounds a wait on this deadline.
+    pub fn kind(&self) -> WaitKind {
+        #[cfg(not(loom))]
+        return self.kind;
+        #[cfg(loom)]
+        return match (self.finite, self.liveness) {
+            (false, false) => WaitKind::Untimed,
+            (false, true) => WaitKind::Liveness,
+            (true, false) => WaitKind::Deadline,
+            (true, true) => WaitKind::DeadlineOrLiveness,
+        };
+    }
+
+    /// The virtual timer's id under a scheduler with virtual time; 0 otherwise.
+    pub fn timer(&self) -> u32 {
+        #[cfg(not(loom))]
+        return self.timer;
+        #[cfg(loom)]
+        return 0;
+    }
+
+    /// Has the deadline passed? (Under virtual time: has the scheduler let it expire?)
     pub fn expired(&self) -> bool {
         #[cfg(not(loom))]
-        return self.at.is_some_and(|at| std::time::Instant::now() >= at);
+        {
+            if self.timer != 0 {
+                return crate::hook::timer_expired(self.timer);
+            }
+            if self.kind == WaitKind::Liveness {
+                // Only the liveness slice: the caller's own deadline is `never`.
+                return false;
+            }
+            self.at.is_some_and(|at| std::time::Instant::now() >= at)
+        }
         #[cfg(loom)]
         return self.finite && model::expired();
     }
@@ -170,19 +237,35 @@ impl Deadline {
     /// The earlier of this deadline and the next liveness check ([`LIVENESS_SLICE`] from
     /// now): how long a waiter sleeps before it asks whether the lock's owner still lives.
     pub fn or_liveness_check(&self) -> Deadline {
+        let kind = match self.kind() {
+            WaitKind::Untimed | WaitKind::Liveness => WaitKind::Liveness,
+            WaitKind::Deadline | WaitKind::DeadlineOrLiveness => WaitKind::DeadlineOrLiveness,
+        };
         #[cfg(not(loom))]
         {
+            if self.timer != 0 || crate::hook::virtual_time() {
+                // Virtual time: the scheduler decides when the slice passes.
+                return Deadline {
+                    at: None,
+                    kind,
+                    timer: self.timer,
+                };
+            }
             let check = std::time::Instant::now() + LIVENESS_SLICE;
             Deadline {
                 at: Some(self.at.map_or(check, |at| at.min(check))),
-                kind: match self.kind {
-                    WaitKind::Untimed => WaitKind::Liveness,
-                    kind => kind,
-                },
+                kind,
+                timer: 0,
             }
         }
         #[cfg(loom)]
-        return *self;
+        {
+            let _ = kind;
+            Deadline {
+                finite: self.finite,
+                liveness: true,
+            }
+        }
     }
 
     #[cfg(not(loom))]
@@ -208,12 +291,12 @@ pub const LIVENESS_SLICE: Duration = Duration::from_millis(50);
 pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
     #[cfg(not(loom))]
     {
+        if let Some(outcome) = crate::hook::futex_wait(word, expected, deadline) {
+            return outcome;
+        }
         let Some(timeout) = deadline.remaining() else {
             return Wake::TimedOut;
         };
-        if let Some(outcome) = crate::hook::futex_wait(word, expected, deadline.kind) {
-            return outcome;
-        }
         crate::hook::blocked();
         let r = crate::sys::futex_wait(word, expected, timeout);
         crate::hook::runnable();
@@ -265,10 +348,14 @@ pub fn current_thread() -> (u32, u32) {
     }
 }
 
-/// Milliseconds on `CLOCK_MONOTONIC`, comparable between processes. Under loom, always 0.
+/// Milliseconds on `CLOCK_MONOTONIC`, comparable between processes. Under loom, and under
+/// a scheduler with virtual time, always 0.
 pub fn monotonic_ms() -> u64 {
     #[cfg(not(loom))]
     {
+        if crate::hook::virtual_time() {
+            return 0;
+        }
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -302,11 +389,15 @@ impl LivenessTimer {
         }
     }
 
-    /// True when a liveness check is due now.
+    /// True when a liveness check is due now. Under a scheduler with virtual time the
+    /// scheduler decides ([`Scheduler::liveness_due`](crate::hook::Scheduler::liveness_due)).
     #[inline]
     pub fn due(&mut self) -> bool {
         #[cfg(not(loom))]
         {
+            if crate::hook::virtual_time() {
+                return crate::hook::liveness_due();
+            }
             self.calls = self.calls.wrapping_add(1);
             if self.calls % 64 != 0 {
                 return false;

@@ -48,7 +48,7 @@ impl Monitor {
     }
 
     /// Release the monitor, sleep until notified (or `deadline`), lock it again.
-    /// Returns false if the deadline passed. Must be called with the monitor held; it is
+    /// Returns false if the sleep timed out (the caller checks its own deadline). Must be called with the monitor held; it is
     /// held again when this returns, also on error (`OwnerDied`).
     pub(crate) fn wait(&self, deadline: &Deadline) -> Result<bool, LockError> {
         let seen = self.seq.load(Ordering::Relaxed);
@@ -59,7 +59,7 @@ impl Monitor {
         let relocked = self.mutex.lock();
         self.sleepers.fetch_sub(1, Ordering::Relaxed);
         relocked?;
-        Ok(woke != Wake::TimedOut || !deadline.expired())
+        Ok(woke != Wake::TimedOut)
     }
 
     /// Wake every waiter. Must be called with the monitor held.

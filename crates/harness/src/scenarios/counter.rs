@@ -1,8 +1,10 @@
 //! Counter scenarios: `actors` actors each add 1 to a shared `Value<u64, L>`, either
-//! under one lock acquisition (`*v.lock() += 1`) or as `v.store(v.load() + 1)` (two
-//! acquisitions: CPython's `v.value += 1`, the lost update). Property: the final value is
-//! the number of increments that completed (a killed actor's increment may or may not
-//! have happened).
+//! under one lock acquisition (`*v.lock() += 1`), under a timed one
+//! (`v.try_lock_for(t)`, at most two attempts; under the harness the timeout's expiry is a
+//! schedule choice), or as `v.store(v.load() + 1)` (two acquisitions: CPython's
+//! `v.value += 1`, the lost update). Property: the final value is the number of
+//! increments that completed (a killed actor's increment may or may not have happened),
+//! and the locked increments' history is that of a linearizable fetch-and-add counter.
 
 use crate::{lin, lin_history, Event, Recorder, Scenario};
 use procshare_shm::Value;
@@ -16,7 +18,13 @@ pub enum Increment {
     Locked,
     /// `v.store(v.load() + 1)`: read and write in two critical sections (loses updates).
     LoadThenStore,
+    /// `v.try_lock_for(t)`, then `+= 1` if acquired; at most two attempts.
+    Timed,
 }
+
+/// The timeout of [`Increment::Timed`] (virtual under the harness: only its expiry as a
+/// schedule choice matters).
+const TIMED_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// A shared counter incremented by every actor.
 #[derive(Debug)]
@@ -59,6 +67,7 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
         let how = match self.how {
             Increment::Locked => "counter",
             Increment::LoadThenStore => "lost-update",
+            Increment::Timed => "timed-counter",
         };
         let kills = if self.kills > 0 {
             format!("+kill{}", self.kills)
@@ -116,6 +125,23 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
                     };
                     rec.ret(op, old);
                 }
+                Increment::Timed => {
+                    for _attempt in 0..2 {
+                        let guard = match state.try_lock_for(TIMED_WAIT) {
+                            Ok(Some(g)) => g,
+                            Ok(None) => continue,
+                            Err(GuardError::OwnerDied { guard, .. }) => guard,
+                            Err(e) => return Err(e.to_string()),
+                        };
+                        // Recorded inside the critical section: the operation's interval
+                        // lies within the real one.
+                        let op = rec.invoke(OP_INCREMENT, 0, 1);
+                        let mut g = guard;
+                        *g += 1;
+                        rec.ret(op, *g - 1);
+                        break;
+                    }
+                }
                 Increment::LoadThenStore => {
                     let op = rec.invoke(OP_READ, 0, 0);
                     let x = state.load().map_err(|e| e.to_string())?;
@@ -165,7 +191,7 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
                 "counter is {value}, but {completed} increments completed ({started} started)"
             ));
         }
-        if self.how == Increment::Locked {
+        if self.how != Increment::LoadThenStore {
             // Each locked increment returned the value it replaced: the history must be
             // that of a linearizable fetch-and-add counter (killed actors' increments are
             // indeterminate).

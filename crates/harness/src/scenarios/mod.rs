@@ -30,6 +30,14 @@ pub trait CatalogEntry: Sync {
     fn search(&self, config: &SearchConfig) -> Result<SearchReport, HarnessError>;
     /// Replay one schedule and render it (for `cargo xtask replay`).
     fn replay(&self, schedule: Vec<u32>) -> Result<(crate::CaseReport, String), HarnessError>;
+    /// Run one case with a random chooser seeded with `seed`, then replay its schedule
+    /// `times` times on the same (pooled) runner: the first report and the replays. A
+    /// replay must reproduce the case exactly (the determinism check).
+    fn replays(
+        &self,
+        seed: u64,
+        times: usize,
+    ) -> Result<(crate::CaseReport, Vec<crate::CaseReport>), HarnessError>;
 }
 
 struct Entry<S> {
@@ -55,6 +63,20 @@ impl<S: Scenario + Sync> CatalogEntry for Entry<S> {
         });
         Ok((report, table))
     }
+    fn replays(
+        &self,
+        seed: u64,
+        times: usize,
+    ) -> Result<(crate::CaseReport, Vec<crate::CaseReport>), HarnessError> {
+        let mut runner = crate::Runner::new(&self.scenario)?;
+        let first = runner.run_case(&mut crate::RandomChooser::new(seed))?;
+        let token = crate::encode_token(&first.schedule());
+        let schedule = crate::decode_token(&token).expect("a token we just encoded");
+        let replays = (0..times)
+            .map(|_| runner.run_case(&mut crate::Replay::new(schedule.clone())))
+            .collect::<Result<_, _>>()?;
+        Ok((first, replays))
+    }
 }
 
 fn entry<S: Scenario + Sync + 'static>(
@@ -75,6 +97,7 @@ pub fn lock_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
         entry(LockedCounter::<L>::new(2, 2, Increment::Locked), broken),
         entry(LockedCounter::<L>::new(3, 1, Increment::Locked), broken),
         entry(LockedCounter::<L>::new(4, 1, Increment::Locked), broken),
+        entry(LockedCounter::<L>::new(3, 1, Increment::Timed), broken),
         entry(
             LockedCounter::<L>::new(2, 1, Increment::LoadThenStore),
             true,
