@@ -268,7 +268,7 @@ impl<'s, S: Scenario> Runner<'s, S> {
                     // Spinning, or saying "not yet" at a deadline check, at a point this
                     // actor already passed idly since anyone else last moved cannot
                     // change anything: it would only repeat a full idle iteration.
-                    let run = !(idle_at[actor] & idle_bit(point) != 0 && !killed_any);
+                    let run = idle_at[actor] & idle_bit(point) == 0 || killed_any;
                     (
                         run.then_some(Action::Run),
                         (point == POINT_TIMER).then_some(Action::Expire),
