@@ -145,7 +145,8 @@ pub(crate) fn free_run<L: RawLock>(out: &mut dyn Write, how: Increment) -> Resul
                 start.wait()?;
                 for _ in 0..FREE_INCREMENTS {
                     match how {
-                        Increment::Locked => *counter.lock()? += 1,
+                        // (The races use `Locked` and `LoadThenStore` only.)
+                        Increment::Locked | Increment::Timed => *counter.lock()? += 1,
                         Increment::LoadThenStore => counter.store(counter.load()? + 1)?,
                     }
                 }
