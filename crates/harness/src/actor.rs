@@ -2,8 +2,9 @@
 //!
 //! An actor parks at every schedule point and waits for the controller's `go`. Futex
 //! waits are not slept in the kernel: the actor records the word it waits on and parks
-//! `BLOCKED`; a futex wake by the running actor marks up to `n` actors blocked on that
-//! word as woken (lowest actor id first). Time is virtual: no primitive reads the clock;
+//! `BLOCKED`; a futex wake by the running actor that could release more sleepers than it
+//! may (`n` of them) is left to the controller, which picks which sleepers it releases
+//! (one choice per sleeper), so wake order is part of the schedule. Time is virtual: no primitive reads the clock;
 //! a deadline check parks at a `Timer` point, where the controller decides whether the
 //! timer has expired, and a liveness slice passes only when the controller says so
 //! (after a kill). Only the controller decides when a woken actor resumes, when a timed
@@ -12,7 +13,7 @@
 
 use crate::control::{
     signal, sleep_on, Control, Slot, AT_POINT, BLOCKED, FINISHED, GO_EXPIRE, GO_LIVENESS, GO_QUIT,
-    POINT_START,
+    MAX_ACTORS, POINT_START, WAKE_REQS,
 };
 use crate::scenario::Recorder;
 use procshare_sync::hook::{self, Point, Scheduler};
@@ -167,21 +168,51 @@ impl Scheduler for ActorScheduler {
 
     fn futex_wake(&self, word: &AtomicU32, n: u32) -> bool {
         let addr = word as *const AtomicU32 as u64;
-        let mut left = n;
+        let mut candidates = 0u32;
         for (j, slot) in self.control.slots.iter().enumerate() {
-            if left == 0 {
-                break;
-            }
             if j != self.me
                 && slot.state.load(Ordering::Acquire) == BLOCKED
                 && slot.wait_addr.load(Ordering::Relaxed) == addr
                 && slot.woken.load(Ordering::Relaxed) == 0
             {
-                slot.woken.store(1, Ordering::Relaxed);
-                left -= 1;
+                candidates |= 1 << j;
+            }
+        }
+        // Sleepers named by an earlier wake still waiting for the controller's picks are
+        // not woken yet, but that wake will take some of them: the controller resolves the
+        // requests in order and skips whoever an earlier one released.
+        if candidates.count_ones() <= n {
+            mark_woken(self.control, candidates);
+            return true;
+        }
+        let me = self.slot();
+        let len = me.wake_reqs_len.load(Ordering::Relaxed) as usize;
+        if len < WAKE_REQS {
+            me.wake_reqs[len].store(
+                u64::from(n) << 32 | u64::from(candidates),
+                Ordering::Relaxed,
+            );
+            me.wake_reqs_len.store(len as u32 + 1, Ordering::Relaxed);
+        } else {
+            // Too many wakes between two points: hand this one out lowest actor first.
+            let mut left = n;
+            for j in 0..MAX_ACTORS {
+                if left > 0 && candidates & (1 << j) != 0 {
+                    mark_woken(self.control, 1 << j);
+                    left -= 1;
+                }
             }
         }
         true
+    }
+}
+
+/// Mark the actors in `mask` woken.
+pub(crate) fn mark_woken(control: &Control, mask: u32) {
+    for (j, slot) in control.slots.iter().enumerate() {
+        if mask & (1 << j) != 0 {
+            slot.woken.store(1, Ordering::Relaxed);
+        }
     }
 }
 

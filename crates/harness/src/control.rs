@@ -38,6 +38,10 @@ pub(crate) const GO_QUIT: u32 = 3;
 /// Resume a blocked actor whose liveness slice passed (its own deadline has not).
 pub(crate) const GO_LIVENESS: u32 = 4;
 
+/// Most futex wakes with a choice one actor may make between two schedule points (more
+/// are handed out lowest actor first).
+pub(crate) const WAKE_REQS: usize = 4;
+
 /// Pseudo-point of an actor waiting to start its steps.
 pub(crate) const POINT_START: u32 = 100;
 
@@ -56,6 +60,11 @@ pub(crate) struct Slot {
     pub(crate) timer: AtomicU32,
     /// The virtual timer the controller let expire in this case (0: none).
     pub(crate) fired_timer: AtomicU32,
+    /// Futex wakes this actor made that the controller has yet to hand out, oldest
+    /// first: `left << 32 | candidates` (a bit per actor blocked on the word when the
+    /// wake was made).
+    pub(crate) wake_reqs: [AtomicU64; WAKE_REQS],
+    pub(crate) wake_reqs_len: AtomicU32,
     pub(crate) panicked: AtomicU32,
     pub(crate) message: [AtomicU32; MESSAGE_LEN / 4],
 }
@@ -123,6 +132,7 @@ impl Control {
             slot.woken.store(0, Ordering::Relaxed);
             slot.timer.store(0, Ordering::Relaxed);
             slot.fired_timer.store(0, Ordering::Relaxed);
+            slot.wake_reqs_len.store(0, Ordering::Relaxed);
             slot.panicked.store(0, Ordering::Relaxed);
             slot.state.store(AT_POINT, Ordering::Release);
         }

@@ -7,8 +7,8 @@
 //! pooling off, which is the baseline the pooled speed is measured against.
 
 use crate::actor::{
-    actor_main, is_parked, point_name, KIND_BOTH, KIND_DEADLINE, KIND_LIVENESS, POINT_SPIN,
-    POINT_TIMER,
+    actor_main, is_parked, mark_woken, point_name, KIND_BOTH, KIND_DEADLINE, KIND_LIVENESS,
+    POINT_SPIN, POINT_TIMER,
 };
 use crate::control::{
     signal, sleep_on, ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_LIVENESS,
@@ -300,6 +300,57 @@ impl<'s, S: Scenario> Runner<'s, S> {
         options
     }
 
+    /// The sleepers one pending futex wake may release, as `Pick` options (empty when no
+    /// wake needs a choice). Wakes that leave no choice are handed out on the way.
+    fn pending_picks(&self) -> Vec<Choice> {
+        let control = self.control.get();
+        for slot in &control.slots[..self.actors.len()] {
+            while slot.wake_reqs_len.load(Ordering::Relaxed) > 0 {
+                let req = slot.wake_reqs[0].load(Ordering::Relaxed);
+                let left = (req >> 32) as u32;
+                let candidates = (0..self.actors.len())
+                    .filter(|&j| {
+                        req & (1 << j) != 0
+                            && control.slots[j].woken.load(Ordering::Relaxed) == 0
+                            && control.slots[j].state.load(Ordering::Acquire) == BLOCKED
+                    })
+                    .collect::<Vec<_>>();
+                if left > 0 && candidates.len() > left as usize {
+                    return candidates
+                        .into_iter()
+                        .map(|actor| Choice {
+                            actor,
+                            action: Action::Pick,
+                        })
+                        .collect();
+                }
+                let mask = candidates.iter().fold(0u32, |m, &j| m | 1 << j);
+                mark_woken(control, mask);
+                pop_wake(slot);
+            }
+        }
+        Vec::new()
+    }
+
+    /// The controller picked `actor` for the oldest pending wake.
+    fn picked(&self, actor: usize) {
+        let control = self.control.get();
+        mark_woken(control, 1 << actor);
+        let Some(slot) = control.slots[..self.actors.len()]
+            .iter()
+            .find(|s| s.wake_reqs_len.load(Ordering::Relaxed) > 0)
+        else {
+            return;
+        };
+        let req = slot.wake_reqs[0].load(Ordering::Relaxed);
+        let left = (req >> 32).saturating_sub(1);
+        if left == 0 {
+            pop_wake(slot);
+        } else {
+            slot.wake_reqs[0].store(left << 32 | (req & 0xffff_ffff), Ordering::Relaxed);
+        }
+    }
+
     /// Run one case, with `chooser` making every choice.
     pub fn run_case(&mut self, chooser: &mut dyn Chooser) -> Result<CaseReport, HarnessError> {
         let n = self.actors.len();
@@ -318,7 +369,12 @@ impl<'s, S: Scenario> Runner<'s, S> {
             if let Err(verdict) = self.wait_parked() {
                 break verdict;
             }
-            let options = self.options(killed.len() as u32, !killed.is_empty(), &idle_at);
+            let picks = self.pending_picks();
+            let options = if picks.is_empty() {
+                self.options(killed.len() as u32, !killed.is_empty(), &idle_at)
+            } else {
+                picks
+            };
             if options.is_empty() {
                 let control = self.control.get();
                 let blocked: Vec<usize> = (0..n)
@@ -359,6 +415,7 @@ impl<'s, S: Scenario> Runner<'s, S> {
                 Action::Run | Action::Wake => self.go(choice.actor, GO_RUN),
                 Action::Expire => self.go(choice.actor, GO_EXPIRE),
                 Action::Liveness => self.go(choice.actor, GO_LIVENESS),
+                Action::Pick => self.picked(choice.actor),
                 Action::Kill => {
                     if let Some(mut p) = self.actors[choice.actor].take() {
                         let _ = p.kill();
@@ -430,6 +487,17 @@ impl<S: Scenario> Drop for Runner<'_, S> {
     }
 }
 
+/// Drop the oldest pending wake of `slot`.
+fn pop_wake(slot: &crate::control::Slot) {
+    let len = slot.wake_reqs_len.load(Ordering::Relaxed) as usize;
+    for i in 1..len {
+        let next = slot.wake_reqs[i].load(Ordering::Relaxed);
+        slot.wake_reqs[i - 1].store(next, Ordering::Relaxed);
+    }
+    slot.wake_reqs_len
+        .store(len.saturating_sub(1) as u32, Ordering::Relaxed);
+}
+
 /// The bit of an idle point (a spin step, or a deadline check answered "not yet") in a
 /// runner's per-actor idle mask; 0 for every other point.
 fn idle_bit(point: u32) -> u32 {
@@ -461,6 +529,7 @@ pub fn render_trace_with(trace: &[Step], actors: usize, op_name: &dyn Fn(u32) ->
                     Action::Wake => "woken".to_string(),
                     Action::Expire => "timeout".to_string(),
                     Action::Liveness => "liveness check".to_string(),
+                    Action::Pick => "picked by the wake".to_string(),
                     Action::Kill => "KILLED".to_string(),
                 };
                 for e in &step.events {

@@ -24,6 +24,9 @@ pub enum Action {
     Expire,
     /// SIGKILL the actor now.
     Kill,
+    /// A futex wake that may release fewer sleepers than are waiting releases this one
+    /// (the actor is a sleeper; nothing runs).
+    Pick,
     /// Let a blocked actor's liveness slice pass (offered once an actor was killed): it
     /// wakes up to check whether its lock's owner still lives; its own deadline, if any,
     /// has not passed.
