@@ -24,6 +24,33 @@ pub const MAX_ACTORS: usize = 8;
 pub const MAX_EVENTS: usize = 4096;
 /// Bytes kept of an actor's panic message.
 pub(crate) const MESSAGE_LEN: usize = 256;
+/// Bytes kept of the janitor's property-failure message (witness tables can be long).
+pub(crate) const JANITOR_MESSAGE_LEN: usize = 8192;
+
+/// Janitor commands (in `Janitor::go`).
+pub(crate) const JANITOR_RESET: u32 = 1;
+pub(crate) const JANITOR_CHECK: u32 = 2;
+pub(crate) const JANITOR_QUIT: u32 = 3;
+/// Janitor results (in `Janitor::result`).
+pub(crate) const JANITOR_BUSY: u32 = 1;
+pub(crate) const JANITOR_OK: u32 = 2;
+/// The property failed (the message says why).
+pub(crate) const JANITOR_FAILED: u32 = 3;
+/// `reset` itself panicked.
+pub(crate) const JANITOR_RESET_FAILED: u32 = 4;
+
+/// The janitor's words: the process that resets the state and checks the property, so
+/// that the controller itself never touches a lock an actor may have left held.
+#[repr(C)]
+pub(crate) struct Janitor {
+    pub(crate) go: AtomicU32,
+    pub(crate) go_sleeping: AtomicU32,
+    pub(crate) result: AtomicU32,
+    pub(crate) result_sleeping: AtomicU32,
+    /// Bit k: actor k was killed in the case being checked.
+    pub(crate) killed: AtomicU32,
+    pub(crate) message: [AtomicU32; JANITOR_MESSAGE_LEN / 4],
+}
 
 pub(crate) const RUNNING: u32 = 1;
 pub(crate) const AT_POINT: u32 = 2;
@@ -96,6 +123,7 @@ pub(crate) struct Control {
     /// Actors killed so far in this case: liveness checks are due once it is non-zero.
     pub(crate) kills: AtomicU32,
     pub(crate) slots: [Slot; MAX_ACTORS],
+    pub(crate) janitor: Janitor,
     pub(crate) history: [RawEvent; MAX_EVENTS],
 }
 
@@ -139,24 +167,34 @@ impl Control {
     }
 
     pub(crate) fn message(&self, actor: usize) -> String {
-        let mut bytes = Vec::with_capacity(MESSAGE_LEN);
-        for w in &self.slots[actor].message {
-            bytes.extend_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
-        }
-        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-        String::from_utf8_lossy(&bytes[..end]).into_owned()
+        read_text(&self.slots[actor].message)
     }
 
     pub(crate) fn set_message(&self, actor: usize, text: &str) {
-        let mut bytes = [0u8; MESSAGE_LEN];
-        let n = text.len().min(MESSAGE_LEN - 1);
-        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-        for (w, chunk) in self.slots[actor].message.iter().zip(bytes.chunks_exact(4)) {
-            w.store(
-                u32::from_ne_bytes(chunk.try_into().expect("4 bytes")),
-                Ordering::Relaxed,
-            );
-        }
+        write_text(&self.slots[actor].message, text);
+    }
+}
+
+/// A NUL-terminated text stored in words of shared memory.
+pub(crate) fn read_text(words: &[AtomicU32]) -> String {
+    let mut bytes = Vec::with_capacity(words.len() * 4);
+    for w in words {
+        bytes.extend_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+    }
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Store `text` (truncated to fit, NUL-terminated) in `words`.
+pub(crate) fn write_text(words: &[AtomicU32], text: &str) {
+    let mut bytes = vec![0u8; words.len() * 4];
+    let n = text.len().min(bytes.len() - 1);
+    bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+    for (w, chunk) in words.iter().zip(bytes.chunks_exact(4)) {
+        w.store(
+            u32::from_ne_bytes(chunk.try_into().expect("4 bytes")),
+            Ordering::Relaxed,
+        );
     }
 }
 

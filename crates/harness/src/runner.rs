@@ -11,14 +11,16 @@ use crate::actor::{
     POINT_SPIN, POINT_TIMER,
 };
 use crate::control::{
-    signal, sleep_on, ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE, GO_LIVENESS,
-    GO_QUIT, GO_RUN, MAX_ACTORS, RUNNING,
+    signal, sleep_on, Control, ControlBlock, AT_POINT, BLOCKED, DEAD, FINISHED, GO_EXPIRE,
+    GO_LIVENESS, GO_QUIT, GO_RUN, JANITOR_BUSY, JANITOR_CHECK, JANITOR_FAILED, JANITOR_OK,
+    JANITOR_QUIT, JANITOR_RESET, JANITOR_RESET_FAILED, MAX_ACTORS, RUNNING,
 };
 use crate::scenario::{read_history, read_history_from, Event, Scenario};
 use crate::schedule::{Action, Choice, Chooser};
 use procshare_shm::Process;
 use procshare_sync::loom::Wake;
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -63,6 +65,14 @@ pub enum Verdict {
         /// The actor.
         actor: usize,
     },
+    /// The case ran longer than [`Runner::case_budget`] (wall-clock time).
+    TimeLimit,
+    /// Resetting the state or checking the property did not finish within
+    /// [`Runner::janitor_budget`]: something the case left behind blocks it (typically a
+    /// lock that stays held after every actor finished or died).
+    ResetStuck,
+    /// The scenario's `reset` panicked (its message).
+    ResetFailed(String),
     /// An actor process died without being chosen to (a crash, not an injected kill).
     ActorCrashed {
         /// The actor.
@@ -87,6 +97,12 @@ impl fmt::Display for Verdict {
             Verdict::ActorFailed { actor, message } => write!(f, "actor {actor} failed: {message}"),
             Verdict::Deadlock { blocked } => write!(f, "deadlock: actors {blocked:?} blocked"),
             Verdict::StepLimit => write!(f, "step limit reached"),
+            Verdict::TimeLimit => write!(f, "time limit reached"),
+            Verdict::ResetStuck => write!(
+                f,
+                "resetting the state or checking the property hung (something stays held)"
+            ),
+            Verdict::ResetFailed(m) => write!(f, "resetting the state failed: {m}"),
             Verdict::ActorStuck { actor } => {
                 write!(f, "actor {actor} is stuck outside the scheduler's view")
             }
@@ -135,9 +151,17 @@ pub struct Runner<'s, S: Scenario> {
     state: S::State,
     control: ControlBlock,
     actors: Vec<Option<Process>>,
+    /// The process that resets the state and checks the property (see `janitor_main`).
+    janitor: Option<Process>,
+    /// The last case may have changed the state: reset it before the next one.
+    needs_reset: bool,
+    /// The last case failed: set everything up afresh before the next one.
+    needs_rebuild: bool,
     pooled: bool,
     max_steps: usize,
     stuck_after: Duration,
+    case_budget: Duration,
+    janitor_budget: Duration,
 }
 
 impl<S: Scenario> fmt::Debug for Runner<'_, S> {
@@ -161,10 +185,29 @@ impl<'s, S: Scenario> Runner<'s, S> {
             scenario,
             control: ControlBlock::new()?,
             actors: (0..n).map(|_| None).collect(),
+            janitor: None,
+            needs_reset: false,
+            needs_rebuild: false,
             pooled: true,
             max_steps: 100_000,
-            stuck_after: Duration::from_secs(10),
+            stuck_after: Duration::from_secs(5),
+            case_budget: Duration::from_secs(30),
+            janitor_budget: Duration::from_secs(5),
         })
+    }
+
+    /// Wall-clock budget of one case (default 30 s): a case still running then ends as
+    /// [`Verdict::TimeLimit`], a finding with its replay token.
+    pub fn case_budget(mut self, limit: Duration) -> Self {
+        self.case_budget = limit;
+        self
+    }
+
+    /// How long resetting the state or checking the property may take (default 5 s)
+    /// before the case is reported as [`Verdict::ResetStuck`].
+    pub fn janitor_budget(mut self, limit: Duration) -> Self {
+        self.janitor_budget = limit;
+        self
     }
 
     /// Fork fresh actors for every case instead of reusing them (the slow baseline).
@@ -180,15 +223,49 @@ impl<'s, S: Scenario> Runner<'s, S> {
     }
 
     /// How long an actor may run without parking before the case is reported as
-    /// [`Verdict::ActorStuck`] (default 10 s).
+    /// [`Verdict::ActorStuck`] (default 5 s).
     pub fn stuck_after(mut self, limit: Duration) -> Self {
         self.stuck_after = limit;
         self
     }
 
-    /// The scenario's shared state (e.g. for a final look after a case).
+    /// The scenario's shared state (e.g. for a final look after a case: it is reset only
+    /// when the next case starts).
     pub fn state(&self) -> &S::State {
         &self.state
+    }
+
+    /// Run `command` in the janitor (forking it if needed) and wait for its answer, at
+    /// most [`Runner::janitor_budget`]. `None`: it did not answer in time, and it has been
+    /// killed (a new one is forked next time).
+    fn janitor_call(&mut self, command: u32, killed: &[usize]) -> Option<(u32, String)> {
+        let control = self.control.get();
+        let j = &control.janitor;
+        if self.janitor.is_none() {
+            let scenario = self.scenario;
+            let state = &self.state;
+            match Process::spawn(|| janitor_main(control, scenario, state)) {
+                Ok(p) => self.janitor = Some(p),
+                Err(e) => return Some((JANITOR_RESET_FAILED, format!("fork: {e}"))),
+            }
+        }
+        j.killed
+            .store(killed.iter().fold(0, |m, &k| m | 1 << k), Ordering::Relaxed);
+        j.result.store(JANITOR_BUSY, Ordering::Relaxed);
+        j.go.store(command, Ordering::Release);
+        signal(&j.go, &j.go_sleeping);
+        let started = std::time::Instant::now();
+        loop {
+            let r = j.result.load(Ordering::Acquire);
+            if r != JANITOR_BUSY {
+                return Some((r, crate::control::read_text(&j.message)));
+            }
+            let Some(left) = self.janitor_budget.checked_sub(started.elapsed()) else {
+                self.janitor = None; // dropping the Process kills and reaps it
+                return None;
+            };
+            sleep_on(&j.result, JANITOR_BUSY, &j.result_sleeping, Some(left));
+        }
     }
 
     fn spawn(&mut self, k: usize) -> Result<(), HarnessError> {
@@ -354,8 +431,31 @@ impl<'s, S: Scenario> Runner<'s, S> {
     /// Run one case, with `chooser` making every choice.
     pub fn run_case(&mut self, chooser: &mut dyn Chooser) -> Result<CaseReport, HarnessError> {
         let n = self.actors.len();
-        self.scenario.reset(&self.state);
+        if self.needs_rebuild {
+            self.rebuild();
+        }
+        if self.needs_reset {
+            let early = |verdict| CaseReport {
+                trace: Vec::new(),
+                history: Vec::new(),
+                killed: Vec::new(),
+                verdict,
+            };
+            match self.janitor_call(JANITOR_RESET, &[]) {
+                Some((JANITOR_OK, _)) => self.needs_reset = false,
+                Some((_, message)) => {
+                    self.needs_rebuild = true;
+                    return Ok(early(Verdict::ResetFailed(message)));
+                }
+                None => {
+                    self.needs_rebuild = true;
+                    return Ok(early(Verdict::ResetStuck));
+                }
+            }
+        }
+        self.needs_reset = true;
         self.control.get().reset_case(n);
+        let case_started = std::time::Instant::now();
         for k in 0..n {
             if self.actors[k].is_none() {
                 self.spawn(k)?;
@@ -392,6 +492,9 @@ impl<'s, S: Scenario> Runner<'s, S> {
             }
             if trace.len() >= self.max_steps {
                 break Verdict::StepLimit;
+            }
+            if case_started.elapsed() >= self.case_budget {
+                break Verdict::TimeLimit;
             }
             let index = chooser.choose(trace.len(), &options).min(options.len() - 1);
             let choice = options[index];
@@ -437,6 +540,14 @@ impl<'s, S: Scenario> Runner<'s, S> {
         };
         let control = self.control.get();
         let history = read_history(control);
+        // Actors stuck mid-case (deadlock, step limit) cannot be reused: replace them
+        // (killing them first, so that what they hold is a dead owner's for the janitor).
+        let finished = |k: usize| control.slots[k].state.load(Ordering::Acquire) == FINISHED;
+        for k in 0..n {
+            if !self.pooled || !finished(k) {
+                self.retire(k);
+            }
+        }
         let verdict = match verdict {
             Verdict::Pass => {
                 let failed =
@@ -446,27 +557,41 @@ impl<'s, S: Scenario> Runner<'s, S> {
                         actor,
                         message: control.message(actor),
                     },
-                    None => match self.scenario.check(&self.state, &history, &killed) {
-                        Ok(()) => Verdict::Pass,
-                        Err(m) => Verdict::PropertyFailed(m),
+                    // The property is checked in the janitor, never here: the state may
+                    // hold a lock that a buggy primitive left held.
+                    None => match self.janitor_call(JANITOR_CHECK, &killed) {
+                        Some((JANITOR_OK, _)) => Verdict::Pass,
+                        Some((JANITOR_FAILED, m)) => Verdict::PropertyFailed(m),
+                        Some((_, m)) => Verdict::ResetFailed(m),
+                        None => Verdict::ResetStuck,
                     },
                 }
             }
             v => v,
         };
-        // Actors stuck mid-case (deadlock, step limit) cannot be reused: replace them.
-        let finished = |k: usize| control.slots[k].state.load(Ordering::Acquire) == FINISHED;
-        for k in 0..n {
-            if !self.pooled || !finished(k) {
-                self.retire(k);
-            }
-        }
+        // Whatever a failure left behind (a lock held by a live pooled actor, a half-done
+        // update) must not reach the next case through `reset`, which could hang on it:
+        // the next case starts over with fresh actors and a fresh state. (Not now: the
+        // caller may still look at this case's final state.)
+        self.needs_rebuild = verdict.is_failure();
         Ok(CaseReport {
             trace,
             history,
             killed,
             verdict,
         })
+    }
+
+    /// Kill every actor and the janitor and set the scenario up afresh (after a failing
+    /// case, or a reset that hung).
+    fn rebuild(&mut self) {
+        for k in 0..self.actors.len() {
+            self.actors[k] = None; // dropping the Process kills and reaps it
+        }
+        self.janitor = None;
+        self.state = self.scenario.setup();
+        self.needs_reset = false;
+        self.needs_rebuild = false;
     }
 
     fn retire(&mut self, k: usize) {
@@ -484,6 +609,67 @@ impl<S: Scenario> Drop for Runner<'_, S> {
         for k in 0..self.actors.len() {
             self.retire(k);
         }
+        if let Some(mut janitor) = self.janitor.take() {
+            let j = &self.control.get().janitor;
+            j.go.store(JANITOR_QUIT, Ordering::Release);
+            signal(&j.go, &j.go_sleeping);
+            // A janitor that does not quit within its budget is killed.
+            if !matches!(janitor.join_timeout(self.janitor_budget), Ok(Some(_))) {
+                drop(janitor);
+            }
+        }
+    }
+}
+
+/// The janitor process: resets the scenario's state and checks its property on the
+/// controller's behalf, with no scheduler installed (so real liveness checks recover
+/// locks of killed actors). If either hangs, on a lock a buggy primitive left held, only
+/// the janitor hangs: the controller reports [`Verdict::ResetStuck`] after its budget and
+/// kills it. Never returns.
+fn janitor_main<S: Scenario>(control: &'static Control, scenario: &S, state: &S::State) -> ! {
+    let j = &control.janitor;
+    loop {
+        let command = loop {
+            let c = j.go.swap(0, Ordering::Acquire);
+            if c != 0 {
+                break c;
+            }
+            sleep_on(&j.go, 0, &j.go_sleeping, None);
+        };
+        let panic_text = |p: Box<dyn std::any::Any + Send>| {
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into())
+        };
+        let (result, message) = match command {
+            JANITOR_RESET => match catch_unwind(AssertUnwindSafe(|| scenario.reset(state))) {
+                Ok(()) => (JANITOR_OK, String::new()),
+                Err(p) => (JANITOR_RESET_FAILED, panic_text(p)),
+            },
+            JANITOR_CHECK => {
+                let bits = j.killed.load(Ordering::Relaxed);
+                let killed: Vec<usize> = (0..MAX_ACTORS).filter(|k| bits & (1 << k) != 0).collect();
+                let history = read_history(control);
+                match catch_unwind(AssertUnwindSafe(|| {
+                    scenario.check(state, &history, &killed)
+                })) {
+                    Ok(Ok(())) => (JANITOR_OK, String::new()),
+                    Ok(Err(m)) => (JANITOR_FAILED, m),
+                    Err(p) => (
+                        JANITOR_FAILED,
+                        format!("the property check panicked: {}", panic_text(p)),
+                    ),
+                }
+            }
+            _ => {
+                // SAFETY: leaving the janitor process at once, as a forked child must.
+                unsafe { libc::_exit(0) }
+            }
+        };
+        crate::control::write_text(&j.message, &message);
+        j.result.store(result, Ordering::Release);
+        signal(&j.result, &j.result_sleeping);
     }
 }
 

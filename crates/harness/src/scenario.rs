@@ -32,6 +32,11 @@ pub trait Scenario: Sync {
     fn setup(&self) -> Self::State;
 
     /// Put the state back to its initial value before a case (no actor runs meanwhile).
+    ///
+    /// Runs in the runner's *janitor* process, never in the controller, with a time
+    /// budget: a reset that blocks (on a lock a buggy primitive left held) ends the case
+    /// as `Verdict::ResetStuck` instead of hanging the run. After a failing case the
+    /// runner sets the scenario up afresh instead of resetting.
     fn reset(&self, state: &Self::State);
 
     /// Actor `actor`'s steps. Schedule points inside the primitives it uses decide the
@@ -44,7 +49,8 @@ pub trait Scenario: Sync {
     }
 
     /// The property, checked on the final state and the recorded history. `killed` lists
-    /// the actors killed by crash injection.
+    /// the actors killed by crash injection. Like `reset`, it runs in the janitor process
+    /// with a time budget, so it may take locks freely.
     fn check(&self, state: &Self::State, history: &[Event], killed: &[usize])
         -> Result<(), String>;
 }

@@ -118,16 +118,26 @@ fn same_kind(a: &Verdict, b: &Verdict) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-/// Shrink a failing schedule: the shortest, lowest one found that fails like `failing`.
+/// How long [`shrink`] may take; it returns the smallest failing schedule found by then.
+pub const SHRINK_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Shrink a failing schedule: the shortest, lowest one found that fails like `failing`,
+/// within [`SHRINK_BUDGET`].
 pub fn shrink<S: Scenario>(
     runner: &mut Runner<'_, S>,
     failing: CaseReport,
     runs: &mut u32,
 ) -> Result<CaseReport, HarnessError> {
     let kind = failing.verdict.clone();
+    let started = Instant::now();
     let mut best = failing;
     let mut current = trimmed(best.schedule());
     let mut attempt = |candidate: &[u32], runner: &mut Runner<'_, S>| {
+        if started.elapsed() >= SHRINK_BUDGET {
+            // Out of time: keep the best so far (slow findings, e.g. stuck actors, take
+            // seconds per replay).
+            return Ok(None);
+        }
         *runs += 1;
         runner
             .run_case(&mut Replay::new(candidate.to_vec()))
