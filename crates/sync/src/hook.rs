@@ -26,6 +26,12 @@ pub enum Point {
     Store,
     /// Spinning: no progress is possible until another actor acts.
     Spin,
+    /// About to send a message on a connection.
+    Send,
+    /// About to receive a message from a connection.
+    Recv,
+    /// About to poll a connection for a readable message.
+    Poll,
 }
 
 /// A controlled scheduler, installed per process by the harness.
