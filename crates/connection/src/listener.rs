@@ -155,7 +155,7 @@ pub struct Listener {
     address: Address,
     auth: Auth,
     max_message: u64,
-    last_accepted: Option<String>,
+    last_accepted: std::cell::RefCell<Option<String>>,
 }
 
 impl fmt::Debug for Listener {
@@ -225,7 +225,7 @@ impl Listener {
             address,
             auth,
             max_message: crate::frame::DEFAULT_MAX_MESSAGE,
-            last_accepted: None,
+            last_accepted: Default::default(),
         })
     }
 
@@ -236,8 +236,8 @@ impl Listener {
 
     /// The peer address of the last accepted connection, as displayed (CPython's
     /// `last_accepted`).
-    pub fn last_accepted(&self) -> Option<&str> {
-        self.last_accepted.as_deref()
+    pub fn last_accepted(&self) -> Option<String> {
+        self.last_accepted.borrow().clone()
     }
 
     /// The receive limit given to accepted connections (default 1 GiB).
@@ -247,7 +247,7 @@ impl Listener {
 
     /// Accept one client and authenticate it (if a key is set). An error concerns that
     /// client only: call `accept` again for the next one.
-    pub fn accept(&mut self) -> Result<Connection> {
+    pub fn accept(&self) -> Result<Connection> {
         let (fd, peer): (OwnedFd, String) = match &self.socket {
             Socket::Unix { listener, .. } => {
                 let (s, a) = listener.accept()?;
@@ -259,7 +259,7 @@ impl Listener {
                 (s.into(), a.to_string())
             }
         };
-        self.last_accepted = Some(peer);
+        *self.last_accepted.borrow_mut() = Some(peer);
         let mut conn = Connection::from_socket(fd);
         conn.set_max_message(self.max_message);
         if let Some(key) = self.auth.active_key() {
