@@ -194,8 +194,7 @@ fn hostile_handshakes_are_typed_errors_and_the_listener_keeps_serving() {
     // A response claiming 10 MB (and sending them): refused from the prefix alone.
     let (server, _) = exchange(&listener, |addr| {
         raw_peer(&addr, |s| {
-            s.write_all(Header::for_len(10_000_000).as_bytes())
-                .unwrap();
+            s.write_all(Header::for_len(10_000_000).as_bytes()).unwrap();
             let _ = s.write_all(&vec![b'x'; 10_000_000]);
         })
     });
