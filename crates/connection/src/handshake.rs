@@ -42,7 +42,7 @@
 //! has not passed both directions.
 //!
 //! Tested by the proptests below (any key and policy pair; random responses and
-//! challenges never pass and never panic), by `tests/handshake.rs` (hostile peers, 10 MB
+//! challenges never pass and never panic), by `tests/listener.rs` (hostile peers, 10 MB
 //! handshakes), and against python3 in `tests/python.rs` (legacy, with the real 3.11
 //! `multiprocessing.connection`; modern, with `tests/peers/modern.py` playing 3.12).
 

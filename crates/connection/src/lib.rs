@@ -1,5 +1,5 @@
 //! `procshare-connection`: CPython's `multiprocessing.connection` — [`Pipe`],
-//! [`Connection`], [`wait`], [`Listener`] and [`Client`] — rebuilt for real OS processes
+//! [`Connection`], [`wait()`], [`Listener`] and [`Client`] — rebuilt for real OS processes
 //! and wire-compatible with python3, so a Rust process and a Python process can talk.
 //!
 //! | module         | what it guarantees                                                       |

@@ -3,7 +3,7 @@
 //! optional authkey.
 //!
 //! * Wire-compatible with CPython: frames from [`frame`](crate::frame), the handshake from
-//!   [`handshake`](crate::handshake); the server challenges first, then the client
+//!   [`handshake`]; the server challenges first, then the client
 //!   (mutual authentication). As in CPython, an empty authkey means no authentication.
 //! * `accept` returns a connection only after both directions of the handshake passed; a
 //!   failed handshake (wrong key, hostile or oversized messages, a peer that stalls past
