@@ -37,9 +37,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Messages between processes go through CPython's `Pipe` and `Connection`, with the same
+//! wire format and handshake as `multiprocessing.connection` (a python3 process can be
+//! the peer):
+//!
+//! ```
+//! use procshare::{Pipe, Process};
+//!
+//! let (reader, writer) = Pipe::simplex()?;
+//! let mut child = Process::spawn(|| writer.send_bytes(b"from the child").unwrap())?;
+//! assert_eq!(reader.recv_bytes()?, b"from the child");
+//! child.join()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The crates behind the facade: `procshare-sync` (lock protocols, the loom facade, the
-//! futex shim, schedule points) and `procshare-shm` (shared regions and heap, `Value`,
-//! `Array`, `Process`). See `docs/architecture.md`.
+//! futex shim, schedule points), `procshare-shm` (shared regions and heap, `Value`,
+//! `Array`, `Process`) and `procshare-connection` (`Pipe`, `Connection`, `wait`,
+//! `Listener`, `Client`). See `docs/architecture.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use procshare_shm::{
@@ -51,6 +66,10 @@ pub use procshare_sync::{
     GuardResult, GuardSend, Lock, LockError, LockGuard, ProcessShared, RLock, RawLock, Semaphore,
     SyncError, TryGuardResult,
 };
+
+/// CPython's `multiprocessing.connection`: frames, handshake, codecs, listeners, `wait`.
+pub use procshare_connection as connection;
+pub use procshare_connection::{Client, Connection, Listener, Pipe};
 
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.

@@ -30,6 +30,9 @@ pub(crate) fn point_code(p: Point) -> u32 {
         Point::Store => 4,
         Point::Spin => POINT_SPIN,
         Point::Timer => POINT_TIMER,
+        Point::Send => 7,
+        Point::Recv => 8,
+        Point::Poll => 9,
         _ => 99,
     }
 }
@@ -43,6 +46,9 @@ pub(crate) fn point_name(code: u32) -> &'static str {
         4 => "store",
         5 => "spin",
         POINT_TIMER => "timer",
+        7 => "send",
+        8 => "recv",
+        9 => "poll",
         POINT_START => "start",
         POINT_BLOCKED => "wake",
         _ => "?",

@@ -29,6 +29,12 @@ pub enum Point {
     /// A timed operation asks whether its deadline has passed (virtual time only: the
     /// scheduler answers, see [`Scheduler::timer_expired`]).
     Timer,
+    /// About to send a message on a connection.
+    Send,
+    /// About to receive a message from a connection.
+    Recv,
+    /// About to poll a connection for a readable message.
+    Poll,
 }
 
 /// A controlled scheduler, installed per process by the harness.
