@@ -93,21 +93,25 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    /// Parse the arguments after `verify`; `Ok(None)` means help was asked for.
+    /// Parse the arguments after `verify`; `Ok(None)` means help was asked for. An
+    /// unknown option or stage is an error.
     pub(crate) fn parse(args: &[String]) -> Result<Option<Options>, String> {
+        use lexopt::Arg::{Long, Short, Value};
         let mut options = Options::default();
-        for arg in args {
-            match arg.as_str() {
-                "--quick" => options.quick = true,
-                "-h" | "--help" => return Ok(None),
-                flag if flag.starts_with('-') => {
-                    return Err(format!("unknown option `{flag}` for verify"))
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("quick") => options.quick = true,
+                Short('h') | Long("help") => return Ok(None),
+                Value(name) => {
+                    let name = name.to_string_lossy();
+                    if !STAGES.iter().any(|s| s.name == name) {
+                        let known = stage_names().join(", ");
+                        return Err(format!("unknown stage `{name}` (stages: {known})"));
+                    }
+                    options.only.push(name.into_owned());
                 }
-                name if STAGES.iter().any(|s| s.name == name) => options.only.push(name.into()),
-                name => {
-                    let known = stage_names().join(", ");
-                    return Err(format!("unknown stage `{name}` (stages: {known})"));
-                }
+                other => return Err(format!("{} for verify", other.unexpected())),
             }
         }
         Ok(Some(options))
@@ -350,8 +354,15 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_rejected() {
-        assert!(parse(&["--fast"]).is_err());
-        assert!(parse(&["lint"]).is_err());
+        assert_eq!(
+            parse(&["--fast"]),
+            Err("invalid option '--fast' for verify".into())
+        );
+        assert!(parse(&["-q"]).is_err());
+        assert!(parse(&["--quick=yes"]).is_err());
+        assert!(parse(&["lint"])
+            .unwrap_err()
+            .contains("unknown stage `lint`"));
         assert_eq!(parse(&["--help"]), Ok(None));
     }
 
