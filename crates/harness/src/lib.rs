@@ -28,5 +28,5 @@ pub use runner::{
 pub use scenario::{lin_history, Event, OpId, Recorder, Scenario};
 pub use schedule::{
     decode_token, encode_token, Action, Choice, Chooser, PctChooser, RandomChooser, Replay,
-    SplitMix64, TokenError,
+    SplitMix64, TokenError, MAX_TOKEN_STEPS,
 };
