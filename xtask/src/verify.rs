@@ -6,6 +6,7 @@
 
 use crate::count::Tally;
 use crate::run;
+use procshare_table::{Align, Table};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -244,48 +245,34 @@ fn run_stage(root: &Path, stage: &Stage) -> Row {
 
 /// Print the summary table and the `verify: N passed, M failed` line, on stdout.
 fn print_summary(rows: &[Row]) {
-    let cells: Vec<[String; 4]> = rows
-        .iter()
-        .map(|row| {
-            let result = match row.outcome {
-                Outcome::Skipped => "skipped",
-                Outcome::Pass => "pass",
-                Outcome::Fail => "fail",
-            };
-            let seconds = row.seconds.map_or("-".into(), |s| format!("{s:.1}"));
-            let counted = row
-                .counted
-                .map_or("-".into(), |(unit, tally)| tally.describe(unit));
-            [row.stage.into(), result.into(), seconds, counted]
-        })
-        .collect();
-    let header = ["stage", "result", "seconds", "counted"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let line = |row: &[String; 4]| {
-        let [stage, result, seconds, counted] = row;
-        let [w0, w1, w2, w3] = widths;
-        format!("| {stage:<w0$} | {result:<w1$} | {seconds:>w2$} | {counted:<w3$} |")
-    };
-    let rule = widths.map(|w| "-".repeat(w));
-    let rule = format!("|-{}-|-{}-|-{}:|-{}-|", rule[0], rule[1], rule[2], rule[3]);
+    print!("\n{}", summary(rows));
+}
 
+/// The summary: a Markdown table of the stages reached, then the totals line.
+fn summary(rows: &[Row]) -> String {
+    let mut table = Table::new(["stage", "result", "seconds", "counted"]).align(2, Align::Right);
     let mut total = Tally::default();
-    for (_, tally) in rows.iter().filter_map(|r| r.counted) {
-        total.add(tally);
+    for row in rows {
+        let result = match row.outcome {
+            Outcome::Skipped => "skipped",
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+        };
+        let seconds = row.seconds.map_or("-".into(), |s| format!("{s:.1}"));
+        let counted = row
+            .counted
+            .map_or("-".into(), |(unit, tally)| tally.describe(unit));
+        if let Some((_, tally)) = row.counted {
+            total.add(tally);
+        }
+        table.row([row.stage.to_string(), result.into(), seconds, counted]);
     }
-    println!();
-    println!("{}", line(&header));
-    println!("{rule}");
-    for row in &cells {
-        println!("{}", line(row));
-    }
-    println!();
-    println!("verify: {} passed, {} failed", total.passed, total.failed);
+    format!(
+        "{}\nverify: {} passed, {} failed\n",
+        table.render_markdown(),
+        total.passed,
+        total.failed
+    )
 }
 
 /// The workspace root: the parent of this crate's directory.
@@ -364,6 +351,47 @@ mod tests {
             .unwrap_err()
             .contains("unknown stage `lint`"));
         assert_eq!(parse(&["--help"]), Ok(None));
+    }
+
+    #[test]
+    fn summary_is_a_table_and_a_totals_line() {
+        let tally = |passed, failed| Tally {
+            passed,
+            failed,
+            ..Tally::default()
+        };
+        let rows = [
+            Row {
+                stage: "fmt",
+                outcome: Outcome::Pass,
+                seconds: Some(0.42),
+                counted: None,
+            },
+            Row {
+                stage: "test",
+                outcome: Outcome::Fail,
+                seconds: Some(61.0),
+                counted: Some(("tests", tally(10, 2))),
+            },
+            Row {
+                stage: "loom",
+                outcome: Outcome::Skipped,
+                seconds: None,
+                counted: None,
+            },
+        ];
+        assert_eq!(
+            summary(&rows),
+            "\
+| stage | result  | seconds | counted            |
+|-------|---------|--------:|--------------------|
+| fmt   | pass    |     0.4 | -                  |
+| test  | fail    |    61.0 | 10 tests, 2 failed |
+| loom  | skipped |       - | -                  |
+
+verify: 10 passed, 2 failed
+"
+        );
     }
 
     #[test]

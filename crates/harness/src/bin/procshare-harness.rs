@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use procshare_harness::scenarios::catalog;
 use procshare_harness::search::{Mode, SearchConfig};
 use procshare_harness::stress::{stress, CounterLitmus, Histogram, Litmus};
+use procshare_harness::table::{Align, Table};
 use procshare_harness::{decode_token, HarnessError};
 use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
 use std::io::Write;
@@ -130,11 +131,10 @@ fn main() -> ExitCode {
 }
 
 fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result<bool, String> {
-    let mut table = format!(
-        "| {:<32} | {:<8} | {:>6} | {:>8} | {:>8} | status\n|{:-<34}|{:-<10}|{:->8}|{:->10}|{:->10}|--------\n",
-        "scenario", "mode", "cases", "findings", "sched/s", "", "", "", "", ""
-    );
-    print!("{table}");
+    let mut table = Table::new(["scenario", "mode", "cases", "findings", "sched/s", "status"])
+        .align(2, Align::Right)
+        .align(3, Align::Right)
+        .align(4, Align::Right);
     let (mut passed, mut failed) = (0u32, 0u32);
     for entry in catalog() {
         for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
@@ -166,18 +166,18 @@ fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result
             } else {
                 failed += 1;
             }
-            let row = format!(
-                "| {:<32} | {:<8} | {:>6} | {:>8} | {:>8.0} | {status}\n",
+            table.row([
                 entry.name(),
                 mode.to_string(),
-                report.cases_run,
-                u32::from(found),
-                report.schedules_per_second()
-            );
-            print!("{row}");
-            table.push_str(&row);
+                report.cases_run.to_string(),
+                u32::from(found).to_string(),
+                format!("{:.0}", report.schedules_per_second()),
+                status,
+            ]);
         }
     }
+    let table = table.render_markdown();
+    print!("{table}");
     println!("catalog: {passed} passed, {failed} failed");
     if let Some(path) = write {
         let page = format!(
