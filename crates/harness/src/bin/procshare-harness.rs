@@ -10,15 +10,20 @@
 //!
 //! Arguments are parsed by clap: an unknown option, a missing or extra argument or a bad
 //! number is a usage error (exit status 2), never silently ignored.
+//!
+//! The long-running commands (`catalog`, `stress`) draw an indicatif progress bar on
+//! stderr, only when stderr is a terminal and `CI` is not set: piped output, test
+//! captures and CI logs get the results and nothing else.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use procshare_harness::scenarios::catalog;
 use procshare_harness::search::{Mode, SearchConfig};
 use procshare_harness::stress::{stress, CounterLitmus, Histogram, Litmus};
 use procshare_harness::table::{Align, Table};
 use procshare_harness::{decode_token, HarnessError};
 use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
-use std::io::Write;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -136,8 +141,12 @@ fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result
         .align(3, Align::Right)
         .align(4, Align::Right);
     let (mut passed, mut failed) = (0u32, 0u32);
-    for entry in catalog() {
-        for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
+    let entries = catalog();
+    let modes = [Mode::Random, Mode::Pct { depth: 3 }];
+    let bar = progress_bar((entries.len() * modes.len()) as u64, "searches");
+    for entry in entries {
+        for mode in modes {
+            bar.set_message(format!("{} [{mode}]", entry.name()));
             let report = entry
                 .search(&SearchConfig {
                     cases,
@@ -174,8 +183,10 @@ fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result
                 format!("{:.0}", report.schedules_per_second()),
                 status,
             ]);
+            bar.inc(1);
         }
     }
+    bar.finish_and_clear();
     let table = table.render_markdown();
     print!("{table}");
     println!("catalog: {passed} passed, {failed} failed");
@@ -240,17 +251,29 @@ fn run_stress(
 }
 
 fn go<T: Litmus>(litmus: &T, runs: u64) -> Result<Histogram, HarnessError> {
-    let result = stress(litmus, runs, |done, total| {
-        let filled = (done * 40 / total.max(1)) as usize;
-        eprint!(
-            "\r[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(40 - filled)
-        );
-        let _ = std::io::stderr().flush();
-    });
-    eprintln!();
+    let bar = progress_bar(runs, "runs");
+    bar.set_message(litmus.name());
+    let result = stress(litmus, runs, |done, _| bar.set_position(done));
+    bar.finish_and_clear();
     result
+}
+
+/// Whether to draw progress bars: only for a person watching a terminal, never in CI
+/// (`CI` set, whatever its value) or into a pipe or file.
+fn draws_progress(ci: Option<std::ffi::OsString>, stderr_is_terminal: bool) -> bool {
+    ci.is_none() && stderr_is_terminal
+}
+
+/// A progress bar over `len` `unit`s on stderr, or a hidden one (see [`draws_progress`]).
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    if !draws_progress(std::env::var_os("CI"), std::io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{elapsed}}) {{wide_msg}}");
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-");
+    ProgressBar::new(len).with_style(style)
 }
 
 #[cfg(test)]
@@ -309,6 +332,19 @@ mod tests {
                 runs: 5,
                 increments: 100
             }
+        );
+    }
+
+    #[test]
+    fn progress_is_drawn_only_on_a_terminal_outside_ci() {
+        assert!(draws_progress(None, true));
+        assert!(!draws_progress(None, false));
+        assert!(!draws_progress(Some("true".into()), true));
+        assert!(!draws_progress(Some("".into()), true));
+        // And the template is valid: a bad one would silently fall back to the default.
+        assert!(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} runs ({elapsed}) {wide_msg}")
+                .is_ok()
         );
     }
 
