@@ -46,7 +46,7 @@ commands:
   hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
-                 scenario catalog) from fresh measurements
+                 harness against shuttle, the scenario catalog) from fresh measurements
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
@@ -181,10 +181,22 @@ fn results() -> ExitCode {
     let dir_str = dir.to_string_lossy().into_owned();
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [CargoStep<'_>; 3] = [
+    let steps: [CargoStep<'_>; 4] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
+            &env,
+        ),
+        (
+            vec![
+                "bench",
+                "-p",
+                "procshare-harness",
+                "--bench",
+                "shuttle",
+                "--",
+                "table",
+            ],
             &env,
         ),
         (
