@@ -10,6 +10,11 @@
 //!   (`crates/tutorials`, binary `procshare-tutorial`).
 //! * `cargo xtask help` prints the usage.
 //!
+//! Arguments are parsed with lexopt ([`parse`]): an unknown command, an unknown option or
+//! an argument to a command that takes none is a usage error (exit status 2). The harness
+//! and tutorial commands are forwarded whole to their binaries, whose own parsers refuse
+//! what they do not know.
+//!
 //! Nested cargo is the one that runs us (the `CARGO` environment variable, falling back to
 //! `cargo`), always started from the workspace root. Every command is echoed before it
 //! runs and its output is streamed through while being captured for counting.
