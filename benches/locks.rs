@@ -52,6 +52,7 @@ use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use procshare::strategy::{FutexMutex, PthreadMutex, SpinLock, TicketLock};
 use procshare::{Array, Process, RawArray, RawLock, RawValue, Region, Value};
+use procshare_table::Table;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -334,22 +335,23 @@ fn ratio_table() {
         "locked_increment_2proc: 2 processes x {TABLE_PER_CHILD} increments, \
          median of {TABLE_RUNS} runs\n\n"
     );
-    table.push_str(&format!(
-        "| {:<18} | {:>14} | {:>19} | {:>17} |\n",
-        "case", "M increments/s", "ratio vs bare_futex", "min..max M/s"
-    ));
-    table.push_str(&format!(
-        "|{:-<20}|{:->16}|{:->21}|{:->19}|\n",
-        "", "", "", ""
-    ));
+    let mut rows = Table::new([
+        "case",
+        "M increments/s",
+        "ratio vs bare_futex",
+        "min..max M/s",
+    ])
+    .numeric();
     for ((name, _), r) in cases.iter().zip(&rates) {
         let rate = median(r);
-        let spread = format!("{:.1}..{:.1}", r[0], r[r.len() - 1]);
-        table.push_str(&format!(
-            "| {name:<18} | {rate:>14.2} | {:>19.3} | {spread:>17} |\n",
-            rate / bare
-        ));
+        rows.row([
+            name.to_string(),
+            format!("{rate:.2}"),
+            format!("{:.3}", rate / bare),
+            format!("{:.1}..{:.1}", r[0], r[r.len() - 1]),
+        ]);
     }
+    table.push_str(&rows.render_markdown());
     println!();
     print!("{table}");
     write_result(

@@ -59,6 +59,7 @@ mod common;
 use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion};
 use procshare::{Condition, ConditionLock, Event, Lock, Process, RLock, RawValue, Region, Shared};
+use procshare_table::Table;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -357,10 +358,8 @@ fn ratio_table() {
         "round_trip_2proc: parent + 1 child, {TABLE_ROUNDS} round trips, best of {TABLE_RUNS} \
          (target: <= {TARGET_RATIO}x raw_futex)\n\n"
     );
-    table.push_str(&format!(
-        "| {:<16} | {:>17} | {:>18} | {:>6} |\n|{:-<18}|{:->19}|{:->20}|{:->8}|\n",
-        "case", "µs per round trip", "ratio vs raw_futex", "target", "", "", "", ""
-    ));
+    let mut cells =
+        Table::new(["case", "µs per round trip", "ratio vs raw_futex", "target"]).numeric();
     for &(name, us) in &rows {
         let ratio = us / raw;
         let verdict = if name == "raw_futex" {
@@ -370,10 +369,14 @@ fn ratio_table() {
         } else {
             "MISSED"
         };
-        table.push_str(&format!(
-            "| {name:<16} | {us:>17.2} | {ratio:>18.3} | {verdict:>6} |\n"
-        ));
+        cells.row([
+            name.to_string(),
+            format!("{us:.2}"),
+            format!("{ratio:.3}"),
+            verdict.to_string(),
+        ]);
     }
+    table.push_str(&cells.render_markdown());
     println!();
     print!("{table}");
     write_result(

@@ -10,6 +10,11 @@
 //!   (`crates/tutorials`, binary `procshare-tutorial`).
 //! * `cargo xtask help` prints the usage.
 //!
+//! Arguments are parsed with lexopt ([`parse`]): an unknown command, an unknown option or
+//! an argument to a command that takes none is a usage error (exit status 2). The harness
+//! and tutorial commands are forwarded whole to their binaries, whose own parsers refuse
+//! what they do not know.
+//!
 //! Nested cargo is the one that runs us (the `CARGO` environment variable, falling back to
 //! `cargo`), always started from the workspace root. Every command is echoed before it
 //! runs and its output is streamed through while being captured for counting.
@@ -46,35 +51,85 @@ commands:
   hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
-                 scenario catalog) from fresh measurements
+                 harness against shuttle, the scenario catalog) from fresh measurements
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        println!("{}", usage());
-        return ExitCode::SUCCESS;
+/// A parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Cli {
+    /// `help`, `-h`, `--help`, or no arguments.
+    Help,
+    /// `verify [--quick] [STAGE...]`.
+    Verify(verify::Options),
+    /// `replay`, `stress`, `catalog`, `list` and their arguments, forwarded whole to the
+    /// harness binary, whose own parser (clap) refuses what it does not know.
+    Harness(Vec<String>),
+    /// `tutorial <args>`, forwarded to the tutorial binary, which refuses what it does
+    /// not know.
+    Tutorial(Vec<String>),
+    /// `results`.
+    Results,
+    /// `hook-cost`.
+    HookCost,
+}
+
+/// Parse the arguments after `cargo xtask`. An unknown command or option, or an argument
+/// to a command that takes none, is an error.
+fn parse(args: Vec<String>) -> Result<Cli, String> {
+    use lexopt::Arg::{Long, Short, Value};
+    let mut parser = lexopt::Parser::from_args(args);
+    let command = match parser.next().map_err(|e| e.to_string())? {
+        None | Some(Short('h') | Long("help")) => return Ok(Cli::Help),
+        Some(Value(command)) => command.to_string_lossy().into_owned(),
+        Some(other) => return Err(other.unexpected().to_string()),
+    };
+    let rest = |parser: &mut lexopt::Parser| -> Result<Vec<String>, String> {
+        let raw = parser.raw_args().map_err(|e| e.to_string())?;
+        Ok(raw.map(|a| a.to_string_lossy().into_owned()).collect())
+    };
+    let no_more = |parser: &mut lexopt::Parser, cli: Cli| match parser.next() {
+        Ok(None) => Ok(cli),
+        Ok(Some(arg)) => Err(format!("{} for {command}", arg.unexpected())),
+        Err(e) => Err(e.to_string()),
     };
     match command.as_str() {
-        "help" | "-h" | "--help" => {
+        "help" => no_more(&mut parser, Cli::Help),
+        "verify" => match verify::Options::parse(&rest(&mut parser)?)? {
+            Some(options) => Ok(Cli::Verify(options)),
+            None => Ok(Cli::Help),
+        },
+        "replay" | "stress" | "catalog" | "list" => {
+            let mut args = vec![command.clone()];
+            args.extend(rest(&mut parser)?);
+            Ok(Cli::Harness(args))
+        }
+        "tutorial" => {
+            let args = rest(&mut parser)?;
+            if args.is_empty() {
+                return Err("`tutorial` needs `list` or `run`".into());
+            }
+            Ok(Cli::Tutorial(args))
+        }
+        "results" => no_more(&mut parser, Cli::Results),
+        "hook-cost" => no_more(&mut parser, Cli::HookCost),
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+fn main() -> ExitCode {
+    match parse(std::env::args().skip(1).collect()) {
+        Ok(Cli::Help) => {
             println!("{}", usage());
             ExitCode::SUCCESS
         }
-        "verify" => match verify::Options::parse(rest) {
-            Ok(Some(options)) => verify::verify(&options),
-            Ok(None) => {
-                println!("{}", usage());
-                ExitCode::SUCCESS
-            }
-            Err(message) => usage_error(&message),
-        },
-        "replay" | "stress" | "catalog" | "list" => harness(&args),
-        "tutorial" => tutorial(rest),
-        "results" => results(),
-        "hook-cost" => hook_cost(),
-        other => usage_error(&format!("unknown command `{other}`")),
+        Ok(Cli::Verify(options)) => verify::verify(&options),
+        Ok(Cli::Harness(args)) => harness(&args),
+        Ok(Cli::Tutorial(args)) => tutorial(&args),
+        Ok(Cli::Results) => results(),
+        Ok(Cli::HookCost) => hook_cost(),
+        Err(message) => usage_error(&message),
     }
 }
 
@@ -100,9 +155,6 @@ fn harness(args: &[String]) -> ExitCode {
 /// Forward `tutorial <args>` to the `procshare-tutorial` binary (a debug build: the one
 /// the tests already made, and the whole suite runs in seconds).
 fn tutorial(args: &[String]) -> ExitCode {
-    if args.is_empty() {
-        return usage_error("`tutorial` needs `list` or `run`");
-    }
     forward(
         "run --quiet -p procshare-tutorials --bin procshare-tutorial --",
         args,
@@ -134,10 +186,22 @@ fn results() -> ExitCode {
     let dir_str = dir.to_string_lossy().into_owned();
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [CargoStep<'_>; 3] = [
+    let steps: [CargoStep<'_>; 4] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
+            &env,
+        ),
+        (
+            vec![
+                "bench",
+                "-p",
+                "procshare-harness",
+                "--bench",
+                "shuttle",
+                "--",
+                "table",
+            ],
             &env,
         ),
         (
@@ -241,4 +305,63 @@ fn hook_cost() -> ExitCode {
         times[1].1 / times[0].1
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Cli, String> {
+        parse(args.iter().map(|a| a.to_string()).collect())
+    }
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn every_command_parses() {
+        assert_eq!(parse_args(&[]), Ok(Cli::Help));
+        assert_eq!(parse_args(&["help"]), Ok(Cli::Help));
+        assert_eq!(parse_args(&["--help"]), Ok(Cli::Help));
+        assert_eq!(parse_args(&["verify", "--help"]), Ok(Cli::Help));
+        assert!(matches!(
+            parse_args(&["verify", "--quick", "fmt"]),
+            Ok(Cli::Verify(_))
+        ));
+        assert_eq!(parse_args(&["results"]), Ok(Cli::Results));
+        assert_eq!(parse_args(&["hook-cost"]), Ok(Cli::HookCost));
+        for harness in [
+            &["list"][..],
+            &["catalog", "--cases", "8", "--seed", "1"],
+            &["replay", "counter-2x2/futex", "ps1.AQM"],
+            &["stress", "counter", "--strategy", "spin", "--runs", "10"],
+        ] {
+            assert_eq!(parse_args(harness), Ok(Cli::Harness(strings(harness))));
+        }
+        assert_eq!(
+            parse_args(&["tutorial", "run", "--all", "--free"]),
+            Ok(Cli::Tutorial(strings(&["run", "--all", "--free"])))
+        );
+    }
+
+    #[test]
+    fn unknown_commands_and_options_are_refused() {
+        assert_eq!(
+            parse_args(&["frobnicate"]),
+            Err("unknown command `frobnicate`".into())
+        );
+        assert_eq!(
+            parse_args(&["--verbose"]),
+            Err("invalid option '--verbose'".into())
+        );
+        assert_eq!(
+            parse_args(&["results", "--fast"]),
+            Err("invalid option '--fast' for results".into())
+        );
+        assert!(parse_args(&["hook-cost", "extra"]).is_err());
+        assert!(parse_args(&["help", "me"]).is_err());
+        assert!(parse_args(&["verify", "--quik"]).is_err());
+        assert!(parse_args(&["tutorial"]).is_err());
+    }
 }

@@ -6,6 +6,7 @@
 
 use crate::count::Tally;
 use crate::run;
+use procshare_table::{Align, Table};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -93,21 +94,25 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    /// Parse the arguments after `verify`; `Ok(None)` means help was asked for.
+    /// Parse the arguments after `verify`; `Ok(None)` means help was asked for. An
+    /// unknown option or stage is an error.
     pub(crate) fn parse(args: &[String]) -> Result<Option<Options>, String> {
+        use lexopt::Arg::{Long, Short, Value};
         let mut options = Options::default();
-        for arg in args {
-            match arg.as_str() {
-                "--quick" => options.quick = true,
-                "-h" | "--help" => return Ok(None),
-                flag if flag.starts_with('-') => {
-                    return Err(format!("unknown option `{flag}` for verify"))
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("quick") => options.quick = true,
+                Short('h') | Long("help") => return Ok(None),
+                Value(name) => {
+                    let name = name.to_string_lossy();
+                    if !STAGES.iter().any(|s| s.name == name) {
+                        let known = stage_names().join(", ");
+                        return Err(format!("unknown stage `{name}` (stages: {known})"));
+                    }
+                    options.only.push(name.into_owned());
                 }
-                name if STAGES.iter().any(|s| s.name == name) => options.only.push(name.into()),
-                name => {
-                    let known = stage_names().join(", ");
-                    return Err(format!("unknown stage `{name}` (stages: {known})"));
-                }
+                other => return Err(format!("{} for verify", other.unexpected())),
             }
         }
         Ok(Some(options))
@@ -240,48 +245,34 @@ fn run_stage(root: &Path, stage: &Stage) -> Row {
 
 /// Print the summary table and the `verify: N passed, M failed` line, on stdout.
 fn print_summary(rows: &[Row]) {
-    let cells: Vec<[String; 4]> = rows
-        .iter()
-        .map(|row| {
-            let result = match row.outcome {
-                Outcome::Skipped => "skipped",
-                Outcome::Pass => "pass",
-                Outcome::Fail => "fail",
-            };
-            let seconds = row.seconds.map_or("-".into(), |s| format!("{s:.1}"));
-            let counted = row
-                .counted
-                .map_or("-".into(), |(unit, tally)| tally.describe(unit));
-            [row.stage.into(), result.into(), seconds, counted]
-        })
-        .collect();
-    let header = ["stage", "result", "seconds", "counted"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let line = |row: &[String; 4]| {
-        let [stage, result, seconds, counted] = row;
-        let [w0, w1, w2, w3] = widths;
-        format!("| {stage:<w0$} | {result:<w1$} | {seconds:>w2$} | {counted:<w3$} |")
-    };
-    let rule = widths.map(|w| "-".repeat(w));
-    let rule = format!("|-{}-|-{}-|-{}:|-{}-|", rule[0], rule[1], rule[2], rule[3]);
+    print!("\n{}", summary(rows));
+}
 
+/// The summary: a Markdown table of the stages reached, then the totals line.
+fn summary(rows: &[Row]) -> String {
+    let mut table = Table::new(["stage", "result", "seconds", "counted"]).align(2, Align::Right);
     let mut total = Tally::default();
-    for (_, tally) in rows.iter().filter_map(|r| r.counted) {
-        total.add(tally);
+    for row in rows {
+        let result = match row.outcome {
+            Outcome::Skipped => "skipped",
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+        };
+        let seconds = row.seconds.map_or("-".into(), |s| format!("{s:.1}"));
+        let counted = row
+            .counted
+            .map_or("-".into(), |(unit, tally)| tally.describe(unit));
+        if let Some((_, tally)) = row.counted {
+            total.add(tally);
+        }
+        table.row([row.stage.to_string(), result.into(), seconds, counted]);
     }
-    println!();
-    println!("{}", line(&header));
-    println!("{rule}");
-    for row in &cells {
-        println!("{}", line(row));
-    }
-    println!();
-    println!("verify: {} passed, {} failed", total.passed, total.failed);
+    format!(
+        "{}\nverify: {} passed, {} failed\n",
+        table.render_markdown(),
+        total.passed,
+        total.failed
+    )
 }
 
 /// The workspace root: the parent of this crate's directory.
@@ -350,9 +341,57 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_rejected() {
-        assert!(parse(&["--fast"]).is_err());
-        assert!(parse(&["lint"]).is_err());
+        assert_eq!(
+            parse(&["--fast"]),
+            Err("invalid option '--fast' for verify".into())
+        );
+        assert!(parse(&["-q"]).is_err());
+        assert!(parse(&["--quick=yes"]).is_err());
+        assert!(parse(&["lint"])
+            .unwrap_err()
+            .contains("unknown stage `lint`"));
         assert_eq!(parse(&["--help"]), Ok(None));
+    }
+
+    #[test]
+    fn summary_is_a_table_and_a_totals_line() {
+        let tally = |passed, failed| Tally {
+            passed,
+            failed,
+            ..Tally::default()
+        };
+        let rows = [
+            Row {
+                stage: "fmt",
+                outcome: Outcome::Pass,
+                seconds: Some(0.42),
+                counted: None,
+            },
+            Row {
+                stage: "test",
+                outcome: Outcome::Fail,
+                seconds: Some(61.0),
+                counted: Some(("tests", tally(10, 2))),
+            },
+            Row {
+                stage: "loom",
+                outcome: Outcome::Skipped,
+                seconds: None,
+                counted: None,
+            },
+        ];
+        assert_eq!(
+            summary(&rows),
+            "\
+| stage | result  | seconds | counted            |
+|-------|---------|--------:|--------------------|
+| fmt   | pass    |     0.4 | -                  |
+| test  | fail    |    61.0 | 10 tests, 2 failed |
+| loom  | skipped |       - | -                  |
+
+verify: 10 passed, 2 failed
+"
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ mod schedule;
 pub mod search;
 pub mod stress;
 
+/// The table renderer every report uses (re-exported for scenarios' own reports).
+pub use procshare_table as table;
+
 pub use control::{MAX_ACTORS, MAX_EVENTS};
 pub use runner::{
     render_trace, render_trace_with, CaseReport, HarnessError, Runner, Step, Verdict,
@@ -28,5 +31,5 @@ pub use runner::{
 pub use scenario::{lin_history, Event, OpId, Recorder, Scenario};
 pub use schedule::{
     decode_token, encode_token, Action, Choice, Chooser, PctChooser, RandomChooser, Replay,
-    SplitMix64, TokenError,
+    SplitMix64, TokenError, MAX_TOKEN_STEPS,
 };

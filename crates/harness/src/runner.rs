@@ -697,43 +697,42 @@ fn idle_bit(point: u32) -> u32 {
 /// Render a trace as a per-actor table: one column per actor, one row per step, each
 /// cell the schedule point the actor was at and what happened to it, followed by the
 /// operations the step recorded (`name(input)` when one starts, `→ output` when it ends),
-/// named by `op_name`.
+/// named by `op_name`. Plain text through [`procshare_table::Table::render_plain`]:
+///
+/// ```text
+/// step | actor 0     | actor 1
+/// -----+-------------+---------------------
+///    0 |             | start fetch_add(1)
+///    1 | acquire     |
+/// ```
 pub fn render_trace_with(trace: &[Step], actors: usize, op_name: &dyn Fn(u32) -> String) -> String {
-    let width = 26;
-    let mut out = String::new();
-    out.push_str(&format!("{:>5} ", "step"));
-    for a in 0..actors {
-        out.push_str(&format!("| {:<width$}", format!("actor {a}")));
-    }
-    out.push('\n');
+    let headers =
+        std::iter::once("step".to_string()).chain((0..actors).map(|a| format!("actor {a}")));
+    let mut table = procshare_table::Table::new(headers).align(0, procshare_table::Align::Right);
     for (i, step) in trace.iter().enumerate() {
-        out.push_str(&format!("{i:>5} "));
-        for a in 0..actors {
-            let cell = if step.choice.actor == a {
-                let mut cell = match step.choice.action {
-                    Action::Run => step.point.to_string(),
-                    Action::Wake => "woken".to_string(),
-                    Action::Expire => "timeout".to_string(),
-                    Action::Liveness => "liveness check".to_string(),
-                    Action::Pick => "picked by the wake".to_string(),
-                    Action::Kill => "KILLED".to_string(),
-                };
-                for e in &step.events {
-                    if e.is_return {
-                        cell.push_str(&format!(" → {}", e.value));
-                    } else {
-                        cell.push_str(&format!(" {}({})", op_name(e.op), e.value));
-                    }
-                }
-                cell
+        let mut row = vec![String::new(); actors + 1];
+        row[0] = i.to_string();
+        let mut cell = match step.choice.action {
+            Action::Run => step.point.to_string(),
+            Action::Wake => "woken".to_string(),
+            Action::Expire => "timeout".to_string(),
+            Action::Liveness => "liveness check".to_string(),
+            Action::Pick => "picked by the wake".to_string(),
+            Action::Kill => "KILLED".to_string(),
+        };
+        for e in &step.events {
+            if e.is_return {
+                cell.push_str(&format!(" → {}", e.value));
             } else {
-                String::new()
-            };
-            out.push_str(&format!("| {cell:<width$}"));
+                cell.push_str(&format!(" {}({})", op_name(e.op), e.value));
+            }
         }
-        out.push('\n');
+        if let Some(slot) = row.get_mut(step.choice.actor + 1) {
+            *slot = cell;
+        }
+        table.row(row);
     }
-    out
+    table.render_plain()
 }
 
 /// [`render_trace_with`] naming operations by their numeric code.

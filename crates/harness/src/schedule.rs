@@ -10,6 +10,12 @@
 //! LEB128 varint pairs (choice, run length). A 100 000-step schedule of two actors that
 //! alternate in long runs is a few hundred characters; the format is versioned by its
 //! prefix.
+//!
+//! A token may come from anywhere (a bug report, a CI log), so [`decode_token`] trusts
+//! nothing it claims: a schedule longer than [`MAX_TOKEN_STEPS`] or a choice that does
+//! not fit a `u32` is an error found before anything is allocated for it, and what it
+//! allocates is at most a small multiple of the token's own length plus the schedule it
+//! returns.
 
 use std::fmt;
 
@@ -190,7 +196,19 @@ pub enum TokenError {
     /// The payload ends in the middle of a number or a pair.
     #[error("truncated replay token")]
     Truncated,
+    /// A number in the payload does not fit: a varint longer than 64 bits or a choice
+    /// above `u32::MAX`.
+    #[error("replay token holds a number out of range")]
+    Overflow,
+    /// The schedule would be longer than [`MAX_TOKEN_STEPS`] steps.
+    #[error("replay token claims more than {MAX_TOKEN_STEPS} steps")]
+    TooLong,
 }
+
+/// The longest schedule a replay token may carry: ten times the runner's default step
+/// limit. [`decode_token`] refuses a token that claims more (a crafted run length cannot
+/// make it allocate gigabytes).
+pub const MAX_TOKEN_STEPS: usize = 1_000_000;
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -232,6 +250,11 @@ pub fn encode_token(choices: &[u32]) -> String {
 }
 
 /// Decode a replay token into a schedule.
+///
+/// Bounded: the decoded bytes are at most ¾ of the token's length, the (choice, run)
+/// pairs at most half of those, and the schedule is allocated once, at its exact length,
+/// after every run length has been read and their sum checked against
+/// [`MAX_TOKEN_STEPS`].
 pub fn decode_token(token: &str) -> Result<Vec<u32>, TokenError> {
     let payload = token
         .trim()
@@ -239,7 +262,7 @@ pub fn decode_token(token: &str) -> Result<Vec<u32>, TokenError> {
         .ok_or(TokenError::Version)?;
     let mut bits = 0u32;
     let mut nbits = 0;
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(payload.len() / 4 * 3 + 2);
     for ch in payload.bytes() {
         let v = B64
             .iter()
@@ -253,7 +276,7 @@ pub fn decode_token(token: &str) -> Result<Vec<u32>, TokenError> {
             bits &= (1 << nbits) - 1;
         }
     }
-    let mut it = bytes.into_iter();
+    let mut it = bytes.iter().copied();
     let mut read = || -> Result<Option<u64>, TokenError> {
         let mut x = 0u64;
         for shift in (0..64).step_by(7) {
@@ -264,18 +287,34 @@ pub fn decode_token(token: &str) -> Result<Vec<u32>, TokenError> {
                     Err(TokenError::Truncated)
                 };
             };
+            if shift == 63 && b & 0x7f > 1 {
+                return Err(TokenError::Overflow); // bits past the 64th
+            }
             x |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Ok(Some(x));
             }
         }
-        Err(TokenError::Truncated)
+        Err(TokenError::Overflow)
     };
-    let mut choices = Vec::new();
+    // Every pair takes at least two bytes.
+    let mut runs: Vec<(u32, usize)> = Vec::with_capacity(bytes.len() / 2);
+    let mut total = 0usize;
     while let Some(c) = read()? {
         let run = read()?.ok_or(TokenError::Truncated)?;
-        let c = u32::try_from(c).map_err(|_| TokenError::Truncated)?;
-        choices.extend(std::iter::repeat_n(c, run as usize));
+        let c = u32::try_from(c).map_err(|_| TokenError::Overflow)?;
+        total = usize::try_from(run)
+            .ok()
+            .and_then(|run| total.checked_add(run))
+            .filter(|&t| t <= MAX_TOKEN_STEPS)
+            .ok_or(TokenError::TooLong)?;
+        runs.push((c, total));
+    }
+    let mut choices = Vec::with_capacity(total);
+    let mut start = 0;
+    for (c, end) in runs {
+        choices.extend(std::iter::repeat_n(c, end - start));
+        start = end;
     }
     Ok(choices)
 }
@@ -310,6 +349,65 @@ mod tests {
         assert_eq!(decode_token("xx"), Err(TokenError::Version));
         assert_eq!(decode_token("ps1.*"), Err(TokenError::Alphabet));
         assert_eq!(decode_token("ps1.gA"), Err(TokenError::Truncated));
+        // Eleven continuation bytes: a varint longer than 64 bits.
+        let mut long = vec![0xffu8; 11];
+        long.push(0);
+        assert_eq!(
+            decode_token(&token_of_bytes(&long)),
+            Err(TokenError::Overflow)
+        );
+        // Choice 2^32: does not fit a u32.
+        let mut big = Vec::new();
+        varint(&mut big, 1 << 32);
+        varint(&mut big, 1);
+        assert_eq!(
+            decode_token(&token_of_bytes(&big)),
+            Err(TokenError::Overflow)
+        );
+    }
+
+    /// The token whose payload is exactly `bytes` (no run-length encoding applied).
+    fn token_of_bytes(bytes: &[u8]) -> String {
+        let mut out = String::from("ps1.");
+        for chunk in bytes.chunks(3) {
+            let v = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (k, &b)| acc | u32::from(b) << (16 - 8 * k));
+            for k in 0..=chunk.len() {
+                out.push(B64[(v >> (18 - 6 * k) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_crafted_run_length_is_refused_before_allocating() {
+        // One pair claiming u64::MAX steps of choice 0: a 16-character token that the old
+        // decoder would have tried to expand into 2^64 choices.
+        let mut hostile = Vec::new();
+        varint(&mut hostile, 0);
+        varint(&mut hostile, u64::MAX);
+        let token = token_of_bytes(&hostile);
+        assert!(token.len() < 20, "{token}");
+        assert_eq!(decode_token(&token), Err(TokenError::TooLong));
+        // Many runs, each allowed alone, whose sum passes the limit.
+        let mut sum = Vec::new();
+        for _ in 0..3 {
+            varint(&mut sum, 1);
+            varint(&mut sum, (MAX_TOKEN_STEPS / 2) as u64);
+        }
+        assert_eq!(
+            decode_token(&token_of_bytes(&sum)),
+            Err(TokenError::TooLong)
+        );
+        // Exactly the limit is still a schedule.
+        let mut max = Vec::new();
+        varint(&mut max, 1);
+        varint(&mut max, MAX_TOKEN_STEPS as u64);
+        let s = decode_token(&token_of_bytes(&max)).unwrap();
+        assert_eq!(s.len(), MAX_TOKEN_STEPS);
+        assert!(s.iter().all(|&c| c == 1));
     }
 
     #[test]

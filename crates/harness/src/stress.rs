@@ -94,15 +94,18 @@ impl fmt::Display for Histogram {
             "{}: {} runs in {:.2?}",
             self.name, self.runs, self.elapsed
         )?;
-        writeln!(
-            f,
-            "{:>12}  {:>10}  {:<11}  meaning",
-            "outcome", "count", "class"
-        )?;
+        let mut table = procshare_table::Table::new(["outcome", "count", "class", "meaning"])
+            .align(0, procshare_table::Align::Right)
+            .align(1, procshare_table::Align::Right);
         for (outcome, count, class, meaning) in &self.rows {
-            writeln!(f, "{outcome:>12}  {count:>10}  {class:<11}  {meaning}")?;
+            table.row([
+                outcome.clone(),
+                count.to_string(),
+                class.to_string(),
+                meaning.clone(),
+            ]);
         }
-        Ok(())
+        f.write_str(&table.render_plain())
     }
 }
 

@@ -7,41 +7,102 @@
 //! * `replay <scenario> <token>`: re-run one schedule step by step and print its table;
 //! * `stress <counter|lost-update> [--strategy S] [--runs N] [--increments K]`: a
 //!   free-running outcome histogram.
+//!
+//! Arguments are parsed by clap: an unknown option, a missing or extra argument or a bad
+//! number is a usage error (exit status 2), never silently ignored.
+//!
+//! The long-running commands (`catalog`, `stress`) draw an indicatif progress bar on
+//! stderr, only when stderr is a terminal and `CI` is not set: piped output, test
+//! captures and CI logs get the results and nothing else.
 
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use procshare_harness::scenarios::catalog;
 use procshare_harness::search::{Mode, SearchConfig};
 use procshare_harness::stress::{stress, CounterLitmus, Histogram, Litmus};
+use procshare_harness::table::{Align, Table};
 use procshare_harness::{decode_token, HarnessError};
 use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
-use std::io::Write;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: procshare-harness list\n       procshare-harness catalog [--cases N] [--seed S]\n       procshare-harness replay <scenario> <token>\n       procshare-harness stress <counter|lost-update> [--strategy futex|spin|ticket|pthread|nolock] [--runs N] [--increments K]"
-    );
-    ExitCode::from(2)
+/// Controlled schedules of real processes: the scenario catalog, replays, stress runs.
+#[derive(Debug, Parser)]
+#[command(name = "procshare-harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+/// The subcommands.
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+enum Command {
+    /// Print the scenario catalog's names.
+    List,
+    /// Search every scenario with random and PCT schedules; fail on a surprise.
+    Catalog {
+        /// Cases (schedules) per scenario and mode.
+        #[arg(long, default_value_t = 256)]
+        cases: u32,
+        /// Seed of every random decision.
+        #[arg(long, default_value_t = 0x5eed)]
+        seed: u64,
+        /// Also write the table as a generated Markdown page to FILE.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
+    /// Re-run one schedule step by step and print its per-actor table.
+    Replay {
+        /// The scenario's name (see `list`).
+        scenario: String,
+        /// The replay token (`ps1.…`).
+        token: String,
+    },
+    /// Free-running repetitions of a litmus test and their outcome histogram.
+    Stress {
+        /// Which litmus test.
+        litmus: LitmusKind,
+        /// The lock strategy.
+        #[arg(long, value_enum, default_value_t = Strategy::Futex)]
+        strategy: Strategy,
+        /// Repetitions.
+        #[arg(long, default_value_t = 10_000)]
+        runs: u64,
+        /// Increments per actor and repetition.
+        #[arg(long, default_value_t = 100)]
+        increments: u64,
+    },
 }
 
-fn number(args: &[String], name: &str, default: u64) -> Result<u64, String> {
-    match flag(args, name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| format!("{name} takes a number, not {v:?}")),
-    }
+/// The stress litmus tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LitmusKind {
+    /// `*v.lock() += 1`: one critical section per increment.
+    Counter,
+    /// `v.store(v.load() + 1)`: two critical sections, loses updates.
+    LostUpdate,
+}
+
+/// The built-in lock strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Strategy {
+    /// `FutexMutex`.
+    Futex,
+    /// `SpinLock`.
+    Spin,
+    /// `TicketLock`.
+    Ticket,
+    /// `PthreadMutex`.
+    Pthread,
+    /// `NoLock` (the racy control).
+    Nolock,
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("list") => {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List => {
             for e in catalog() {
                 println!(
                     "{}{}",
@@ -55,10 +116,14 @@ fn main() -> ExitCode {
             }
             Ok(true)
         }
-        Some("catalog") => run_catalog(&args[1..]),
-        Some("replay") if args.len() == 3 => replay(&args[1], &args[2]),
-        Some("stress") if args.len() >= 2 => run_stress(&args[1], &args[2..]),
-        _ => return usage(),
+        Command::Catalog { cases, seed, write } => run_catalog(cases, seed, write.as_deref()),
+        Command::Replay { scenario, token } => replay(&scenario, &token),
+        Command::Stress {
+            litmus,
+            strategy,
+            runs,
+            increments,
+        } => run_stress(litmus, strategy, runs, increments),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -70,17 +135,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_catalog(args: &[String]) -> Result<bool, String> {
-    let cases = number(args, "--cases", 256)? as u32;
-    let seed = number(args, "--seed", 0x5eed)?;
-    let mut table = format!(
-        "| {:<32} | {:<8} | {:>6} | {:>8} | {:>8} | status\n|{:-<34}|{:-<10}|{:->8}|{:->10}|{:->10}|--------\n",
-        "scenario", "mode", "cases", "findings", "sched/s", "", "", "", "", ""
-    );
-    print!("{table}");
+fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result<bool, String> {
+    let mut table = Table::new(["scenario", "mode", "cases", "findings", "sched/s", "status"])
+        .align(2, Align::Right)
+        .align(3, Align::Right)
+        .align(4, Align::Right);
     let (mut passed, mut failed) = (0u32, 0u32);
-    for entry in catalog() {
-        for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
+    let entries = catalog();
+    let modes = [Mode::Random, Mode::Pct { depth: 3 }];
+    let bar = progress_bar((entries.len() * modes.len()) as u64, "searches");
+    for entry in entries {
+        for mode in modes {
+            bar.set_message(format!("{} [{mode}]", entry.name()));
             let report = entry
                 .search(&SearchConfig {
                     cases,
@@ -109,20 +175,22 @@ fn run_catalog(args: &[String]) -> Result<bool, String> {
             } else {
                 failed += 1;
             }
-            let row = format!(
-                "| {:<32} | {:<8} | {:>6} | {:>8} | {:>8.0} | {status}\n",
+            table.row([
                 entry.name(),
                 mode.to_string(),
-                report.cases_run,
-                u32::from(found),
-                report.schedules_per_second()
-            );
-            print!("{row}");
-            table.push_str(&row);
+                report.cases_run.to_string(),
+                u32::from(found).to_string(),
+                format!("{:.0}", report.schedules_per_second()),
+                status,
+            ]);
+            bar.inc(1);
         }
     }
+    bar.finish_and_clear();
+    let table = table.render_markdown();
+    print!("{table}");
     println!("catalog: {passed} passed, {failed} failed");
-    if let Some(path) = flag(args, "--write") {
+    if let Some(path) = write {
         let page = format!(
             "# Scenario catalog\n\nGenerated by `cargo xtask results` (`procshare-harness catalog \
              --cases {cases} --seed {seed}`); do not edit by hand. Each scenario is searched with \
@@ -130,7 +198,7 @@ fn run_catalog(args: &[String]) -> Result<bool, String> {
              demonstrations must be found, everything else must pass.\n\n{table}\n\
              catalog: {passed} passed, {failed} failed\n"
         );
-        std::fs::write(&path, page).map_err(|e| format!("cannot write {path}: {e}"))?;
+        std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(failed == 0)
 }
@@ -148,41 +216,34 @@ fn replay(name: &str, token: &str) -> Result<bool, String> {
     Ok(!report.verdict.is_failure() || entry.expects_failure())
 }
 
-fn run_stress(which: &str, args: &[String]) -> Result<bool, String> {
-    let runs = number(args, "--runs", 10_000)?;
-    let increments = number(args, "--increments", 100)?;
-    let strategy = flag(args, "--strategy").unwrap_or_else(|| "futex".into());
-    let load_then_store = match which {
-        "counter" => false,
-        "lost-update" => true,
-        other => {
-            return Err(format!(
-                "unknown litmus test {other:?} (counter, lost-update)"
-            ))
-        }
-    };
-    let histogram = match strategy.as_str() {
-        "futex" => go(
+fn run_stress(
+    litmus: LitmusKind,
+    strategy: Strategy,
+    runs: u64,
+    increments: u64,
+) -> Result<bool, String> {
+    let load_then_store = litmus == LitmusKind::LostUpdate;
+    let histogram = match strategy {
+        Strategy::Futex => go(
             &CounterLitmus::<FutexMutex>::new(2, increments, load_then_store),
             runs,
         ),
-        "spin" => go(
+        Strategy::Spin => go(
             &CounterLitmus::<SpinLock>::new(2, increments, load_then_store),
             runs,
         ),
-        "ticket" => go(
+        Strategy::Ticket => go(
             &CounterLitmus::<TicketLock>::new(2, increments, load_then_store),
             runs,
         ),
-        "pthread" => go(
+        Strategy::Pthread => go(
             &CounterLitmus::<PthreadMutex>::new(2, increments, load_then_store),
             runs,
         ),
-        "nolock" => go(
+        Strategy::Nolock => go(
             &CounterLitmus::<NoLock>::new(2, increments, load_then_store),
             runs,
         ),
-        other => return Err(format!("unknown strategy {other:?}")),
     }
     .map_err(|e| e.to_string())?;
     print!("{histogram}");
@@ -190,15 +251,141 @@ fn run_stress(which: &str, args: &[String]) -> Result<bool, String> {
 }
 
 fn go<T: Litmus>(litmus: &T, runs: u64) -> Result<Histogram, HarnessError> {
-    let result = stress(litmus, runs, |done, total| {
-        let filled = (done * 40 / total.max(1)) as usize;
-        eprint!(
-            "\r[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(40 - filled)
-        );
-        let _ = std::io::stderr().flush();
-    });
-    eprintln!();
+    let bar = progress_bar(runs, "runs");
+    bar.set_message(litmus.name());
+    let result = stress(litmus, runs, |done, _| bar.set_position(done));
+    bar.finish_and_clear();
     result
+}
+
+/// Whether to draw progress bars: only for a person watching a terminal, never in CI
+/// (`CI` set, whatever its value) or into a pipe or file.
+fn draws_progress(ci: Option<std::ffi::OsString>, stderr_is_terminal: bool) -> bool {
+    ci.is_none() && stderr_is_terminal
+}
+
+/// A progress bar over `len` `unit`s on stderr, or a hidden one (see [`draws_progress`]).
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    if !draws_progress(std::env::var_os("CI"), std::io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{elapsed}}) {{wide_msg}}");
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-");
+    ProgressBar::new(len).with_style(style)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("procshare-harness").chain(args.iter().copied()))
+            .map(|cli| cli.command)
+    }
+
+    fn kind(args: &[&str]) -> ErrorKind {
+        parse(args).expect_err("must be refused").kind()
+    }
+
+    #[test]
+    fn every_existing_command_line_still_parses() {
+        assert_eq!(parse(&["list"]).unwrap(), Command::List);
+        assert_eq!(
+            parse(&["catalog"]).unwrap(),
+            Command::Catalog {
+                cases: 256,
+                seed: 0x5eed,
+                write: None
+            }
+        );
+        assert_eq!(
+            parse(&["catalog", "--cases", "8", "--seed", "3", "--write", "out.md"]).unwrap(),
+            Command::Catalog {
+                cases: 8,
+                seed: 3,
+                write: Some("out.md".into())
+            }
+        );
+        assert_eq!(
+            parse(&["replay", "counter-2x1/nolock", "ps1.AQM"]).unwrap(),
+            Command::Replay {
+                scenario: "counter-2x1/nolock".into(),
+                token: "ps1.AQM".into()
+            }
+        );
+        assert_eq!(
+            parse(&[
+                "stress",
+                "lost-update",
+                "--strategy",
+                "nolock",
+                "--runs",
+                "5"
+            ])
+            .unwrap(),
+            Command::Stress {
+                litmus: LitmusKind::LostUpdate,
+                strategy: Strategy::Nolock,
+                runs: 5,
+                increments: 100
+            }
+        );
+    }
+
+    #[test]
+    fn progress_is_drawn_only_on_a_terminal_outside_ci() {
+        assert!(draws_progress(None, true));
+        assert!(!draws_progress(None, false));
+        assert!(!draws_progress(Some("true".into()), true));
+        assert!(!draws_progress(Some("".into()), true));
+        // And the template is valid: a bad one would silently fall back to the default.
+        assert!(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} runs ({elapsed}) {wide_msg}")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_options_are_refused() {
+        assert_eq!(
+            kind(&["catalog", "--case", "8"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(kind(&["list", "--verbose"]), ErrorKind::UnknownArgument);
+        assert_eq!(
+            kind(&["stress", "counter", "--threads", "4"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["replay", "a", "b", "--step"]),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    #[test]
+    fn bad_values_and_missing_arguments_are_refused() {
+        assert_eq!(
+            kind(&["catalog", "--cases", "many"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["stress", "counter", "--strategy", "mcs"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(kind(&["stress", "deadlock"]), ErrorKind::InvalidValue);
+        assert_eq!(
+            kind(&["replay", "counter-2x1/nolock"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(kind(&["replay", "a", "b", "c"]), ErrorKind::UnknownArgument);
+        assert_eq!(kind(&["frobnicate"]), ErrorKind::InvalidSubcommand);
+        // No command at all is a usage error too (clap prints the help, exit status 2).
+        assert_eq!(
+            kind(&[]),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+    }
 }

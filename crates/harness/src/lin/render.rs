@@ -1,6 +1,8 @@
-//! Rendering a history as a per-client table.
+//! Rendering a history as a per-client table (through [`procshare_table`], like every
+//! report).
 
 use super::history::{History, Operation};
+use procshare_table::Table;
 use std::collections::BTreeSet;
 
 /// Renders `history` with one column per client (in client order) and one row per
@@ -26,10 +28,9 @@ pub fn render_table(history: &History) -> String {
     let mut ops: Vec<&Operation> = history.ops().iter().collect();
     ops.sort_by_key(|op| (op.call, op.ret.unwrap_or(u64::MAX), op.client));
 
-    let mut rows: Vec<Vec<String>> = Vec::with_capacity(ops.len() + 1);
-    let mut header = vec!["time".to_owned()];
-    header.extend(clients.iter().map(|c| format!("client {c}")));
-    rows.push(header);
+    let mut table = Table::new(
+        std::iter::once("time".to_owned()).chain(clients.iter().map(|c| format!("client {c}"))),
+    );
     for op in ops {
         let mut row = vec![String::new(); clients.len() + 1];
         row[0] = match op.ret {
@@ -39,28 +40,9 @@ pub fn render_table(history: &History) -> String {
         if let Ok(column) = clients.binary_search(&op.client) {
             row[column + 1] = op.to_string();
         }
-        rows.push(row);
+        table.row(row);
     }
-
-    let widths: Vec<usize> = (0..=clients.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, &w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join(" | ").trim_end());
-        out.push('\n');
-        if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
-            out.push_str(&rule.join("-+-"));
-            out.push('\n');
-        }
-    }
-    out
+    table.render_plain()
 }
 
 #[cfg(test)]
