@@ -61,6 +61,7 @@ pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
+pub use procshare_sync::loom::Deadline;
 pub use procshare_sync::{
     hook, liveness, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, GuardNoSend,
     GuardResult, GuardSend, Lock, LockError, LockGuard, ProcessShared, RLock, RawLock, Semaphore,

@@ -1,13 +1,15 @@
 //! The extension point: a strategy defined outside procshare (the `TasLock` of
-//! `docs/guide.md`) plugs into `Value`/`Array` by implementing `RawLock` and nothing else.
+//! `docs/guide.md`, verbatim) plugs into `Value`/`Array` by implementing `RawLock` and
+//! nothing else, and runs the harness's whole lock catalog unchanged.
 
 mod common;
 
 use common::run_children;
-use procshare::{Array, LockError, Process, RawLock, Value};
+use procshare::hook::{self, Point};
+use procshare::{Array, Deadline, LockError, Process, RawLock, Value};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Test-and-set, no backoff.
 #[repr(C)]
@@ -24,6 +26,7 @@ unsafe impl RawLock for TasLock {
     }
     fn lock(&self) -> Result<(), LockError> {
         while self.0.swap(1, Ordering::Acquire) != 0 {
+            hook::point(Point::Spin); // let a controlled scheduler run the holder
             std::thread::yield_now();
         }
         Ok(())
@@ -32,14 +35,15 @@ unsafe impl RawLock for TasLock {
         Ok(self.0.swap(1, Ordering::Acquire) == 0)
     }
     fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             if self.try_lock()? {
                 return Ok(true);
             }
-            if Instant::now() >= deadline {
+            if deadline.expired() {
                 return Ok(false);
             }
+            hook::point(Point::Spin);
             std::thread::yield_now();
         }
     }
@@ -71,4 +75,33 @@ fn a_user_strategy_guards_arrays_and_times_out() {
     assert_eq!(child.join().unwrap(), 0);
     drop(g);
     assert_eq!(a.to_vec().unwrap(), b"abc");
+}
+
+#[test]
+fn the_guides_strategy_runs_the_whole_lock_catalog() {
+    // Every lock scenario with TasLock: correct ones pass, the bug demonstrations are
+    // found, under random and PCT schedules. (Without the schedule point in its spin loop
+    // a waiting actor would be reported stuck.)
+    use procshare_harness::scenarios::lock_catalog;
+    use procshare_harness::search::{Mode, SearchConfig};
+    let mut problems = Vec::new();
+    for entry in lock_catalog::<TasLock>() {
+        for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
+            let config = SearchConfig {
+                cases: 48,
+                mode,
+                shrink: false,
+                ..SearchConfig::default()
+            };
+            let report = entry.search(&config).unwrap();
+            if report.finding.is_some() != entry.expects_failure() {
+                problems.push(format!(
+                    "{} [{mode}]: {:?}",
+                    entry.name(),
+                    report.finding.map(|f| f.report.verdict.to_string())
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -132,12 +132,15 @@ impl Chooser for RandomChooser {
 /// random distinct priority above `depth`; the highest-priority runnable actor runs; at
 /// `depth - 1` random change points (steps in `0..max_steps`) the running actor's
 /// priority drops to `depth - i`. Finds a bug of depth `d` with probability at least
-/// `1 / (n · k^(d-1))` per run. PCT never picks a kill option: crash injection is left to
-/// the replay and random choosers.
+/// `1 / (n · k^(d-1))` per run. With [`PctChooser::with_kills`], crash injection is
+/// scheduled the same way: at each of `kills` random kill points (steps in
+/// `0..max_steps`) the running (highest-priority) actor is killed, if the scenario allows
+/// a kill there.
 #[derive(Debug, Clone)]
 pub struct PctChooser {
     priorities: Vec<u64>,
     change_points: Vec<usize>,
+    kill_points: Vec<usize>,
     depth: usize,
 }
 
@@ -155,8 +158,24 @@ impl PctChooser {
         PctChooser {
             priorities,
             change_points,
+            kill_points: Vec::new(),
             depth,
         }
+    }
+
+    /// Also kill the running actor at `kills` random steps in `0..max_steps` (chosen from
+    /// `seed`, independently of the priorities).
+    pub fn with_kills(mut self, seed: u64, kills: u32, max_steps: usize) -> Self {
+        let mut rng = SplitMix64::new(seed ^ 0x6b69_6c6c);
+        // Kills matter early (a holder dies inside its critical section): draw them from
+        // the first steps more often than from the tail.
+        self.kill_points = (0..kills)
+            .map(|_| {
+                let bound = rng.below(max_steps.max(1)) + 1;
+                rng.below(bound)
+            })
+            .collect();
+        self
     }
 }
 
@@ -171,6 +190,16 @@ impl Chooser for PctChooser {
         let best = runnable()
             .max_by_key(|(_, c)| self.priorities.get(c.actor).copied().unwrap_or(0))
             .map_or(0, |(i, _)| i);
+        if let Some(k) = self.kill_points.iter().position(|&p| p <= step) {
+            let victim = options[best].actor;
+            if let Some(i) = options
+                .iter()
+                .position(|c| c.action == Action::Kill && c.actor == victim)
+            {
+                self.kill_points.swap_remove(k);
+                return i;
+            }
+        }
         if let Some(k) = self.change_points.iter().position(|&p| p == step) {
             let actor = options[best].actor;
             if let Some(p) = self.priorities.get_mut(actor) {

@@ -211,15 +211,14 @@ pub fn search<S: Scenario>(
             let mut seeds = SplitMix64::new(config.seed);
             for case in 0..config.cases {
                 let seed = seeds.next_u64();
-                let mut chooser: Box<dyn Chooser> = match config.mode {
-                    Mode::Pct { depth } => Box::new(PctChooser::new(
-                        seed,
-                        scenario.actors(),
-                        depth,
-                        config.max_len,
-                    )),
-                    _ => Box::new(RandomChooser::new(seed)),
-                };
+                let mut chooser: Box<dyn Chooser> =
+                    match config.mode {
+                        Mode::Pct { depth } => Box::new(
+                            PctChooser::new(seed, scenario.actors(), depth, config.max_len)
+                                .with_kills(seed, scenario.max_kills(), config.max_len),
+                        ),
+                        _ => Box::new(RandomChooser::new(seed)),
+                    };
                 runs += 1;
                 let report = runner.run_case(chooser.as_mut())?;
                 if report.verdict.is_failure() {

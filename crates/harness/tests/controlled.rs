@@ -248,3 +248,23 @@ fn a_recorded_nolock_history_is_not_linearizable_as_a_counter() {
         assert!(lin::check(&lin::Counter::default(), &h).unwrap().is_ok());
     }
 }
+
+#[test]
+fn pct_takes_kill_choices_in_crash_scenarios() {
+    // Before, PCT never picked a kill, so its "+kill" catalog rows were plain runs.
+    let s = LockedCounter::<FutexMutex>::new(2, 1, Increment::Locked).with_kills(1);
+    let mut r = Runner::new(&s).unwrap();
+    let mut with_kills = 0;
+    for seed in 0..64 {
+        let mut pct = PctChooser::new(seed, 2, 2, 16).with_kills(seed, 1, 16);
+        let report = r.run_case(&mut pct).unwrap();
+        assert_eq!(
+            report.verdict,
+            Verdict::Pass,
+            "{}",
+            render_trace(&report.trace, 2)
+        );
+        with_kills += usize::from(!report.killed.is_empty());
+    }
+    assert!(with_kills > 0, "PCT never killed an actor in 64 cases");
+}
