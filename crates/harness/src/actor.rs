@@ -136,6 +136,7 @@ impl Scheduler for ActorScheduler {
             .store(word as *const AtomicU32 as u64, Ordering::Relaxed);
         slot.wait_kind
             .store(kind_code(deadline.kind()), Ordering::Relaxed);
+        slot.wait_value.store(expected, Ordering::Relaxed);
         slot.woken.store(0, Ordering::Relaxed);
         let go = self.park(BLOCKED, POINT_BLOCKED);
         slot.wait_addr.store(0, Ordering::Relaxed);

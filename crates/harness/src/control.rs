@@ -81,6 +81,8 @@ pub(crate) struct Slot {
     /// Set while the actor sleeps in the kernel on `go` (so the controller wakes it).
     pub(crate) go_sleeping: AtomicU32,
     pub(crate) wait_addr: AtomicU64,
+    /// The value the actor's futex wait expects (what it sleeps on).
+    pub(crate) wait_value: AtomicU32,
     pub(crate) wait_kind: AtomicU32,
     pub(crate) woken: AtomicU32,
     /// The virtual timer the actor asks about at a `Timer` point.

@@ -333,7 +333,13 @@ impl<'s, S: Scenario> Runner<'s, S> {
         }
     }
 
-    fn options(&self, kills: u32, killed_any: bool, idle_at: &[u32]) -> Vec<Choice> {
+    fn options(
+        &self,
+        kills: u32,
+        killed_any: bool,
+        idle_at: &[u32],
+        checked_at: &[u32],
+    ) -> Vec<Choice> {
         let control = self.control.get();
         let mut options = Vec::new();
         for (actor, slot) in control.slots[..self.actors.len()].iter().enumerate() {
@@ -344,20 +350,30 @@ impl<'s, S: Scenario> Runner<'s, S> {
                     let point = slot.point.load(Ordering::Relaxed);
                     // Spinning, or saying "not yet" at a deadline check, at a point this
                     // actor already passed idly since anyone else last moved cannot
-                    // change anything: it would only repeat a full idle iteration.
-                    let run = idle_at[actor] & idle_bit(point) == 0 || killed_any;
+                    // change anything: it would only repeat a full idle iteration. (A
+                    // kill clears the masks: the spinner's next iteration runs its
+                    // liveness check, which virtual time makes due at once.)
+                    let run = idle_at[actor] & idle_bit(point) == 0;
                     (
                         run.then_some(Action::Run),
                         (point == POINT_TIMER).then_some(Action::Expire),
                     )
                 }
                 BLOCKED if slot.woken.load(Ordering::Relaxed) != 0 => (Some(Action::Wake), None),
-                BLOCKED => match slot.wait_kind.load(Ordering::Relaxed) {
-                    KIND_DEADLINE => (Some(Action::Expire), None),
-                    KIND_LIVENESS if killed_any => (Some(Action::Liveness), None),
-                    KIND_BOTH => (Some(Action::Expire), killed_any.then_some(Action::Liveness)),
-                    _ => (None, None),
-                },
+                BLOCKED => {
+                    // A liveness check can matter only after a kill, and only once per
+                    // state it sleeps on until someone else moves (a checker that found
+                    // its owner alive and sleeps on the same value would only repeat it).
+                    let repeat = idle_at[actor] & LIVENESS_IDLE != 0
+                        && checked_at[actor] == slot.wait_value.load(Ordering::Relaxed);
+                    let check = (killed_any && !repeat).then_some(Action::Liveness);
+                    match slot.wait_kind.load(Ordering::Relaxed) {
+                        KIND_DEADLINE => (Some(Action::Expire), None),
+                        KIND_LIVENESS => (check, None),
+                        KIND_BOTH => (Some(Action::Expire), check),
+                        _ => (None, None),
+                    }
+                }
                 _ => (None, None),
             };
             for action in [action.0, action.1].into_iter().flatten() {
@@ -465,13 +481,20 @@ impl<'s, S: Scenario> Runner<'s, S> {
         let mut killed = Vec::new();
         // Per actor: the idle points (spin, timer) it passed since anyone else moved.
         let mut idle_at = vec![0u32; n];
+        // Per actor: the word value it slept on at its last liveness check.
+        let mut checked_at = vec![0u32; n];
         let verdict = loop {
             if let Err(verdict) = self.wait_parked() {
                 break verdict;
             }
             let picks = self.pending_picks();
             let options = if picks.is_empty() {
-                self.options(killed.len() as u32, !killed.is_empty(), &idle_at)
+                self.options(
+                    killed.len() as u32,
+                    !killed.is_empty(),
+                    &idle_at,
+                    &checked_at,
+                )
             } else {
                 picks
             };
@@ -503,6 +526,11 @@ impl<'s, S: Scenario> Runner<'s, S> {
                 .load(Ordering::Relaxed);
             if choice.action == Action::Run && idle_bit(code) != 0 {
                 idle_at[choice.actor] |= idle_bit(code);
+            } else if choice.action == Action::Liveness {
+                idle_at[choice.actor] |= LIVENESS_IDLE;
+                checked_at[choice.actor] = self.control.get().slots[choice.actor]
+                    .wait_value
+                    .load(Ordering::Relaxed);
             } else {
                 idle_at.iter_mut().for_each(|m| *m = 0);
             }
@@ -683,6 +711,9 @@ fn pop_wake(slot: &crate::control::Slot) {
     slot.wake_reqs_len
         .store(len.saturating_sub(1) as u32, Ordering::Relaxed);
 }
+
+/// The idle-mask bit of a liveness check (see `options`).
+const LIVENESS_IDLE: u32 = 4;
 
 /// The bit of an idle point (a spin step, or a deadline check answered "not yet") in a
 /// runner's per-actor idle mask; 0 for every other point.

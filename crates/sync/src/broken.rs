@@ -2,6 +2,8 @@
 //! that the checks have teeth. Never use them for anything else.
 
 #[cfg(loom)]
+pub use broken_takeover::BrokenTakeoverMutex;
+#[cfg(loom)]
 pub use lost_wake::LostWakeMutex;
 #[cfg(loom)]
 pub use relaxed_spin::RelaxedSpinLock;
@@ -132,6 +134,58 @@ mod relaxed_spin {
         unsafe fn unlock(&self) -> Result<(), LockError> {
             self.word.store(0, Ordering::Relaxed);
             Ok(())
+        }
+    }
+}
+
+#[cfg(loom)]
+mod broken_takeover {
+    use crate::futex_mutex::OnDeadOwner;
+    use crate::loom::Deadline;
+    use crate::{FutexMutex, LockError, RawLock};
+    use std::mem::MaybeUninit;
+    use std::time::Duration;
+
+    /// `FutexMutex` whose takeover of a dead owner's lock is a plain store instead of a
+    /// compare-and-swap: two waiters that both found the owner dead both take the lock
+    /// (and both report `OwnerDied`). The owner-death models must catch it.
+    #[derive(Debug, Default)]
+    pub struct BrokenTakeoverMutex(FutexMutex);
+
+    impl BrokenTakeoverMutex {
+        /// An unlocked, broken mutex.
+        pub fn new() -> Self {
+            BrokenTakeoverMutex(FutexMutex::new())
+        }
+    }
+
+    // SAFETY: it is not safe (a takeover may break exclusion); that is the point. Only
+    // loom models instantiate it, and they expect loom to report the failure.
+    unsafe impl RawLock for BrokenTakeoverMutex {
+        const NAME: &'static str = "broken-store-takeover";
+        type GuardMarker = crate::GuardSend;
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(BrokenTakeoverMutex::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            if self.0.try_acquire_now() {
+                return Ok(());
+            }
+            self.0
+                .lock_contended(&Deadline::never(), OnDeadOwner::BrokenStoreTakeOver)
+                .map(|_| ())
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            self.0.try_lock()
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            self.0.try_lock_for(timeout)
+        }
+        unsafe fn unlock(&self) -> Result<(), LockError> {
+            // SAFETY: forwarded contract: the caller holds the lock.
+            unsafe { self.0.unlock() }
         }
     }
 }

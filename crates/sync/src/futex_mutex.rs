@@ -43,6 +43,11 @@ pub(crate) enum OnDeadOwner {
     /// Leave the lock held: an untimed wait reports [`LockError::HolderExited`], a timed
     /// one keeps waiting (someone may still release it) until its deadline.
     Report,
+    /// The broken control of the loom suite: take over with a plain store instead of a
+    /// compare-and-swap, so that two waiters that both found the owner dead both take the
+    /// lock. Never used outside `broken.rs`.
+    #[cfg(loom)]
+    BrokenStoreTakeOver,
 }
 
 /// A mutex on one 32-bit futex word in shared memory.
@@ -130,7 +135,9 @@ impl FutexMutex {
                 }
                 s |= WAITERS;
             }
-            if futex_wait(&self.word, s, &deadline.or_liveness_check()) == Wake::TimedOut {
+            if futex_wait(&self.word, s, &deadline.or_liveness_check_of(s & OWNER))
+                == Wake::TimedOut
+            {
                 if deadline.expired() {
                     return Ok(false);
                 }
@@ -155,6 +162,11 @@ impl FutexMutex {
                             return Err(LockError::HolderExited { pid: owner });
                         }
                         OnDeadOwner::Report => {}
+                        #[cfg(loom)]
+                        OnDeadOwner::BrokenStoreTakeOver => {
+                            self.word.store(me | WAITERS, Ordering::Release);
+                            return Err(LockError::OwnerDied { pid: Some(owner) });
+                        }
                     }
                 }
             }

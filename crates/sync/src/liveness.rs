@@ -37,8 +37,8 @@
 //! A process may [`install`] its own [`LivenessSource`] (inherited by children forked
 //! afterwards), e.g. one that answers `Unknown` to model a `/proc` that cannot be read.
 //! `tests/liveness.rs` uses it to show that such a holder is never taken over, while a
-//! really dead one still is. Under loom every process is alive (the owner-death choice
-//! belongs to the model checker's own facade).
+//! really dead one still is. Under loom a process is dead once its model thread called
+//! [`loom::die`](crate::loom::die), at a step the model checker chooses.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -109,8 +109,13 @@ impl LivenessSource for Kernel {
 
 #[cfg(loom)]
 impl LivenessSource for Kernel {
-    fn probe(&self, _pid: u32) -> Liveness {
-        Liveness::Alive
+    /// Under loom: dead once the model thread declared it ([`crate::loom::die`]).
+    fn probe(&self, pid: u32) -> Liveness {
+        if crate::loom::owner_dead(pid) {
+            Liveness::Dead
+        } else {
+            Liveness::Alive
+        }
     }
 }
 

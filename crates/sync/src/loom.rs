@@ -9,7 +9,15 @@
 //!   wake-up that a protocol forgets to send therefore shows up as loom's deadlock report;
 //! * a finite [`Deadline`] expires when a model thread calls `expire_deadlines` (loom builds only), so a
 //!   timeout "may expire at any step" and loom explores every step;
-//! * owners are loom threads, which never die, so the liveness slice is off.
+//! * owners are loom threads; a model thread may declare its process dead ([`die`], at
+//!   any step the model chooses). From then on liveness probes of its owner id answer
+//!   *dead*, and a liveness-bounded sleeper ([`Deadline::or_liveness_check_of`]) may time
+//!   out to notice it, exactly as its real liveness slice would: at the death, if the
+//!   owner it checks is dead or its word changed meanwhile (the dead process may have been
+//!   the one that would have woken it), or at once if it starts sleeping on a dead
+//!   owner. Without a death no liveness sleep expires, so a lost wake-up stays loom's
+//!   deadlock. A spinning waiter's [`LivenessTimer`] is due once some
+//!   owner is dead.
 //!
 //! Protocol code imports only from here (and asks [`liveness`](crate::liveness) whether a
 //! peer died); it never makes a system call itself: those live in `sys`.
@@ -52,8 +60,17 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// A fresh backoff.
+    /// A fresh backoff. Under a scheduler with virtual time it starts in its yielding
+    /// phase: spinning buys nothing when the scheduler decides who runs, and every round
+    /// of the waiter's loop (liveness checks included) is then the same, which is what
+    /// lets the scheduler see that a waiter spinning again cannot change anything.
     pub fn new() -> Self {
+        #[cfg(not(loom))]
+        if crate::hook::virtual_time() {
+            return Backoff {
+                step: SPIN_DOUBLINGS,
+            };
+        }
         Backoff { step: 0 }
     }
 
@@ -134,6 +151,9 @@ pub struct Deadline {
     /// Bounded by the liveness slice too (`or_liveness_check`).
     #[cfg(loom)]
     liveness: bool,
+    /// The owner whose death the liveness slice would notice (0: none named).
+    #[cfg(loom)]
+    owner: u32,
 }
 
 /// Ids of virtual timers (process-local; only their identity matters).
@@ -153,6 +173,7 @@ impl Deadline {
         return Deadline {
             finite: false,
             liveness: false,
+            owner: 0,
         };
     }
 
@@ -184,6 +205,7 @@ impl Deadline {
             Deadline {
                 finite: true,
                 liveness: false,
+                owner: 0,
             }
         }
     }
@@ -264,7 +286,26 @@ impl Deadline {
             Deadline {
                 finite: self.finite,
                 liveness: true,
+                owner: 0,
             }
+        }
+    }
+
+    /// [`Deadline::or_liveness_check`] for a waiter that, when the slice passes, checks
+    /// whether `owner` still lives. Identical outside loom; under loom the slice passes
+    /// (the sleep times out) only once `owner` has died ([`die`]), which is the one case
+    /// in which the check after it can change anything.
+    pub fn or_liveness_check_of(&self, owner: u32) -> Deadline {
+        #[cfg(not(loom))]
+        {
+            let _ = owner;
+            self.or_liveness_check()
+        }
+        #[cfg(loom)]
+        {
+            let mut d = self.or_liveness_check();
+            d.owner = owner;
+            d
         }
     }
 
@@ -315,6 +356,21 @@ pub fn futex_wake(word: &AtomicU32, n: u32) {
     }
     #[cfg(loom)]
     model::wake(word, n);
+}
+
+/// Under loom: declare the calling model thread's process dead. Liveness probes of its
+/// owner id ([`current_owner`]) answer dead from now on, and waiters sleeping on its
+/// behalf ([`Deadline::or_liveness_check_of`]) are roused to notice. The thread must make
+/// no further visible step (a dead process does nothing): return right after.
+#[cfg(loom)]
+pub fn die() {
+    model::die();
+}
+
+/// Under loom: is model owner `owner` dead (see [`die`])?
+#[cfg(loom)]
+pub(crate) fn owner_dead(owner: u32) -> bool {
+    model::is_dead(owner)
 }
 
 /// Under loom: make every finite [`Deadline`] of the current model run expire now, and
@@ -416,7 +472,7 @@ impl LivenessTimer {
             }
         }
         #[cfg(loom)]
-        return false;
+        return model::any_dead();
     }
 }
 
@@ -464,6 +520,8 @@ mod model {
         id: u64,
         key: usize,
         finite: bool,
+        /// The owner whose death ends this sleep (0: none).
+        owner: u32,
         woken: bool,
         cv: Arc<Condvar>,
     }
@@ -472,12 +530,15 @@ mod model {
         /// The sleepers, in arrival order (a wake takes the oldest first).
         sleepers: Mutex<(u64, Vec<Sleeper>)>,
         expired: AtomicBool,
+        /// Bit k: model owner k has died.
+        dead: AtomicU32,
     }
 
     ::loom::lazy_static! {
         static ref SHIM: Shim = Shim {
             sleepers: Mutex::new((0, Vec::new())),
             expired: AtomicBool::new(false),
+            dead: AtomicU32::new(0),
         };
         static ref NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
     }
@@ -494,6 +555,28 @@ mod model {
         SHIM.expired.load(Ordering::SeqCst)
     }
 
+    pub(super) fn is_dead(owner: u32) -> bool {
+        owner != 0 && owner < 32 && SHIM.dead.load(Ordering::SeqCst) & (1 << owner) != 0
+    }
+
+    pub(super) fn any_dead() -> bool {
+        SHIM.dead.load(Ordering::SeqCst) != 0
+    }
+
+    /// The calling thread's process dies: rouse every liveness-bounded sleeper. Each
+    /// of them times out if its owner is now dead or its word no longer holds what it
+    /// slept on (the dead process may have been the one that would have woken it: in
+    /// reality its next liveness slice would find that); the others sleep on.
+    pub(super) fn die() {
+        let me = current_owner();
+        assert!(me < 32, "at most 31 model owners");
+        let guard = SHIM.sleepers.lock().unwrap();
+        SHIM.dead.fetch_or(1 << me, Ordering::SeqCst);
+        for s in guard.1.iter().filter(|s| s.owner != 0) {
+            s.cv.notify_one();
+        }
+    }
+
     /// Like `futex(2)`: compare under the lock, sleep until a wake picks this sleeper or
     /// (finite deadlines only) the clock expires. A sleeper that was woken reports
     /// `Woken` even if the clock expired too, as the kernel does.
@@ -503,7 +586,7 @@ mod model {
         if word.load(Ordering::SeqCst) != expected {
             return Wake::Changed;
         }
-        if deadline.expired() {
+        if deadline.expired() || is_dead(deadline.owner) {
             return Wake::TimedOut;
         }
         let id = guard.0;
@@ -513,6 +596,7 @@ mod model {
             id,
             key,
             finite: deadline.finite,
+            owner: deadline.owner,
             woken: false,
             cv: cv.clone(),
         });
@@ -527,7 +611,9 @@ mod model {
                 guard.1.remove(i);
                 return Wake::Woken;
             }
-            if deadline.expired() {
+            let slice_passes = deadline.owner != 0
+                && (is_dead(deadline.owner) || word.load(Ordering::SeqCst) != expected);
+            if deadline.expired() || slice_passes {
                 guard.1.remove(i);
                 return Wake::TimedOut;
             }

@@ -5,12 +5,14 @@
 
 mod barrier_phases;
 mod counter;
+mod holder_killed;
 mod producer_consumer;
 mod semaphore_bound;
 mod transfer;
 
 pub use barrier_phases::{BarrierPhases, BarrierState};
 pub use counter::{Increment, LockedCounter};
+pub use holder_killed::{HolderKilled, HolderState};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
 pub use transfer::{ArrayTransfer, TransferHow};
@@ -112,10 +114,14 @@ pub fn lock_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
 /// survivors must finish, recovering the lock through the owner-died error. Only for
 /// strategies that detect a dead owner (`FutexMutex`, `SpinLock`, `PthreadMutex`).
 pub fn crash_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
-    vec![entry(
-        LockedCounter::<L>::new(2, 1, Increment::Locked).with_kills(1),
-        false,
-    )]
+    vec![
+        entry(
+            LockedCounter::<L>::new(2, 1, Increment::Locked).with_kills(1),
+            false,
+        ),
+        // The holder killed while two wait: the death is reported exactly once.
+        entry(HolderKilled::<L>::new(3), false),
+    ]
 }
 
 /// The synchronisation-object scenarios (they use their own protocols, not a strategy).
