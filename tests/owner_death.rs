@@ -13,6 +13,20 @@ use procshare::{GuardError, LockError, Process, RawLock, Value};
 use std::io::Write;
 use std::time::Duration;
 
+/// How long any blocking step may take before the test fails instead of hanging.
+const HANG: Duration = Duration::from_secs(60);
+
+/// Lock `v`, failing the test (not hanging it) if that takes longer than [`HANG`].
+fn lock_bounded<L: RawLock>(
+    v: &Value<u64, L>,
+) -> procshare::GuardResult<procshare::ValueGuard<'_, u64, L>> {
+    match v.try_lock_for(HANG) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => panic!("{}: locking hung for {HANG:?}", L::NAME),
+        Err(e) => Err(e),
+    }
+}
+
 /// Exit code of a waiter child that got `OwnerDied`.
 const GOT_OWNER_DIED: i32 = 3;
 /// Exit code of a waiter child that got the lock cleanly.
@@ -37,7 +51,7 @@ fn spawn_holder<L: RawLock>(v: &Value<u64, L>) -> Process {
 
 /// Fork a waiter that blocks on the lock and reports what it got through its exit code.
 fn spawn_waiter<L: RawLock>(v: &Value<u64, L>) -> Process {
-    Process::spawn(|| match v.lock() {
+    Process::spawn(|| match lock_bounded(v) {
         Ok(_) => exit(GOT_LOCK),
         Err(GuardError::OwnerDied { .. }) => exit(GOT_OWNER_DIED),
         Err(e) => panic!("unexpected: {e}"),
@@ -53,7 +67,7 @@ fn next_locker_gets_owner_died<L: RawLock>(reap_first: bool, expect_pid: bool) {
     if reap_first {
         assert_eq!(holder.join().unwrap(), -libc::SIGKILL);
     } // else: the holder is a zombie while we lock.
-    match v.lock() {
+    match lock_bounded(&v) {
         Err(GuardError::OwnerDied { pid: got, guard }) => {
             if expect_pid {
                 assert_eq!(got, Some(pid));
@@ -66,9 +80,9 @@ fn next_locker_gets_owner_died<L: RawLock>(reap_first: bool, expect_pid: bool) {
         Err(e) => panic!("{}: unexpected error {e}", L::NAME),
     }
     // Recovered: the lock works normally again, for us and for a child.
-    *v.lock().unwrap() += 1;
-    let mut child = Process::spawn(|| *v.lock().unwrap() += 1).unwrap();
-    assert_eq!(child.join().unwrap(), 0);
+    *lock_bounded(&v).unwrap() += 1;
+    let mut child = Process::spawn(|| *lock_bounded(&v).unwrap() += 1).unwrap();
+    assert_eq!(child.join_timeout(HANG).unwrap(), Some(0));
     assert_eq!(v.load().unwrap(), 2);
     assert_eq!(holder.join().unwrap(), -libc::SIGKILL);
 }
@@ -141,12 +155,21 @@ fn load_and_store_report_owner_death_without_acting() {
     let v = Value::<u64>::new(5).unwrap();
     let mut holder = spawn_holder(&v);
     holder.kill().unwrap();
-    assert!(matches!(
-        v.store(9),
-        Err(LockError::OwnerDied { pid: Some(_) })
-    ));
-    // The failed store did nothing and released the lock again.
-    assert_eq!(v.load().unwrap(), 5);
+    // In a child, so that a hang fails the test after HANG instead of hanging it.
+    let mut child = Process::spawn(|| {
+        assert!(matches!(
+            v.store(9),
+            Err(LockError::OwnerDied { pid: Some(_) })
+        ));
+        // The failed store did nothing and released the lock again.
+        assert_eq!(v.load().unwrap(), 5);
+    })
+    .unwrap();
+    assert_eq!(
+        child.join_timeout(HANG).unwrap(),
+        Some(0),
+        "store/load hung or failed"
+    );
     holder.join().unwrap();
 }
 
@@ -156,7 +179,7 @@ fn timed_lock_on_a_dead_owner_reports_it_too() {
     let mut holder = spawn_holder(&v);
     holder.kill().unwrap();
     holder.join().unwrap();
-    let err = v.try_lock_for(Duration::from_secs(60)).unwrap_err();
+    let err = v.try_lock_for(HANG).unwrap_err();
     assert!(err.is_owner_died());
     assert!(err.into_guard().is_some());
 }

@@ -206,7 +206,7 @@ pub(crate) fn write_text(words: &[AtomicU32], text: &str) {
 pub(crate) fn signal(word: &AtomicU32, sleeping: &AtomicU32) {
     std::sync::atomic::fence(Ordering::SeqCst);
     if sleeping.load(Ordering::Relaxed) != 0 {
-        procshare_sync::loom::raw_futex_wake(word, u32::MAX);
+        procshare_sync::os::raw_futex_wake(word, u32::MAX);
     }
 }
 
@@ -220,7 +220,7 @@ pub(crate) fn sleep_on(
     sleeping.store(1, Ordering::Relaxed);
     std::sync::atomic::fence(Ordering::SeqCst);
     let r = if word.load(Ordering::Relaxed) == seen {
-        procshare_sync::loom::raw_futex_wait(word, seen, timeout)
+        procshare_sync::os::raw_futex_wait(word, seen, timeout)
     } else {
         procshare_sync::loom::Wake::Changed
     };

@@ -10,7 +10,7 @@
 
 use crate::HarnessError;
 use procshare_shm::{Process, Region, Value};
-use procshare_sync::loom::{raw_futex_wait, raw_futex_wake};
+use procshare_sync::os::{raw_futex_wait, raw_futex_wake};
 use procshare_sync::{GuardError, RawLock};
 use std::collections::BTreeMap;
 use std::fmt;

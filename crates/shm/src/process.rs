@@ -188,7 +188,7 @@ fn write_stderr(msg: &str) {
 
 /// The child's side of a fork: run `f`, then `_exit` with CPython's code. Never returns.
 fn child_main(f: impl FnOnce()) -> ! {
-    procshare_sync::loom::forget_cached_pid();
+    procshare_sync::os::forget_cached_pid();
     FORKING.store(false, Ordering::Relaxed);
     IN_CHILD.store(true, Ordering::Relaxed);
     let code = match panic::catch_unwind(AssertUnwindSafe(f)) {

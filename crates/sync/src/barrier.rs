@@ -223,14 +223,12 @@ impl Barrier {
         result
     }
 
-    /// `wait` that completes the cycle one arrival early (the arrival with index
-    /// `parties - 2` counts as the last): the deliberately broken variant that the loom
-    /// suite must catch (a party leaves before all have arrived). Never use it.
-    #[doc(hidden)]
+    /// `wait` in which the arrival with index `last` completes the cycle: `parties - 1`
+    /// is the real protocol; the broken control of `broken.rs` passes another index.
     #[cfg(loom)]
-    pub fn wait_early(&self) -> Result<u32, SyncError> {
+    pub(crate) fn wait_completing_at(&self, last: u32) -> Result<u32, SyncError> {
         self.enter()?;
-        let result = self.wait_locked(&Deadline::never(), self.parties.saturating_sub(2));
+        let result = self.wait_locked(&Deadline::never(), last);
         // SAFETY: `enter` succeeded, and every path of `wait_locked` holds the monitor.
         unsafe { self.monitor.unlock() };
         result

@@ -1,8 +1,73 @@
-//! Deliberately broken lock variants: the loom suite must reject each of them, which shows
-//! that the checks have teeth. Never use them for anything else.
+//! Deliberately broken variants of the protocols: the loom suite must reject each of them,
+//! which shows that the checks have teeth. Never use them for anything else. They exist in
+//! loom builds only, and the production types carry none of them: the lock variants are
+//! types of their own, the synchronisation objects' variants are extension traits
+//! implemented here ([`BrokenBarrier`], [`BrokenCondition`], [`BrokenEvent`],
+//! [`BrokenSemaphore`]) over crate-internal entry points.
 
 #[cfg(loom)]
 pub use broken_takeover::BrokenTakeoverMutex;
+#[cfg(loom)]
+pub use objects::{BrokenBarrier, BrokenCondition, BrokenEvent, BrokenSemaphore};
+
+#[cfg(loom)]
+mod objects {
+    use crate::{Barrier, Condition, ConditionLock, Event, Semaphore, SyncError};
+
+    /// `Barrier` whose `parties - 1`-th arrival (index `parties - 2`) completes the cycle:
+    /// a party leaves before all have arrived.
+    pub trait BrokenBarrier {
+        /// The broken `wait`.
+        fn wait_early(&self) -> Result<u32, SyncError>;
+    }
+
+    impl BrokenBarrier for Barrier {
+        fn wait_early(&self) -> Result<u32, SyncError> {
+            self.wait_completing_at(self.parties().saturating_sub(2))
+        }
+    }
+
+    /// `Condition` whose notify marks slots but forgets to wake their sleepers.
+    pub trait BrokenCondition {
+        /// The broken `notify`.
+        fn notify_without_wake(&self, n: usize) -> Result<usize, SyncError>;
+    }
+
+    impl<L: ConditionLock, const N: usize> BrokenCondition for Condition<L, N> {
+        fn notify_without_wake(&self, n: usize) -> Result<usize, SyncError> {
+            self.notify_impl(n, false)
+        }
+    }
+
+    /// `Event` whose set wakes nobody.
+    pub trait BrokenEvent {
+        /// The broken `set`.
+        fn set_without_wake(&self);
+    }
+
+    impl BrokenEvent for Event {
+        fn set_without_wake(&self) {
+            self.raise(false);
+        }
+    }
+
+    /// `Semaphore` without its Dekker fences (a lost wake-up).
+    pub trait BrokenSemaphore {
+        /// The broken `acquire`.
+        fn acquire_unfenced(&self);
+        /// The broken `release`.
+        fn release_unfenced(&self);
+    }
+
+    impl BrokenSemaphore for Semaphore {
+        fn acquire_unfenced(&self) {
+            self.acquire_with_fence(false);
+        }
+        fn release_unfenced(&self) {
+            self.release_with_fence(false);
+        }
+    }
+}
 #[cfg(loom)]
 pub use lost_wake::LostWakeMutex;
 #[cfg(loom)]
@@ -51,8 +116,8 @@ mod lost_wake {
             self.0.try_lock_for(timeout)
         }
         unsafe fn unlock(&self) -> Result<(), LockError> {
-            // SAFETY: forwarded contract: the caller holds the lock.
-            unsafe { self.0.unlock_without_wake() };
+            // The bug: release the word, but never wake a sleeper.
+            self.0.word().swap(0, crate::loom::Ordering::Release);
             Ok(())
         }
     }

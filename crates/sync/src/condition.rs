@@ -302,15 +302,9 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
         self.notify_impl(N, true)
     }
 
-    /// `notify` that marks slots but forgets to wake their sleepers: the deliberately
-    /// broken variant that the loom suite must catch. Never use it.
-    #[doc(hidden)]
-    #[cfg(loom)]
-    pub fn notify_without_wake(&self, n: usize) -> Result<usize, SyncError> {
-        self.notify_impl(n, false)
-    }
-
-    fn notify_impl(&self, n: usize, wake: bool) -> Result<usize, SyncError> {
+    /// Mark up to `n` waiters notified; `wake: false` is the broken control of
+    /// `broken.rs` (slots marked, sleepers never woken).
+    pub(crate) fn notify_impl(&self, n: usize, wake: bool) -> Result<usize, SyncError> {
         if !self.lock.is_owned() {
             return Err(SyncError::NotOwner);
         }

@@ -46,7 +46,8 @@ impl Event {
         }
     }
 
-    fn raise(&self, wake: bool) {
+    /// Set the flag; `wake: false` is the broken control of `broken.rs`.
+    pub(crate) fn raise(&self, wake: bool) {
         let mut w = self.word.load(Ordering::Relaxed);
         loop {
             if w & SET != 0 {
@@ -72,14 +73,6 @@ impl Event {
     pub fn set(&self) {
         crate::hook::point(crate::hook::Point::Release);
         self.raise(true);
-    }
-
-    /// Set the flag *without* waking anyone: the deliberately broken variant that the
-    /// loom suite must catch. Never use it.
-    #[doc(hidden)]
-    #[cfg(loom)]
-    pub fn set_without_wake(&self) {
-        self.raise(false);
     }
 
     /// Reset the flag.

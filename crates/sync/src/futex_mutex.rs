@@ -173,12 +173,10 @@ impl FutexMutex {
         }
     }
 
-    /// Release without waking a sleeper: the deliberately broken variant that the loom
-    /// suite must catch (a lost wake-up). Never use it.
-    #[doc(hidden)]
+    /// The lock word, for the broken controls of `broken.rs`.
     #[cfg(loom)]
-    pub unsafe fn unlock_without_wake(&self) {
-        self.word.swap(0, Ordering::Release);
+    pub(crate) fn word(&self) -> &AtomicU32 {
+        &self.word
     }
 
     /// Release the mutex whoever holds it: the ownerless release of CPython's `Lock`.

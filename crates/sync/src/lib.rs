@@ -24,6 +24,8 @@
 pub mod liveness;
 pub mod loom;
 #[cfg(not(loom))]
+pub mod os;
+#[cfg(not(loom))]
 mod sys;
 
 mod barrier;

@@ -482,26 +482,6 @@ impl Default for LivenessTimer {
     }
 }
 
-/// A real `futex(2)` wait that bypasses the schedule hook: for the harness's own
-/// controller/actor handshakes, which must never be scheduled themselves.
-#[cfg(not(loom))]
-pub fn raw_futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Wake {
-    crate::sys::futex_wait(word, expected, timeout)
-}
-
-/// A real `futex(2)` wake that bypasses the schedule hook (see [`raw_futex_wait`]).
-#[cfg(not(loom))]
-pub fn raw_futex_wake(word: &AtomicU32, n: u32) {
-    crate::sys::futex_wake(word, n);
-}
-
-/// Forget the cached process id. Called by `procshare` in a freshly forked child (a
-/// `pthread_atfork` handler does the same for forks made elsewhere).
-#[cfg(not(loom))]
-pub fn forget_cached_pid() {
-    crate::sys::forget_pid();
-}
-
 #[cfg(loom)]
 mod model {
     //! loom's model of the futex, the clock and the owners.

@@ -127,19 +127,17 @@ impl Semaphore {
             .map_err(|()| SyncError::InvalidArgument("semaphore count would overflow"))
     }
 
-    /// The protocol without its fences: the deliberately broken variant that the loom
-    /// suite must catch (a lost wake-up). Never use it.
-    #[doc(hidden)]
+    /// Acquire and release with the fences optional: `false` is the broken control of
+    /// `broken.rs`.
     #[cfg(loom)]
-    pub fn acquire_unfenced(&self) {
-        self.core.acquire_until(&Deadline::never(), false);
+    pub(crate) fn acquire_with_fence(&self, fenced: bool) {
+        self.core.acquire_until(&Deadline::never(), fenced);
     }
 
-    /// See [`Semaphore::acquire_unfenced`].
-    #[doc(hidden)]
+    /// See [`Semaphore::acquire_with_fence`].
     #[cfg(loom)]
-    pub fn release_unfenced(&self) {
-        let _ = self.core.release(u32::MAX, false);
+    pub(crate) fn release_with_fence(&self, fenced: bool) {
+        let _unbounded = self.core.release(u32::MAX, fenced);
     }
 }
 

@@ -35,6 +35,7 @@ mod common;
 
 use common::{explore, explore_both, TIMEOUT};
 use loom::thread;
+use procshare_sync::broken::BrokenBarrier;
 use procshare_sync::loom::expire_deadlines;
 use procshare_sync::{Barrier, SyncError};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};

@@ -38,6 +38,7 @@ mod common;
 use common::{explore, explore_both, TIMEOUT};
 use loom::cell::UnsafeCell;
 use loom::thread;
+use procshare_sync::broken::BrokenCondition;
 use procshare_sync::loom::expire_deadlines;
 use procshare_sync::{Condition, ConditionLock, Lock, RLock, SyncError};
 use std::sync::Arc;

@@ -32,6 +32,7 @@ mod common;
 
 use common::{explore, explore_both, TIMEOUT};
 use loom::thread::{self, JoinHandle};
+use procshare_sync::broken::BrokenEvent;
 use procshare_sync::loom::{expire_deadlines, AtomicU32};
 use procshare_sync::Event;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

@@ -42,6 +42,7 @@ mod common;
 use common::{explore, explore_both, TIMEOUT};
 use loom::cell::UnsafeCell;
 use loom::thread;
+use procshare_sync::broken::BrokenSemaphore;
 use procshare_sync::loom::expire_deadlines;
 use procshare_sync::{BoundedSemaphore, Semaphore, SyncError};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
