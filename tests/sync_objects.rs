@@ -1247,3 +1247,38 @@ fn condition_notify_then_a_bare_lock_release_still_wakes_the_waiter() {
     cond.lock().release().unwrap();
     assert_eq!(join(&mut waiter), RETURNED);
 }
+
+// ---------------------------------------------------------------------------------------
+// Two threads of one process
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn two_threads_of_one_process_are_two_owners() {
+    // In a child (its threads end before it does): the RLock, the Lock's `is_mine` and a
+    // Condition's lock belong to a thread of a process, not to the process.
+    let rlock = Shared::new(RLock::new()).unwrap();
+    let lock = Shared::new(Lock::new()).unwrap();
+    let cond = Shared::new(Condition::<RLock, 2>::new()).unwrap();
+    run_children(1, |_| {
+        rlock.acquire().unwrap();
+        lock.acquire().unwrap();
+        cond.acquire().unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(!rlock.is_owned());
+                assert!(!rlock.try_acquire().unwrap(), "a second thread got in");
+                assert!(matches!(rlock.release(), Err(SyncError::NotOwner)));
+                assert!(!lock.is_mine());
+                assert!(!lock.try_acquire().unwrap());
+                assert!(matches!(cond.notify(1), Err(SyncError::NotOwner)));
+                assert!(matches!(cond.wait(Some(TIMEOUT)), Err(SyncError::NotOwner)));
+            });
+        });
+        assert!(rlock.is_owned());
+        assert_eq!(rlock.depth(), 1);
+        rlock.release().unwrap();
+        assert!(lock.is_mine());
+        lock.release().unwrap();
+        cond.release().unwrap();
+    });
+}

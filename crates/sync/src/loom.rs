@@ -392,16 +392,22 @@ pub fn current_owner() -> u32 {
 }
 
 /// The calling thread, as `(process id, thread id)`: who owns an `RLock`. Under loom,
-/// both are the model thread's id.
+/// the model thread's process (its own id, unless it joined another's with
+/// [`share_process_of`]) and its own id.
 #[inline]
 pub fn current_thread() -> (u32, u32) {
     #[cfg(not(loom))]
     return (crate::sys::current_pid(), crate::sys::current_tid());
     #[cfg(loom)]
-    {
-        let me = model::current_owner();
-        (me, me)
-    }
+    return (model::current_owner(), model::current_thread_id());
+}
+
+/// Under loom: make the calling model thread another thread of process `pid` (the
+/// [`current_owner`] of the thread it joins): it records `pid` as a lock owner, as two
+/// threads of one real process do, while [`current_thread`] still tells them apart.
+#[cfg(loom)]
+pub fn share_process_of(pid: u32) {
+    model::share_process_of(pid);
 }
 
 /// Milliseconds on `CLOCK_MONOTONIC`, comparable between processes. Under loom, and under
@@ -524,11 +530,27 @@ mod model {
     }
 
     ::loom::thread_local! {
+        /// The model thread's own id (its "thread id", and its process id by default).
         static OWNER: u32 = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        /// The process it joined with `share_process_of` (0: its own).
+        static PROCESS: std::cell::Cell<u32> = std::cell::Cell::new(0);
     }
 
     pub(super) fn current_owner() -> u32 {
+        let joined = PROCESS.with(|p| p.get());
+        if joined != 0 {
+            joined
+        } else {
+            current_thread_id()
+        }
+    }
+
+    pub(super) fn current_thread_id() -> u32 {
         OWNER.with(|o| *o)
+    }
+
+    pub(super) fn share_process_of(pid: u32) {
+        PROCESS.with(|p| p.set(pid));
     }
 
     pub(super) fn expired() -> bool {
