@@ -224,11 +224,12 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
     /// limit), and acquire the lock again. Returns true if notified, false on timeout
     /// (never earlier). The lock must be held ([`SyncError::NotOwner`] otherwise).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        crate::hook::point(crate::hook::Point::Release);
         self.wait_until(&timeout.map_or_else(Deadline::never, Deadline::after))
     }
 
+    /// The one waiting path behind `wait` and `wait_for`: passes the `Release` point.
     fn wait_until(&self, deadline: &Deadline) -> Result<bool, SyncError> {
+        crate::hook::point(crate::hook::Point::Release);
         if !self.lock.is_owned() {
             return Err(SyncError::NotOwner);
         }
