@@ -62,6 +62,15 @@ pub use procshare_shm::{
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
 pub use procshare_sync::loom::Deadline;
+
+/// The facade's atomics: `std`'s, with a schedule point before every access when a
+/// controlled scheduler asks for atomic granularity. A strategy written with them gets
+/// the harness's atomic-level interleavings for free.
+pub mod atomic {
+    pub use procshare_sync::loom::{
+        fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
+}
 pub use procshare_sync::{
     hook, liveness, Barrier, BoundedSemaphore, Condition, ConditionLock, Event, GuardNoSend,
     GuardResult, GuardSend, Lock, LockError, LockGuard, ProcessShared, RLock, RawLock, Semaphore,

@@ -26,13 +26,16 @@ pub(crate) fn point_code(p: Point) -> u32 {
     match p {
         Point::Acquire => 1,
         Point::Release => 2,
-        Point::Load => 3,
+        Point::Load => POINT_LOAD,
         Point::Store => 4,
         Point::Spin => POINT_SPIN,
         Point::Timer => POINT_TIMER,
         Point::Send => 7,
         Point::Recv => 8,
         Point::Poll => 9,
+        Point::AtomicLoad => POINT_ATOMIC_LOAD,
+        Point::AtomicStore => 11,
+        Point::AtomicRmw => 12,
         _ => 99,
     }
 }
@@ -49,11 +52,19 @@ pub(crate) fn point_name(code: u32) -> &'static str {
         7 => "send",
         8 => "recv",
         9 => "poll",
+        10 => "atomic load",
+        11 => "atomic store",
+        12 => "atomic rmw",
         POINT_START => "start",
         POINT_BLOCKED => "wake",
         _ => "?",
     }
 }
+
+/// Code of `Point::Load`.
+pub(crate) const POINT_LOAD: u32 = 3;
+/// Code of `Point::AtomicLoad`.
+pub(crate) const POINT_ATOMIC_LOAD: u32 = 10;
 
 /// Code of `Point::Spin`.
 pub(crate) const POINT_SPIN: u32 = 5;
@@ -228,9 +239,11 @@ pub(crate) fn mark_woken(control: &Control, mask: u32) {
 pub(crate) fn actor_main(
     control: &'static Control,
     me: usize,
+    atomic_points: bool,
     body: &dyn Fn(usize, &Recorder) -> Result<(), String>,
 ) -> ! {
     let scheduler: &'static ActorScheduler = Box::leak(Box::new(ActorScheduler { control, me }));
+    hook::set_atomic_points(atomic_points);
     hook::install(Some(scheduler));
     let slot = &control.slots[me];
     let mut go = wait_go(slot);

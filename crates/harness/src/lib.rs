@@ -28,7 +28,7 @@ pub use control::{MAX_ACTORS, MAX_EVENTS};
 pub use runner::{
     render_trace, render_trace_with, CaseReport, HarnessError, Runner, Step, Verdict,
 };
-pub use scenario::{lin_history, Event, OpId, Recorder, Scenario};
+pub use scenario::{lin_history, AtomicGranularity, Event, OpId, Recorder, Scenario};
 pub use schedule::{
     decode_token, encode_token, Action, Choice, Chooser, PctChooser, RandomChooser, Replay,
     SplitMix64, TokenError, MAX_TOKEN_STEPS,

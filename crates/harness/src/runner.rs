@@ -272,8 +272,9 @@ impl<'s, S: Scenario> Runner<'s, S> {
         let control = self.control.get();
         let scenario = self.scenario;
         let state = &self.state;
+        let atomic = scenario.atomic_points();
         let process = Process::spawn(|| {
-            actor_main(control, k, &|me, rec| scenario.run(state, me, rec));
+            actor_main(control, k, atomic, &|me, rec| scenario.run(state, me, rec));
         })?;
         self.actors[k] = Some(process);
         Ok(())
@@ -524,7 +525,10 @@ impl<'s, S: Scenario> Runner<'s, S> {
             let code = self.control.get().slots[choice.actor]
                 .point
                 .load(Ordering::Relaxed);
-            if choice.action == Action::Run && idle_bit(code) != 0 {
+            if choice.action == Action::Run && is_read(code) {
+                // A load writes nothing: it neither repeats an idle iteration nor counts
+                // as progress for the others.
+            } else if choice.action == Action::Run && idle_bit(code) != 0 {
                 idle_at[choice.actor] |= idle_bit(code);
             } else if choice.action == Action::Liveness {
                 idle_at[choice.actor] |= LIVENESS_IDLE;
@@ -710,6 +714,11 @@ fn pop_wake(slot: &crate::control::Slot) {
     }
     slot.wake_reqs_len
         .store(len.saturating_sub(1) as u32, Ordering::Relaxed);
+}
+
+/// Is `point` a read (a data load, or a load of one of the facade's atomics)?
+fn is_read(point: u32) -> bool {
+    point == crate::actor::POINT_LOAD || point == crate::actor::POINT_ATOMIC_LOAD
 }
 
 /// The idle-mask bit of a liveness check (see `options`).

@@ -28,6 +28,15 @@ pub trait Scenario: Sync {
         0
     }
 
+    /// Schedule points at every access to the facade's atomics, besides the
+    /// operation-level ones (default false: operation level only). Finer points reach
+    /// bugs that live between a load and its store; they make cases longer (see
+    /// `docs/results/` for the cost in schedules per second). Wrap any scenario in
+    /// [`AtomicGranularity`] to turn them on.
+    fn atomic_points(&self) -> bool {
+        false
+    }
+
     /// Create the shared state.
     fn setup(&self) -> Self::State;
 
@@ -182,4 +191,45 @@ pub fn lin_history(
         history.push(op.with_key(call.key.to_string()));
     }
     history
+}
+
+/// Any scenario, run with schedule points at every atomic access of the primitives it
+/// uses ([`Scenario::atomic_points`]); its name gets an `@atomic` suffix.
+#[derive(Debug)]
+pub struct AtomicGranularity<S>(pub S);
+
+impl<S: Scenario> Scenario for AtomicGranularity<S> {
+    type State = S::State;
+    fn name(&self) -> String {
+        format!("{}@atomic", self.0.name())
+    }
+    fn actors(&self) -> usize {
+        self.0.actors()
+    }
+    fn max_kills(&self) -> u32 {
+        self.0.max_kills()
+    }
+    fn atomic_points(&self) -> bool {
+        true
+    }
+    fn setup(&self) -> Self::State {
+        self.0.setup()
+    }
+    fn reset(&self, state: &Self::State) {
+        self.0.reset(state)
+    }
+    fn run(&self, state: &Self::State, actor: usize, rec: &Recorder) -> Result<(), String> {
+        self.0.run(state, actor, rec)
+    }
+    fn op_name(&self, op: u32) -> String {
+        self.0.op_name(op)
+    }
+    fn check(
+        &self,
+        state: &Self::State,
+        history: &[Event],
+        killed: &[usize],
+    ) -> Result<(), String> {
+        self.0.check(state, history, killed)
+    }
 }

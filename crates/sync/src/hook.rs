@@ -29,6 +29,14 @@ pub enum Point {
     /// A timed operation asks whether its deadline has passed (virtual time only: the
     /// scheduler answers, see [`Scheduler::timer_expired`]).
     Timer,
+    /// About to load one of the facade's atomics (atomic granularity only, see
+    /// [`set_atomic_points`]).
+    AtomicLoad,
+    /// About to store to one of the facade's atomics (atomic granularity only).
+    AtomicStore,
+    /// About to swap, compare-and-swap or read-modify-write one of the facade's atomics
+    /// (atomic granularity only).
+    AtomicRmw,
     /// About to send a message on a connection.
     Send,
     /// About to receive a message from a connection.
@@ -96,6 +104,32 @@ pub trait Scheduler: Sync {
 }
 
 static ACTIVE: AtomicPtr<&'static dyn Scheduler> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Whether every access to the facade's atomics is a schedule point in this process.
+static ATOMIC_POINTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Granularity of the schedule points in this process: `true` makes every load, store,
+/// swap, compare-and-swap and read-modify-write of the facade's atomics
+/// ([`crate::loom::AtomicU32`], …) a schedule point ([`Point::AtomicLoad`],
+/// [`Point::AtomicStore`], [`Point::AtomicRmw`]) besides the operation-level points;
+/// `false` (the default) keeps only the operation-level ones. A controlled scheduler sets
+/// it in its actor processes when a scenario asks for atomic granularity.
+pub fn set_atomic_points(on: bool) {
+    ATOMIC_POINTS.store(on, Ordering::Release);
+}
+
+/// A schedule point before an access to one of the facade's atomics, if atomic
+/// granularity is on ([`set_atomic_points`]) and a scheduler is installed; otherwise one
+/// relaxed load and a predictable branch.
+#[inline(always)]
+pub fn atomic(point: Point) {
+    if cfg!(procshare_hooks_off) {
+        return;
+    }
+    if ATOMIC_POINTS.load(Ordering::Relaxed) {
+        self::point(point);
+    }
+}
 
 /// Install `scheduler` for this process (or remove it with `None`).
 pub fn install(scheduler: Option<&'static dyn Scheduler>) {

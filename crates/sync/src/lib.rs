@@ -21,6 +21,8 @@
 //! [`hook`] holds the schedule points through which the harness controls interleavings.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(not(loom))]
+mod atomic;
 pub mod liveness;
 pub mod loom;
 #[cfg(not(loom))]

@@ -25,7 +25,9 @@
 use std::time::Duration;
 
 #[cfg(not(loom))]
-pub use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub use crate::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(not(loom))]
+pub use std::sync::atomic::{fence, Ordering};
 
 #[cfg(loom)]
 pub use ::loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -332,14 +334,14 @@ pub const LIVENESS_SLICE: Duration = Duration::from_millis(50);
 pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
     #[cfg(not(loom))]
     {
-        if let Some(outcome) = crate::hook::futex_wait(word, expected, deadline) {
+        if let Some(outcome) = crate::hook::futex_wait(word.as_std(), expected, deadline) {
             return outcome;
         }
         let Some(timeout) = deadline.remaining() else {
             return Wake::TimedOut;
         };
         crate::hook::blocked();
-        let r = crate::sys::futex_wait(word, expected, timeout);
+        let r = crate::sys::futex_wait(word.as_std(), expected, timeout);
         crate::hook::runnable();
         r
     }
@@ -351,8 +353,8 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake 
 pub fn futex_wake(word: &AtomicU32, n: u32) {
     #[cfg(not(loom))]
     {
-        crate::hook::futex_wake(word, n);
-        crate::sys::futex_wake(word, n);
+        crate::hook::futex_wake(word.as_std(), n);
+        crate::sys::futex_wake(word.as_std(), n);
     }
     #[cfg(loom)]
     model::wake(word, n);

@@ -4,8 +4,9 @@
 //!
 //! Not compiled under loom, where the facade models all of this.
 
-use crate::loom::{AtomicU32, Wake};
+use crate::loom::Wake;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
