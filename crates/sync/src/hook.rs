@@ -127,7 +127,7 @@ pub fn atomic(point: Point) {
         return;
     }
     if ATOMIC_POINTS.load(Ordering::Relaxed) {
-        self::point(point);
+        point_slow(point);
     }
 }
 
@@ -175,13 +175,24 @@ pub fn is_active() -> bool {
 #[inline(always)]
 pub fn point_if(active: bool, point: Point) {
     if active {
-        self::point(point);
+        point_slow(point);
     }
 }
 
-/// A schedule point before `point`. Free when no scheduler is installed.
+/// A schedule point before `point`. Free when no scheduler is installed (one relaxed load
+/// and a branch; the rest is out of line).
 #[inline(always)]
 pub fn point(point: Point) {
+    if is_active() {
+        point_slow(point);
+    }
+}
+
+/// The rare path of every schedule point: out of line and cold, so that the primitives'
+/// fast paths stay as small as with the hooks compiled out.
+#[cold]
+#[inline(never)]
+fn point_slow(point: Point) {
     if let Some(s) = active() {
         s.point(point);
     }
