@@ -6,7 +6,7 @@
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use procshare_harness::scenarios::{Increment, LockedCounter};
-use procshare_harness::{RandomChooser, Runner};
+use procshare_harness::{AtomicGranularity, RandomChooser, Runner};
 use procshare_shm::Value;
 use procshare_sync::hook::{self, Point};
 use procshare_sync::{FutexMutex, RawLock};
@@ -42,6 +42,26 @@ fn schedules(c: &mut Criterion) {
             });
         });
     }
+    // The same scenario with schedule points at every atomic access (the finer
+    // granularity): more steps per case, so fewer schedules per second.
+    let atomic = AtomicGranularity(LockedCounter::<FutexMutex>::new(2, 1, Increment::Locked));
+    group.bench_function(
+        BenchmarkId::new("pooled_atomic_points", "counter-2x1"),
+        |b| {
+            let mut runner = Runner::new(&atomic).unwrap();
+            let mut seed = 0u64;
+            b.iter_custom(|iters| {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    seed += 1;
+                    let report = runner.run_case(&mut RandomChooser::new(seed)).unwrap();
+                    assert!(!report.verdict.is_failure());
+                    black_box(report.trace.len());
+                }
+                t0.elapsed()
+            });
+        },
+    );
     group.finish();
 }
 
