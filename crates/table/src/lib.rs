@@ -30,8 +30,6 @@
 //! reports contain (not for wide East Asian characters or emoji). std only: `cargo xtask`
 //! uses it and must build in seconds.
 
-use std::fmt::Write as _;
-
 /// How the cells of a column are padded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Align {
@@ -144,11 +142,20 @@ impl Table {
             .collect()
     }
 
+    /// `cell` padded to `width` characters. By hand, not with `{:<width$}`: a format
+    /// width above `u16::MAX` panics, and a cell (a long failure message) can be wider.
     fn pad(&self, out: &mut String, column: usize, cell: &str, width: usize) {
-        let _ = match self.align_of(column) {
-            Align::Left => write!(out, "{cell:<width$}"),
-            Align::Right => write!(out, "{cell:>width$}"),
-        };
+        let fill = width.saturating_sub(cell.chars().count());
+        match self.align_of(column) {
+            Align::Left => {
+                out.push_str(cell);
+                out.extend(std::iter::repeat_n(' ', fill));
+            }
+            Align::Right => {
+                out.extend(std::iter::repeat_n(' ', fill));
+                out.push_str(cell);
+            }
+        }
     }
 
     /// The table as GitHub-flavoured Markdown, one line per row, each ending in `\n`.
@@ -300,5 +307,18 @@ lost-update       |    13 | found: ps1.AQI
         assert!(t.is_empty());
         assert_eq!(t.render_plain(), "time\n----\n");
         assert_eq!(t.render_markdown(), "| time |\n|------|\n");
+    }
+
+    #[test]
+    fn a_cell_wider_than_a_format_width_renders() {
+        let wide = "x".repeat(70_000);
+        let mut t = Table::new(["a", "b"]).align(1, Align::Right);
+        t.row([wide.as_str(), "1"]);
+        t.row(["y", wide.as_str()]);
+        let md = t.render_markdown();
+        assert!(md
+            .lines()
+            .all(|l| l.chars().count() == md.lines().next().unwrap().chars().count()));
+        assert!(t.render_plain().contains(&wide));
     }
 }

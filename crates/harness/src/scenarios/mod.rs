@@ -8,6 +8,7 @@ mod counter;
 mod holder_killed;
 mod producer_consumer;
 mod semaphore_bound;
+mod sync_paths;
 mod transfer;
 
 pub use barrier_phases::{BarrierPhases, BarrierState};
@@ -15,6 +16,10 @@ pub use counter::{Increment, LockedCounter};
 pub use holder_killed::{HolderKilled, HolderState};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
+pub use sync_paths::{
+    BarrierBreak, BoundedOverRelease, BoundedState, BreakHow, BreakState, EventSetClear,
+    EventState, NestingState, NotifyAll, NotifyState, RLockNesting,
+};
 pub use transfer::{ArrayTransfer, TransferHow};
 
 use crate::search::{search, SearchConfig, SearchReport};
@@ -131,6 +136,14 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(SemaphoreBound::new(3), false),
         entry(BarrierPhases::new(2, 2), false),
         entry(BarrierPhases::new(3, 2), false),
+        entry(NotifyAll::new(2), false),
+        entry(NotifyAll::new(3), false),
+        entry(EventSetClear::new(2), false),
+        entry(EventSetClear::new(3), false),
+        entry(BarrierBreak::new(2, BreakHow::Abort), false),
+        entry(BarrierBreak::new(2, BreakHow::Reset), false),
+        entry(BoundedOverRelease::new(3), false),
+        entry(RLockNesting::new(2), false),
     ]
 }
 
