@@ -28,10 +28,11 @@ impl LivenessSource for CannotTell {
 const NOT_TAKEN_OVER: i32 = 3;
 const TOOK_OVER: i32 = 4;
 
-/// Fork a child that locks `v`, says so, and is then killed and reaped: a dead holder.
-fn dead_holder<L: RawLock>(v: &Value<u64, L>) {
+/// Fork a child that takes a lock with `lock` (and keeps it), says so, and is then
+/// killed and reaped: a dead holder.
+fn dead_holder(lock: impl FnOnce()) {
     let mut holder = Process::spawn_with_output(|out| {
-        let _guard = v.lock().unwrap();
+        lock();
         writeln!(out, "locked").unwrap();
         loop {
             // SAFETY: pause() only waits for a signal.
@@ -46,7 +47,7 @@ fn dead_holder<L: RawLock>(v: &Value<u64, L>) {
 
 fn unknown_is_never_dead<L: RawLock>() {
     let v = Value::<u64, L>::new(0).unwrap();
-    dead_holder(&v);
+    dead_holder(|| std::mem::forget(v.lock().unwrap()));
     // A waiter that cannot tell: several liveness slices pass, and it must not take over.
     let mut blind = Process::spawn(|| {
         liveness::install(Some(&CannotTell));
@@ -79,18 +80,7 @@ fn spin_lock_never_takes_over_a_holder_it_cannot_prove_dead() {
 #[test]
 fn rlock_never_takes_over_an_owner_it_cannot_prove_dead() {
     let rlock = Shared::new(RLock::new()).unwrap();
-    let mut holder = Process::spawn_with_output(|out| {
-        rlock.acquire().unwrap();
-        writeln!(out, "locked").unwrap();
-        loop {
-            // SAFETY: pause() only waits for a signal.
-            unsafe { libc::pause() };
-        }
-    })
-    .unwrap();
-    assert_eq!(first_line(&mut holder), "locked\n");
-    holder.kill().unwrap();
-    holder.join().unwrap();
+    dead_holder(|| rlock.acquire().unwrap());
     let mut blind = Process::spawn(|| {
         liveness::install(Some(&CannotTell));
         match rlock.acquire_timeout(Duration::from_millis(300)) {

@@ -14,6 +14,20 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Run `iters` random cases (seeds 1, 2, …) on `runner`, each of which must pass; the time.
+fn random_cases<S: procshare_harness::Scenario>(
+    runner: &mut Runner<'_, S>,
+    iters: u64,
+) -> Duration {
+    let t0 = Instant::now();
+    for seed in 1..=iters {
+        let report = runner.run_case(&mut RandomChooser::new(seed)).unwrap();
+        assert!(!report.verdict.is_failure());
+        black_box(report.trace.len());
+    }
+    t0.elapsed()
+}
+
 fn schedules(c: &mut Criterion) {
     let scenario = LockedCounter::<FutexMutex>::new(2, 1, Increment::Locked);
     let mut group = c.benchmark_group("schedules");
@@ -29,17 +43,7 @@ fn schedules(c: &mut Criterion) {
             } else {
                 runner.fork_per_case()
             };
-            let mut seed = 0u64;
-            b.iter_custom(|iters| {
-                let t0 = Instant::now();
-                for _ in 0..iters {
-                    seed += 1;
-                    let report = runner.run_case(&mut RandomChooser::new(seed)).unwrap();
-                    assert!(!report.verdict.is_failure());
-                    black_box(report.trace.len());
-                }
-                t0.elapsed()
-            });
+            b.iter_custom(|iters| random_cases(&mut runner, iters));
         });
     }
     // The same scenario with schedule points at every atomic access (the finer
@@ -49,17 +53,7 @@ fn schedules(c: &mut Criterion) {
         BenchmarkId::new("pooled_atomic_points", "counter-2x1"),
         |b| {
             let mut runner = Runner::new(&atomic).unwrap();
-            let mut seed = 0u64;
-            b.iter_custom(|iters| {
-                let t0 = Instant::now();
-                for _ in 0..iters {
-                    seed += 1;
-                    let report = runner.run_case(&mut RandomChooser::new(seed)).unwrap();
-                    assert!(!report.verdict.is_failure());
-                    black_box(report.trace.len());
-                }
-                t0.elapsed()
-            });
+            b.iter_custom(|iters| random_cases(&mut runner, iters));
         },
     );
     group.finish();
