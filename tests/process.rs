@@ -194,3 +194,27 @@ fn a_handle_moved_into_another_child_never_signals_its_sibling() {
     }
     assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
 }
+
+#[test]
+fn signalling_a_child_that_already_exited_is_no_error() {
+    let mut p = Process::spawn_with_output(|out| {
+        out.write_all(b"bye\n").unwrap();
+    })
+    .unwrap();
+    // Wait for its exit without reaping it: its output pipe reaches end of file.
+    assert_eq!(p.read_output().unwrap(), "bye\n");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(format!("/proc/{}/stat", p.pid()))
+        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the child never exited"
+        );
+        std::thread::yield_now();
+    }
+    p.terminate().unwrap();
+    p.kill().unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+    assert!(matches!(p.kill(), Err(Error::AlreadyJoined { .. })));
+}

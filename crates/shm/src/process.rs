@@ -167,10 +167,15 @@ fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Error> {
         )
     };
     if r == 0 {
-        Ok(())
-    } else {
-        Err(Error::last_os("pidfd_send_signal"))
+        return Ok(());
     }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        // The child has exited (a zombie, not yet reaped): the signal is moot, as with
+        // `kill(2)` on a zombie and CPython's `kill()` on an exited child.
+        return Ok(());
+    }
+    Err(Error::os("pidfd_send_signal", e))
 }
 
 /// Write `msg` to fd 2 with raw writes (no lock: safe in a forked child).
