@@ -171,8 +171,9 @@ fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Error> {
     }
     let e = std::io::Error::last_os_error();
     if e.raw_os_error() == Some(libc::ESRCH) {
-        // The child has exited (a zombie, not yet reaped): the signal is moot, as with
-        // `kill(2)` on a zombie and CPython's `kill()` on an exited child.
+        // The child has exited and was reaped by someone else (a `waitpid(-1)`
+        // elsewhere): the signal is moot. (A zombie still accepts signals, as with
+        // `kill(2)`.)
         return Ok(());
     }
     Err(Error::os("pidfd_send_signal", e))
