@@ -244,3 +244,27 @@ fn broken_wait_early_leaves_before_all_arrived() {
         },
     );
 }
+
+/// A barrier timeout may expire at any step: party A waits with a timeout (a clock thread
+/// expires it at a point loom chooses), party B without. Either the cycle completes for
+/// both, or A's timeout breaks it and *both* are told `BrokenBarrier` (B too, whether it
+/// was already waiting or arrives after); nobody hangs, and both outcomes happen.
+#[test]
+fn wait_timeout_expires_at_any_step() {
+    explore_both("barrier wait_timeout_expires_at_any_step", None, || {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let clock = thread::spawn(expire_deadlines);
+        let b = {
+            let barrier = barrier.clone();
+            thread::spawn(move || barrier.wait())
+        };
+        let a = barrier.wait_timeout(TIMEOUT);
+        let b = b.join().unwrap();
+        clock.join().unwrap();
+        match (&a, &b) {
+            (Ok(_), Ok(_)) => false,
+            (Err(SyncError::BrokenBarrier), Err(SyncError::BrokenBarrier)) => true,
+            _ => panic!("inconsistent outcomes: timed party {a:?}, untimed party {b:?}"),
+        }
+    });
+}

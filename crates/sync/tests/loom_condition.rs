@@ -345,3 +345,65 @@ fn broken_notify_without_wake_strands_a_waiter() {
         },
     );
 }
+
+/// `notify_all` with 2 and 3 waiters: one round that adds a token per waiter and calls
+/// `notify_all` must release every waiter, whatever point each has reached (none sleeps
+/// through it). Preemption bound 2 for two waiters, 1 for three (state space).
+fn notify_all_releases(name: &str, waiters: u32, cap: usize) {
+    explore(name, Some(cap), move || {
+        let s = Shared::<Lock>::new();
+        let handles: Vec<_> = (0..waiters)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.take())
+            })
+            .collect();
+        s.cond.acquire().unwrap();
+        s.with_tokens(|t| *t += waiters);
+        let woken = s.cond.notify_all().unwrap();
+        assert!(
+            woken <= waiters as usize,
+            "notify_all woke {woken} of {waiters}"
+        );
+        s.cond.release().unwrap();
+        for h in handles {
+            h.join().unwrap();
+        }
+        s.cond.acquire().unwrap();
+        assert_eq!(s.with_tokens(|t| *t), 0);
+        s.cond.release().unwrap();
+    });
+}
+
+#[test]
+fn notify_all_releases_two_waiters() {
+    notify_all_releases("condition notify_all_releases_two_waiters", 2, 2);
+}
+
+#[test]
+fn notify_all_releases_three_waiters() {
+    notify_all_releases("condition notify_all_releases_three_waiters", 3, 1);
+}
+
+/// The model has teeth: a `notify_all` that marks every waiter but wakes none strands
+/// them, which loom reports as a deadlock.
+#[test]
+#[should_panic(expected = "deadlock; threads = ")]
+fn broken_notify_all_without_wake_strands_the_waiters() {
+    explore("broken notify_all without wake", Some(2), || {
+        let s = Shared::<Lock>::new();
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.take())
+            })
+            .collect();
+        s.cond.acquire().unwrap();
+        s.with_tokens(|t| *t += 2);
+        s.cond.notify_without_wake(usize::MAX).unwrap();
+        s.cond.release().unwrap();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
