@@ -134,6 +134,7 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
     vec![
         entry(ProducerConsumer::new(3), false),
         entry(SemaphoreBound::new(3), false),
+        entry(SemaphoreBound::new(3).timed(), false),
         entry(BarrierPhases::new(2, 2), false),
         entry(BarrierPhases::new(3, 2), false),
         entry(NotifyAll::new(2), false),

@@ -1,6 +1,8 @@
 //! A resource bounded by a `Semaphore(2)`: three (or more) actors acquire, are "inside"
 //! for a moment, and release. Property: never more than 2 inside at once (tracked with a
-//! lock-free counter and a high-water mark).
+//! lock-free counter and a high-water mark), and the count returns to its bound. The
+//! timed variant acquires with `acquire_timeout` (its expiry a schedule choice) and
+//! skips the resource when told it timed out.
 
 use crate::{Event, Recorder, Scenario};
 use procshare_shm::{RawValue, Shared};
@@ -21,12 +23,22 @@ pub struct SemaphoreState {
 #[derive(Debug)]
 pub struct SemaphoreBound {
     actors: usize,
+    timed: bool,
 }
 
 impl SemaphoreBound {
     /// `actors` actors (more than the bound, to contend).
     pub fn new(actors: usize) -> Self {
-        SemaphoreBound { actors }
+        SemaphoreBound {
+            actors,
+            timed: false,
+        }
+    }
+
+    /// Acquire with a timeout instead (more waiters than units, each may give up).
+    pub fn timed(mut self) -> Self {
+        self.timed = true;
+        self
     }
 }
 
@@ -34,7 +46,8 @@ impl Scenario for SemaphoreBound {
     type State = SemaphoreState;
 
     fn name(&self) -> String {
-        format!("semaphore-bound-{}", self.actors)
+        let timed = if self.timed { "timed-" } else { "" };
+        format!("semaphore-{timed}bound-{}", self.actors)
     }
 
     fn actors(&self) -> usize {
@@ -58,7 +71,16 @@ impl Scenario for SemaphoreBound {
     }
 
     fn run(&self, state: &Self::State, _actor: usize, _rec: &Recorder) -> Result<(), String> {
-        state.sem.acquire();
+        if self.timed {
+            if !state
+                .sem
+                .acquire_timeout(std::time::Duration::from_millis(20))
+            {
+                return Ok(()); // told it timed out: it holds no unit
+            }
+        } else {
+            state.sem.acquire();
+        }
         let now = state.inside.fetch_add(1) + 1;
         if now > state.most.load() {
             state.most.store(now);
