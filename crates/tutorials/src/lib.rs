@@ -26,6 +26,7 @@ pub mod seed002_array;
 pub mod seed002_global_list;
 pub mod seed002_value;
 pub mod seed003_add_subtract;
+pub mod seed003_thread_queue;
 pub mod seed004_array_value;
 pub mod seed004_global_list;
 
@@ -242,11 +243,16 @@ pub const ALL: &[Tutorial] = &[
         "Nothing to fix: the children print nothing; the parent prints the value after \
          joining both.",
     ),
-    pending(
+    ready(
         "seed003-thread-queue",
         "003",
         "producer and consumer threads share a queue; the consumer's empty() check stops it early",
-        "needs Queue",
+        seed003_thread_queue::run,
+        "The original's sleeps (1 s after each put, 0.5 s after each get) are handshakes \
+         between the two threads: the producer puts item 0 and waits until the consumer has \
+         taken it and then found the queue empty; in the fixed version each put waits until \
+         the previous item was consumed. Both threads append to one ordered log, printed \
+         at the end.",
     ),
     ready(
         "seed004-global-list",

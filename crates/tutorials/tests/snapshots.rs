@@ -64,6 +64,7 @@ tutorial_snapshots! {
     seed002_array => "seed002-array",
     seed002_value => "seed002-value",
     seed003_add_subtract => "seed003-add-subtract",
+    seed003_thread_queue => "seed003-thread-queue",
     seed004_global_list => "seed004-global-list",
     seed004_array_value => "seed004-array-value",
     race_nolock => "race-nolock",
