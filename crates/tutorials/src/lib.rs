@@ -29,6 +29,7 @@ pub mod seed003_add_subtract;
 pub mod seed003_thread_queue;
 pub mod seed004_array_value;
 pub mod seed004_global_list;
+pub mod seed004_pipe;
 
 use std::io::Write;
 
@@ -48,6 +49,9 @@ pub enum Error {
     /// A synchronisation object failed (a broken barrier, …).
     #[error(transparent)]
     Sync(#[from] procshare::SyncError),
+    /// A message could not be sent or received on a `Connection`.
+    #[error(transparent)]
+    Connection(#[from] procshare::connection::Error),
     /// The harness could not run a schedule.
     #[error(transparent)]
     Harness(#[from] procshare_harness::HarnessError),
@@ -282,11 +286,14 @@ pub const ALL: &[Tutorial] = &[
         "one process puts squares into a Queue; a second prints them until it is empty",
         "needs Queue",
     ),
-    pending(
+    ready(
         "seed004-pipe",
         "004",
         "a sender and a receiver process on the two ends of a Pipe, ending with \"END\"",
-        "needs Pipe/Connection",
+        seed004_pipe::run,
+        "The two processes run concurrently and, in the original, print as they go, so \
+         their lines interleave differently from run to run. Here each child writes to its \
+         own output pipe; the parent prints the sender's lines, then the receiver's.",
     ),
     race(
         "race-nolock",

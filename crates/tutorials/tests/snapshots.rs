@@ -67,6 +67,7 @@ tutorial_snapshots! {
     seed003_thread_queue => "seed003-thread-queue",
     seed004_global_list => "seed004-global-list",
     seed004_array_value => "seed004-array-value",
+    seed004_pipe => "seed004-pipe",
     race_nolock => "race-nolock",
     race_load_store => "race-load-store",
     race_locked => "race-locked",
@@ -159,7 +160,7 @@ fn cli_run_all() {
 fn cli_errors() {
     let mut report = String::new();
     for args in [
-        &["run", "seed004-pipe"][..],
+        &["run", "seed004-queue"][..],
         &["run", "no-such-tutorial"],
         &["run"],
         &["frobnicate"],
