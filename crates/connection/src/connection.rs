@@ -175,6 +175,13 @@ impl Connection {
         self.fd = None;
     }
 
+    /// The end's descriptor, consuming the connection (`None` if it was closed): to hand
+    /// it to code that makes its own `Connection`s, e.g. one per process over a duplicate.
+    /// A partly received frame is dropped with the connection.
+    pub fn into_fd(mut self) -> Option<OwnedFd> {
+        self.fd.take()
+    }
+
     fn raw(&self) -> Result<RawFd> {
         self.fd.as_ref().map(|f| f.as_raw_fd()).ok_or(Error::Closed)
     }

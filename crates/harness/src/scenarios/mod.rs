@@ -8,6 +8,7 @@ mod counter;
 mod holder_killed;
 mod producer_consumer;
 mod semaphore_bound;
+mod shared_connection;
 mod sync_paths;
 mod transfer;
 
@@ -16,6 +17,7 @@ pub use counter::{Increment, LockedCounter};
 pub use holder_killed::{HolderKilled, HolderState};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
+pub use shared_connection::{ConnectionState, SharedConnection};
 pub use sync_paths::{
     BarrierBreak, BoundedOverRelease, BoundedState, BreakHow, BreakState, EventSetClear,
     EventState, NestingState, NotifyAll, NotifyState, RLockNesting,
@@ -145,6 +147,7 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(BarrierBreak::new(2, BreakHow::Reset), false),
         entry(BoundedOverRelease::new(3), false),
         entry(RLockNesting::new(2), false),
+        entry(SharedConnection, false),
     ]
 }
 
