@@ -8,6 +8,9 @@
 //!   `procshare-harness`) in release mode.
 //! * `cargo xtask tutorial list|run <name>|run --all` runs the ported seed tutorials
 //!   (`crates/tutorials`, binary `procshare-tutorial`).
+//! * `cargo xtask compare [--quick] [--json] [options]` runs the comparison
+//!   (`xtask/compare`, binary `procshare-compare`, in release mode; a full run adds the
+//!   `peers` feature) and writes `docs/results/compare.md`, its JSON and plots.
 //! * `cargo xtask help` prints the usage.
 //!
 //! Arguments are parsed with lexopt ([`parse`]): an unknown command, an unknown option or
@@ -52,6 +55,11 @@ commands:
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
                  harness against shuttle, the scenario catalog) from fresh measurements
+  compare [--quick] [--json] [options]
+                 every strategy and primitive against the raw limits, CPython and the
+                 Rust peers, in one run: writes docs/results/compare.md, compare.json
+                 and SVG plots (--quick: CI-sized, no peers, to target/compare-quick/);
+                 `cargo xtask compare --help` lists the options
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
@@ -73,6 +81,9 @@ enum Cli {
     Results,
     /// `hook-cost`.
     HookCost,
+    /// `compare <args>`, forwarded to the comparison binary, which refuses what it does
+    /// not know.
+    Compare(Vec<String>),
 }
 
 /// Parse the arguments after `cargo xtask`. An unknown command or option, or an argument
@@ -114,6 +125,7 @@ fn parse(args: Vec<String>) -> Result<Cli, String> {
         }
         "results" => no_more(&mut parser, Cli::Results),
         "hook-cost" => no_more(&mut parser, Cli::HookCost),
+        "compare" => Ok(Cli::Compare(rest(&mut parser)?)),
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -129,6 +141,7 @@ fn main() -> ExitCode {
         Ok(Cli::Tutorial(args)) => tutorial(&args),
         Ok(Cli::Results) => results(),
         Ok(Cli::HookCost) => hook_cost(),
+        Ok(Cli::Compare(args)) => compare(&args),
         Err(message) => usage_error(&message),
     }
 }
@@ -174,6 +187,21 @@ fn forward(command: &str, args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Forward `compare <args>` to the comparison binary in release mode, with the Rust peers
+/// (feature `peers`) unless `--quick` was given, telling it the command line to print.
+fn compare(args: &[String]) -> ExitCode {
+    let quick = args.iter().any(|a| a == "--quick");
+    let command = format!("cargo xtask compare {}", args.join(" "));
+    let mut forwarded = vec!["--command".to_string(), command.trim().to_string()];
+    forwarded.extend(args.iter().cloned());
+    let cargo = if quick {
+        "run --quiet --release -p procshare-compare --"
+    } else {
+        "run --quiet --release -p procshare-compare --features peers --"
+    };
+    forward(cargo, &forwarded)
 }
 
 /// One cargo invocation: its arguments and extra environment.
@@ -331,6 +359,11 @@ mod tests {
         ));
         assert_eq!(parse_args(&["results"]), Ok(Cli::Results));
         assert_eq!(parse_args(&["hook-cost"]), Ok(Cli::HookCost));
+        assert_eq!(
+            parse_args(&["compare", "--quick", "--json"]),
+            Ok(Cli::Compare(strings(&["--quick", "--json"])))
+        );
+        assert_eq!(parse_args(&["compare"]), Ok(Cli::Compare(vec![])));
         for harness in [
             &["list"][..],
             &["catalog", "--cases", "8", "--seed", "1"],

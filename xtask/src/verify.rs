@@ -77,6 +77,9 @@ pub(crate) const STAGES: &[Stage] = &[
     Stage::new("loom",        "test --release -p procshare-sync --tests --target-dir target/loom").env(LOOM_ENV).counts("loom models").slow(),
     Stage::new("catalog",     "run --release -p procshare-harness --bin procshare-harness -- catalog --cases 256").counts("scenario searches"),
     Stage::new("bench-build", "bench --workspace --no-run"),
+    // Smoke run of the comparison: fails if an excluding strategy or a channel lost an
+    // update (or a cell failed); writes to target/compare-quick/, never docs/results/.
+    Stage::new("compare",     "run --quiet --release -p procshare-compare -- --quick --no-progress --quiet"),
 ];
 
 /// The names of all stages, in order.
@@ -312,7 +315,8 @@ mod tests {
                 "tutorials",
                 "loom",
                 "catalog",
-                "bench-build"
+                "bench-build",
+                "compare"
             ]
         );
     }
@@ -328,7 +332,8 @@ mod tests {
                 "test",
                 "tutorials",
                 "catalog",
-                "bench-build"
+                "bench-build",
+                "compare"
             ]
         );
     }
