@@ -20,6 +20,7 @@
 //! runs and its output is streamed through while being captured for counting.
 
 mod count;
+mod mutants;
 mod run;
 mod verify;
 
@@ -52,6 +53,10 @@ commands:
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
                  harness against shuttle, the scenario catalog) from fresh measurements
+  mutants plan | run SHARD...|--all | hand [NAME...] | report
+                 measure what the tests without loom catch: cargo-mutants (27.x) over the
+                 sync crate's protocol files, sharded (docs/results/mutants/), hand-written
+                 protocol mutants (xtask/mutants/hand/), and docs/results/mutants.md
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
@@ -73,6 +78,8 @@ enum Cli {
     Results,
     /// `hook-cost`.
     HookCost,
+    /// `mutants <plan|run|hand|report> ...`, parsed by [`mutants::main`].
+    Mutants(Vec<String>),
 }
 
 /// Parse the arguments after `cargo xtask`. An unknown command or option, or an argument
@@ -114,6 +121,7 @@ fn parse(args: Vec<String>) -> Result<Cli, String> {
         }
         "results" => no_more(&mut parser, Cli::Results),
         "hook-cost" => no_more(&mut parser, Cli::HookCost),
+        "mutants" => Ok(Cli::Mutants(rest(&mut parser)?)),
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -129,6 +137,7 @@ fn main() -> ExitCode {
         Ok(Cli::Tutorial(args)) => tutorial(&args),
         Ok(Cli::Results) => results(),
         Ok(Cli::HookCost) => hook_cost(),
+        Ok(Cli::Mutants(args)) => mutants::main(&args),
         Err(message) => usage_error(&message),
     }
 }
