@@ -274,6 +274,9 @@ fn criterion_ns(output: &str) -> Option<f64> {
 /// which goes first, and the ratio is taken between the medians.
 const HOOK_COST_ROUNDS: usize = 5;
 
+/// One build of the hook-cost measurement: its label, cargo arguments and environment.
+type HookBuild<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 fn hook_cost() -> ExitCode {
     let root = verify::workspace_root();
     let args = [
@@ -287,7 +290,7 @@ fn hook_cost() -> ExitCode {
     ];
     let mut off_args = args.to_vec();
     off_args.splice(1..1, ["--target-dir", "target/nohooks"]);
-    let configs: [(&str, Vec<&str>, Vec<(&str, &str)>); 2] = [
+    let configs: [HookBuild<'_>; 2] = [
         (
             "compiled out",
             off_args,
