@@ -5,6 +5,7 @@
 //! |--------------------|-----------------------------------------------------------------|
 //! | `raw_socketpair`   | baseline: `socketpair(AF_UNIX, SOCK_STREAM)`; the parent writes 64 bytes, the child reads exactly 64 and writes them back, the parent reads 64. |
 //! | `connection`       | `Pipe::duplex()`; the parent `send_bytes` 64 bytes, the child `recv_bytes` and `send_bytes` them back, the parent `recv_bytes`. |
+//! | `connection_read_ahead` | the same with read-ahead on at both ends (`Connection::set_read_ahead`): one `read` per message instead of two. |
 //!
 //! Each run forks one echoing child ([`procshare::Process`]), does one untimed round trip
 //! (the child is running), then times its rounds; a stop message ends the child, which
@@ -100,7 +101,17 @@ fn raw_socketpair(rounds: usize) -> Vec<u64> {
 }
 
 fn connection(rounds: usize) -> Vec<u64> {
-    let (parent, child_end) = Pipe::duplex().unwrap();
+    connection_with(false, rounds)
+}
+
+fn connection_read_ahead(rounds: usize) -> Vec<u64> {
+    connection_with(true, rounds)
+}
+
+fn connection_with(read_ahead: bool, rounds: usize) -> Vec<u64> {
+    let (mut parent, mut child_end) = Pipe::duplex().unwrap();
+    parent.set_read_ahead(read_ahead).unwrap();
+    child_end.set_read_ahead(read_ahead).unwrap();
     let mut child = Process::spawn(|| loop {
         let m = child_end.recv_bytes().unwrap();
         if m.is_empty() {
@@ -126,10 +137,11 @@ fn connection(rounds: usize) -> Vec<u64> {
     times
 }
 
-fn cases() -> [(&'static str, Case); 2] {
+fn cases() -> [(&'static str, Case); 3] {
     [
         ("raw_socketpair", raw_socketpair),
         ("connection", connection),
+        ("connection_read_ahead", connection_read_ahead),
     ]
 }
 
@@ -153,14 +165,15 @@ fn median(v: &mut [u64]) -> u64 {
 }
 
 fn latency_table() {
-    let mut hists: Vec<Histogram<u64>> = (0..2)
+    let n = cases().len();
+    let mut hists: Vec<Histogram<u64>> = (0..n)
         .map(|_| Histogram::new_with_bounds(1, 10_000_000_000, 3).unwrap())
         .collect();
-    let mut run_medians: Vec<Vec<u64>> = vec![Vec::new(), Vec::new()];
+    let mut run_medians: Vec<Vec<u64>> = vec![Vec::new(); n];
     for run in 0..TABLE_RUNS {
-        // Alternate which case goes first, so neither always follows the other.
-        let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
-        for i in order {
+        // Rotate which case goes first, so none always follows another.
+        for k in 0..n {
+            let i = (run + k) % n;
             let mut times = (cases()[i].1)(TABLE_ROUNDS);
             for &t in &times {
                 hists[i].saturating_record(t);
@@ -169,23 +182,30 @@ fn latency_table() {
         }
     }
     let base = median(&mut run_medians[0]) as f64;
-    let mut table = String::from(
-        "| case | p50 µs | p99 µs | p99.9 µs | median of run medians µs | ratio vs raw_socketpair |\n|---|---|---|---|---|---|\n",
-    );
+    let mut table = procshare_table::Table::new([
+        "case",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "median of run medians µs",
+        "ratio vs raw_socketpair",
+    ])
+    .numeric();
     for (i, (name, _)) in cases().iter().enumerate() {
         let h = &hists[i];
         let m = median(&mut run_medians[i]) as f64;
-        table.push_str(&format!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× |\n",
-            h.value_at_quantile(0.5) as f64 / 1e3,
-            h.value_at_quantile(0.99) as f64 / 1e3,
-            h.value_at_quantile(0.999) as f64 / 1e3,
-            m / 1e3,
-            m / base,
-        ));
+        table.row([
+            name.to_string(),
+            format!("{:.1}", h.value_at_quantile(0.5) as f64 / 1e3),
+            format!("{:.1}", h.value_at_quantile(0.99) as f64 / 1e3),
+            format!("{:.1}", h.value_at_quantile(0.999) as f64 / 1e3),
+            format!("{:.1}", m / 1e3),
+            format!("{:.2}×", m / base),
+        ]);
     }
+    let table = table.render_markdown();
     println!(
-        "\n64-byte round trip, {TABLE_RUNS} alternating runs × {TABLE_ROUNDS} round trips \
+        "\n64-byte round trip, {TABLE_RUNS} rotating runs × {TABLE_ROUNDS} round trips \
          (target: connection ≤ 1.10× raw_socketpair)\n\n{table}"
     );
     write_result(

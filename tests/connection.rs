@@ -257,3 +257,86 @@ fn a_child_writing_half_a_frame_leaves_the_reader_with_truncated() {
         })
     ));
 }
+
+/// Is a byte readable in the kernel's buffer of `fd` right now (no read)?
+fn kernel_readable(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    assert!(n >= 0, "poll failed");
+    n == 1
+}
+
+#[test]
+fn read_ahead_cuts_several_frames_from_one_read_and_poll_and_wait_see_them() {
+    use std::os::fd::AsRawFd;
+    let (a, mut b) = Pipe::duplex().unwrap();
+    b.set_read_ahead(true).unwrap();
+    assert!(b.read_ahead());
+    for m in [&b"a"[..], b"b", b"", b"cd"] {
+        a.send_bytes(m).unwrap();
+    }
+    assert_eq!(b.recv_bytes().unwrap(), b"a");
+    // The first receive read every byte the peer had sent: the kernel has none left,
+    // yet the end is ready, for `poll` and for `wait`.
+    assert!(!kernel_readable(b.as_raw_fd()), "no read-ahead happened");
+    assert!(b.poll(NOW).unwrap());
+    assert_eq!(connection::wait(&[&b], NOW).unwrap().len(), 1);
+    // Turning read-ahead off now would drop the buffered bytes: refused.
+    assert!(b.set_read_ahead(false).is_err());
+    assert_eq!(b.recv_bytes().unwrap(), b"b");
+    assert_eq!(b.recv_bytes().unwrap(), b"");
+    assert_eq!(b.recv_bytes().unwrap(), b"cd");
+    assert!(!b.poll(NOW).unwrap());
+    b.set_read_ahead(false).unwrap();
+    drop(a);
+    assert!(matches!(b.recv_bytes(), Err(Error::Eof)));
+}
+
+#[test]
+fn read_ahead_keeps_large_and_small_frames_whole_across_processes() {
+    let (a, mut b) = Pipe::duplex().unwrap();
+    b.set_read_ahead(true).unwrap();
+    let sizes = [1usize, 70_000, 3, 0, 1 << 20, 65_535, 65_536, 17];
+    let child = Process::spawn(move || {
+        for (i, &n) in sizes.iter().enumerate() {
+            let m: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8).collect();
+            a.send_bytes(&m).unwrap();
+        }
+    })
+    .unwrap();
+    for (i, &n) in sizes.iter().enumerate() {
+        let m = b.recv_bytes().unwrap();
+        assert_eq!(m.len(), n, "message {i}");
+        assert!(m.iter().enumerate().all(|(j, &x)| x == (i * 31 + j) as u8));
+    }
+    join_ok(child);
+}
+
+#[test]
+fn a_forked_copy_of_a_read_ahead_end_refuses_the_parents_buffered_bytes() {
+    let (a, mut b) = Pipe::duplex().unwrap();
+    b.set_read_ahead(true).unwrap();
+    for m in [&b"one"[..], b"two", b"three"] {
+        a.send_bytes(m).unwrap();
+    }
+    assert_eq!(b.recv_bytes().unwrap(), b"one");
+    let child = Process::spawn(|| {
+        // The parent read "two" and "three" ahead: delivering them here too would
+        // duplicate them.
+        match b.recv_bytes() {
+            Err(Error::ReadAheadInherited { .. }) => {}
+            other => panic!("expected ReadAheadInherited, got {other:?}"),
+        }
+        assert!(matches!(b.poll(NOW), Err(Error::ReadAheadInherited { .. })));
+    })
+    .unwrap();
+    join_ok(child);
+    // Nothing was lost in the parent.
+    assert_eq!(b.recv_bytes().unwrap(), b"two");
+    assert_eq!(b.recv_bytes().unwrap(), b"three");
+}

@@ -23,6 +23,7 @@
 //! runs and its output is streamed through while being captured for counting.
 
 mod count;
+mod mutants;
 mod run;
 mod verify;
 
@@ -52,7 +53,8 @@ commands:
                  the seed tutorials ported to procshare: list them (ready or pending, and
                  why), run one or all; --free adds a race's free-running variant
   hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
-                 with the hooks compiled in and compiled out (--cfg procshare_hooks_off)
+                 with the hooks compiled in and compiled out (--cfg procshare_hooks_off),
+                 medians of 5 interleaved rounds
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
                  harness against shuttle, the scenario catalog) from fresh measurements
   compare [--quick] [--json] [options]
@@ -60,6 +62,10 @@ commands:
                  Rust peers, in one run: writes docs/results/compare.md, compare.json
                  and SVG plots (--quick: CI-sized, no peers, to target/compare-quick/);
                  `cargo xtask compare --help` lists the options
+  mutants plan | run SHARD...|--all | hand [NAME...] | report
+                 measure what the tests without loom catch: cargo-mutants (27.x) over the
+                 sync crate's protocol files, sharded (docs/results/mutants/), hand-written
+                 protocol mutants (xtask/mutants/hand/), and docs/results/mutants.md
   help           print this text
 
 The CI entry point is .ci/run, which prints tool versions and runs `cargo xtask verify`.";
@@ -84,6 +90,8 @@ enum Cli {
     /// `compare <args>`, forwarded to the comparison binary, which refuses what it does
     /// not know.
     Compare(Vec<String>),
+    /// `mutants <plan|run|hand|report> ...`, parsed by [`mutants::main`].
+    Mutants(Vec<String>),
 }
 
 /// Parse the arguments after `cargo xtask`. An unknown command or option, or an argument
@@ -126,6 +134,7 @@ fn parse(args: Vec<String>) -> Result<Cli, String> {
         "results" => no_more(&mut parser, Cli::Results),
         "hook-cost" => no_more(&mut parser, Cli::HookCost),
         "compare" => Ok(Cli::Compare(rest(&mut parser)?)),
+        "mutants" => Ok(Cli::Mutants(rest(&mut parser)?)),
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -142,6 +151,7 @@ fn main() -> ExitCode {
         Ok(Cli::Results) => results(),
         Ok(Cli::HookCost) => hook_cost(),
         Ok(Cli::Compare(args)) => compare(&args),
+        Ok(Cli::Mutants(args)) => mutants::main(&args),
         Err(message) => usage_error(&message),
     }
 }
@@ -288,6 +298,13 @@ fn criterion_ns(output: &str) -> Option<f64> {
 
 /// Run the `value_lock_increment` bench with the hooks compiled in and compiled out and
 /// print the ratio: what the harness costs a program that never installs a scheduler.
+/// Rounds of the hook-cost measurement: each round runs both builds once, alternating
+/// which goes first, and the ratio is taken between the medians.
+const HOOK_COST_ROUNDS: usize = 5;
+
+/// One build of the hook-cost measurement: its label, cargo arguments and environment.
+type HookBuild<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 fn hook_cost() -> ExitCode {
     let root = verify::workspace_root();
     let args = [
@@ -301,36 +318,53 @@ fn hook_cost() -> ExitCode {
     ];
     let mut off_args = args.to_vec();
     off_args.splice(1..1, ["--target-dir", "target/nohooks"]);
-    let mut times = Vec::new();
-    for (label, args, env) in [
+    let configs: [HookBuild<'_>; 2] = [
         (
             "compiled out",
             off_args,
             vec![("RUSTFLAGS", "--cfg procshare_hooks_off")],
         ),
         ("compiled in", args.to_vec(), vec![]),
-    ] {
-        match run::cargo_tee(&root, &args, &env) {
-            Ok(done) if done.status.success() => match criterion_ns(&done.stdout) {
-                Some(ns) => times.push((label, ns)),
-                None => {
-                    eprintln!("error: no criterion time in the output");
+    ];
+    // Interleaved rounds (this VM's speed drifts between runs): out, in; in, out; ...
+    let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..HOOK_COST_ROUNDS {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let (_, args, env) = &configs[i];
+            match run::cargo_tee(&root, args, env) {
+                Ok(done) if done.status.success() => match criterion_ns(&done.stdout) {
+                    Some(ns) => times[i].push(ns),
+                    None => {
+                        eprintln!("error: no criterion time in the output");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                Ok(_) => return ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("error: could not run cargo: {e}");
                     return ExitCode::FAILURE;
                 }
-            },
-            Ok(_) => return ExitCode::FAILURE,
-            Err(e) => {
-                eprintln!("error: could not run cargo: {e}");
-                return ExitCode::FAILURE;
             }
         }
     }
-    for (label, ns) in &times {
-        println!("value_lock_increment, hooks {label}: {ns:.3} ns");
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut medians = [0.0; 2];
+    for (i, (label, _, _)) in configs.iter().enumerate() {
+        let all: Vec<String> = times[i].iter().map(|t| format!("{t:.2}")).collect();
+        medians[i] = median(&mut times[i]);
+        println!(
+            "value_lock_increment, hooks {label}: median {:.3} ns of [{}]",
+            medians[i],
+            all.join(", ")
+        );
     }
     println!(
-        "hooks compiled in / compiled out: {:.3}",
-        times[1].1 / times[0].1
+        "hooks compiled in / compiled out (medians of {HOOK_COST_ROUNDS} interleaved rounds): {:.3}",
+        medians[1] / medians[0]
     );
     ExitCode::SUCCESS
 }

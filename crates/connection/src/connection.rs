@@ -21,6 +21,12 @@
 //! * Several processes may use one end if a lock serialises whole messages (sending and
 //!   receiving); without one, large messages interleave (`tests/connection_trap.rs`).
 //!
+//! * Read-ahead (off by default, [`Connection::set_read_ahead`]): an end read by one
+//!   process only may read up to 64 KiB at a time and cut frames out of its buffer, one
+//!   system call for the header and body of a small message instead of two. A forked copy
+//!   of an end with buffered bytes refuses to receive ([`Error::ReadAheadInherited`])
+//!   rather than deliver them a second time.
+//!
 //! Every send, receive and poll passes a schedule point ([`Point::Send`],
 //! [`Point::Recv`], [`Point::Poll`]) for the harness.
 //!
@@ -64,6 +70,77 @@ pub struct Connection {
     kind: Kind,
     reader: RefCell<FrameReader>,
     max_message: u64,
+    /// Bytes read ahead of the current frame (read-ahead mode only).
+    ahead: RefCell<Option<ReadAhead>>,
+}
+
+/// The read-ahead buffer of an end read by one process.
+#[derive(Debug)]
+struct ReadAhead {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// The process that filled `buf[start..end]`.
+    pid: u32,
+}
+
+/// Size of the read-ahead buffer.
+const READ_AHEAD: usize = 64 * 1024;
+
+impl ReadAhead {
+    fn new() -> ReadAhead {
+        ReadAhead {
+            buf: vec![0; READ_AHEAD].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            pid: std::process::id(),
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Refuse bytes another process read (a copy inherited across fork); adopt an empty
+    /// buffer.
+    fn check_owner(&mut self) -> Result<()> {
+        let me = std::process::id();
+        if self.pid != me {
+            if self.buffered() > 0 {
+                return Err(Error::ReadAheadInherited { pid: self.pid });
+            }
+            self.pid = me;
+        }
+        Ok(())
+    }
+}
+
+/// A [`Read`] that serves the read-ahead buffer first and refills it with one read.
+struct AheadSource<'a> {
+    fd: FdSource,
+    ahead: &'a mut ReadAhead,
+}
+
+impl Read for AheadSource<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let a = &mut *self.ahead;
+        if a.buffered() == 0 {
+            if out.len() >= a.buf.len() {
+                // A large body: straight into the frame, no copy.
+                return self.fd.read(out);
+            }
+            let n = self.fd.read(&mut a.buf)?;
+            a.start = 0;
+            a.end = n;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(a.buffered());
+        out[..n].copy_from_slice(&a.buf[a.start..a.start + n]);
+        a.start += n;
+        Ok(n)
+    }
 }
 
 /// Constructors of connected pairs (CPython's `Pipe()`).
@@ -124,6 +201,7 @@ impl Connection {
             kind,
             reader: RefCell::new(FrameReader::new()),
             max_message: DEFAULT_MAX_MESSAGE,
+            ahead: RefCell::new(None),
         }
     }
 
@@ -153,6 +231,39 @@ impl Connection {
     /// Change the largest message this end accepts.
     pub fn set_max_message(&mut self, max: u64) {
         self.max_message = max;
+    }
+
+    /// Turn read-ahead on or off for this process's copy of the end (see the module
+    /// docs). On: a receive reads up to 64 KiB at once and keeps what follows the frame
+    /// for the next receive, so a small message costs one system call instead of two.
+    /// Only for an end that one process alone reads: bytes read ahead are this process's,
+    /// and a forked copy that inherits some refuses to receive them
+    /// ([`Error::ReadAheadInherited`]). Turning it off while bytes are buffered is
+    /// refused with [`Error::Io`] (`WouldBlock`): they would be lost.
+    pub fn set_read_ahead(&mut self, on: bool) -> Result<()> {
+        let ahead = self.ahead.get_mut();
+        match (on, ahead.as_ref()) {
+            (true, None) => *ahead = Some(ReadAhead::new()),
+            (false, Some(a)) if a.buffered() > 0 => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "read-ahead bytes are still buffered",
+                )))
+            }
+            (false, _) => *ahead = None,
+            (true, Some(_)) => {}
+        }
+        Ok(())
+    }
+
+    /// Is read-ahead on ([`set_read_ahead`](Connection::set_read_ahead))?
+    pub fn read_ahead(&self) -> bool {
+        self.ahead.borrow().is_some()
+    }
+
+    /// Bytes this process has read ahead and not yet received (0 without read-ahead).
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.ahead.borrow().as_ref().map_or(0, ReadAhead::buffered)
     }
 
     /// Can this end receive (CPython's `readable`)?
@@ -242,7 +353,15 @@ impl Connection {
                 "Connection used re-entrantly",
             ))
         })?;
-        reader.read_frame(&mut FdSource { fd, deadline }, max)
+        let mut source = FdSource { fd, deadline };
+        let mut ahead = self.ahead.borrow_mut();
+        match ahead.as_mut() {
+            None => reader.read_frame(&mut source, max),
+            Some(ahead) => {
+                ahead.check_owner()?;
+                reader.read_frame(&mut AheadSource { fd: source, ahead }, max)
+            }
+        }
     }
 
     /// Receive one message (blocks until it has arrived whole).
@@ -306,6 +425,12 @@ impl Connection {
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool> {
         let fd = self.check_readable()?;
         hook::point(Point::Poll);
+        if let Some(ahead) = self.ahead.borrow_mut().as_mut() {
+            ahead.check_owner()?;
+            if ahead.buffered() > 0 {
+                return Ok(true);
+            }
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
         Ok(sys::poll_readable(&[fd], deadline)?[0])
     }

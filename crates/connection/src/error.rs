@@ -70,6 +70,16 @@ pub enum Error {
     /// and completed by the next receive.
     #[error("timed out")]
     Timeout,
+
+    /// A read-ahead end ([`Connection::set_read_ahead`](crate::Connection::set_read_ahead))
+    /// was inherited across `fork` with bytes already read ahead by the parent: receiving
+    /// them here could deliver a message twice (once in each process), so this copy of
+    /// the end refuses to receive. Turn read-ahead on only in the one process that reads.
+    #[error("this end read ahead in process {pid}; a forked copy cannot receive from it")]
+    ReadAheadInherited {
+        /// The process that read the buffered bytes.
+        pid: u32,
+    },
     /// The authentication handshake failed (wrong key, refused digest, protocol error).
     #[error("authentication failed: {0}")]
     AuthenticationFailed(String),

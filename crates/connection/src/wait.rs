@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 pub trait Waitable {
     /// The fd to watch; negative (a closed connection) is never ready.
     fn wait_fd(&self) -> RawFd;
+
+    /// Ready without looking at the fd (a read-ahead connection with buffered bytes).
+    fn ready_now(&self) -> bool {
+        false
+    }
 }
 
 impl Waitable for crate::Connection {
@@ -27,6 +32,10 @@ impl Waitable for crate::Connection {
         } else {
             -1
         }
+    }
+
+    fn ready_now(&self) -> bool {
+        self.readable() && !self.closed() && self.buffered_bytes() > 0
     }
 }
 
@@ -39,6 +48,10 @@ impl Waitable for crate::Listener {
 impl<T: Waitable + ?Sized> Waitable for &T {
     fn wait_fd(&self) -> RawFd {
         (**self).wait_fd()
+    }
+
+    fn ready_now(&self) -> bool {
+        (**self).ready_now()
     }
 }
 
@@ -61,12 +74,18 @@ pub fn wait_indices<W: Waitable + ?Sized>(
 ) -> Result<Vec<usize>> {
     procshare_sync::hook::point(procshare_sync::hook::Point::Poll);
     let fds: Vec<RawFd> = objects.iter().map(|o| o.wait_fd()).collect();
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let now: Vec<bool> = objects.iter().map(|o| o.ready_now()).collect();
+    // Something is ready already (bytes read ahead): just look at the others.
+    let deadline = if now.contains(&true) {
+        Some(Instant::now())
+    } else {
+        timeout.map(|t| Instant::now() + t)
+    };
     let ready = sys::poll_readable(&fds, deadline)?;
     Ok(ready
         .iter()
         .enumerate()
-        .filter(|&(i, &r)| r && fds[i] >= 0)
+        .filter(|&(i, &r)| now[i] || (r && fds[i] >= 0))
         .map(|(i, _)| i)
         .collect())
 }

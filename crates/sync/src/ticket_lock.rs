@@ -63,6 +63,14 @@ impl TicketLock {
         self.next.load(Ordering::Relaxed) & COUNT
     }
 
+    /// The ticket being served now (wrapping at `2^31`): inside a critical section, the
+    /// holder's own ticket. A diagnostic for FIFO checks, like [`tickets_issued`].
+    ///
+    /// [`tickets_issued`]: TicketLock::tickets_issued
+    pub fn now_serving(&self) -> u32 {
+        self.serving.load(Ordering::Relaxed) & COUNT
+    }
+
     /// Sleep until `serving` differs from `observed` (or the deadline passes), after
     /// announcing the sleep with `SLEEPERS`.
     fn sleep(&self, observed: u32, deadline: &Deadline) {

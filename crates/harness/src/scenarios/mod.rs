@@ -10,6 +10,7 @@ mod producer_consumer;
 mod semaphore_bound;
 mod shared_connection;
 mod sync_paths;
+mod ticket_fifo;
 mod transfer;
 
 pub use barrier_phases::{BarrierPhases, BarrierState};
@@ -22,6 +23,7 @@ pub use sync_paths::{
     BarrierBreak, BoundedOverRelease, BoundedState, BreakHow, BreakState, EventSetClear,
     EventState, NestingState, NotifyAll, NotifyState, RLockNesting,
 };
+pub use ticket_fifo::{check_fifo_log, FifoState, TicketFifo};
 pub use transfer::{ArrayTransfer, TransferHow};
 
 use crate::search::{search, SearchConfig, SearchReport};
@@ -148,6 +150,7 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(BoundedOverRelease::new(3), false),
         entry(RLockNesting::new(2), false),
         entry(SharedConnection, false),
+        entry(TicketFifo::new(3, 2), false),
     ]
 }
 
