@@ -287,7 +287,13 @@ pub fn cases() -> Vec<Case> {
         "roundtrip",
         "connection",
         Procshare,
-        Pairs::<Connections>::prepare,
+        Pairs::<Connections<false>>::prepare,
+    ));
+    cases.push(rust(
+        "roundtrip",
+        "connection+read_ahead",
+        Procshare,
+        Pairs::<Connections<true>>::prepare,
     ));
     cases.push(python("roundtrip", "cpython_pipe", true));
 

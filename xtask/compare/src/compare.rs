@@ -109,7 +109,17 @@ pub fn machine(python: Option<String>) -> Machine {
             read("/proc/sys/kernel/osrelease")
         ),
         python,
+        load: [load_average(), String::new()],
     }
+}
+
+/// `/proc/loadavg`'s first three fields (`1.02 0.88 0.71`), or `unknown`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// CPUs available to this process.
@@ -143,6 +153,8 @@ pub fn now_utc() -> String {
 /// Measure every cell of `plan` and return the report.
 pub fn run(plan: &Plan) -> Report {
     let python = crate::python::version();
+    let mut machine = machine(python.clone());
+    let date = now_utc();
     let cpus = cpus();
     let mut cells: Vec<Gathered> = Vec::new();
     for case in cases() {
@@ -299,9 +311,10 @@ pub fn run(plan: &Plan) -> Report {
         );
     }
     let cells: Vec<Cell> = cells.into_iter().map(Gathered::finish).collect();
+    machine.load[1] = load_average();
     let mut report = Report {
-        machine: machine(python),
-        date: now_utc(),
+        machine,
+        date,
         command: plan.command.clone(),
         quick: plan.quick,
         repetitions: plan.repetitions,

@@ -142,6 +142,10 @@ pub struct Machine {
     pub kernel: String,
     /// `python3 --version`, if python3 runs.
     pub python: Option<String>,
+    /// `/proc/loadavg`'s 1, 5 and 15 minute load averages when the run started and when
+    /// it ended: other work on the machine widens the spreads.
+    #[serde(default)]
+    pub load: [String; 2],
 }
 
 /// A whole comparison run.
@@ -303,6 +307,7 @@ mod json_tests {
                 cpu_model: "cpu".into(),
                 kernel: "Linux".into(),
                 python: Some("Python 3.11.7".into()),
+                load: Default::default(),
             },
             date: "2026-12-01 22:00 UTC".into(),
             command: "cargo xtask compare".into(),

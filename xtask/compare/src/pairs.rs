@@ -9,7 +9,7 @@
 //!   `Shared<Event>`s, and one `Shared<Condition<L>>` with a `turn` word (CPython's idiom,
 //!   for the `Lock` and `RLock` conditions);
 //! * round trip: a 64-byte message echoed through a raw `socketpair` (the baseline) and
-//!   through procshare's `Pipe::duplex` `Connection`.
+//!   through procshare's `Pipe::duplex` `Connection`, with and without read-ahead.
 
 use crate::runner::{Ctx, Run};
 use crate::sys::{futex_wait, futex_wake, read_exact, write_all, FdPair};
@@ -310,11 +310,17 @@ impl Channel for RawSocketpair {
 }
 
 /// A 64-byte message echoed through procshare's `Pipe::duplex`; an empty message quits.
-pub struct Connections(Connection, Connection);
+/// `READ_AHEAD` turns on `Connection::set_read_ahead` at both ends (one `read` per
+/// message instead of two; each end is read by one process only, as it requires).
+pub struct Connections<const READ_AHEAD: bool>(Connection, Connection);
 
-impl Channel for Connections {
+impl<const READ_AHEAD: bool> Channel for Connections<READ_AHEAD> {
     fn create() -> Result<Self, String> {
-        let (a, b) = Pipe::duplex().map_err(|e| format!("Pipe::duplex: {e}"))?;
+        let (mut a, mut b) = Pipe::duplex().map_err(|e| format!("Pipe::duplex: {e}"))?;
+        for end in [&mut a, &mut b] {
+            end.set_read_ahead(READ_AHEAD)
+                .map_err(|e| format!("set_read_ahead: {e}"))?;
+        }
         Ok(Connections(a, b))
     }
     fn round(&self) {
@@ -380,7 +386,8 @@ mod tests {
     #[test]
     fn socket_and_connection_pairs() {
         check::<RawSocketpair>();
-        check::<Connections>();
+        check::<Connections<false>>();
+        check::<Connections<true>>();
     }
 
     #[test]

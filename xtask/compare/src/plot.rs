@@ -93,6 +93,7 @@ fn lines(
     let x_max = *procs.last().unwrap_or(&8) as f64;
     let x_min = procs[0] as f64;
     let keys: Vec<f64> = procs.iter().map(|&p| p as f64).collect();
+    let y = y_range(cells);
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(16)
@@ -102,7 +103,8 @@ fn lines(
             ((x_min * 0.85)..(x_max * 1.15))
                 .log_scale()
                 .with_key_points(keys),
-            y_range(cells).log_scale(),
+            // One decade of head room above the data, for the legend.
+            (y.start..y.end * 10.0).log_scale(),
         )?;
     chart
         .configure_mesh()
@@ -136,9 +138,9 @@ fn lines(
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
+        .background_style(WHITE)
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(SeriesLabelPosition::UpperRight)
         .draw()?;
     root.present()?;
     Ok(())
@@ -230,6 +232,7 @@ mod tests {
                 cpu_model: "test".into(),
                 kernel: "test".into(),
                 python: None,
+                load: Default::default(),
             },
             date: String::new(),
             command: String::new(),

@@ -160,6 +160,11 @@ pub fn markdown(report: &Report) -> String {
         m.python.as_deref().unwrap_or("absent")
     ));
     out.push_str(&format!(
+        "- **Load average** (1, 5, 15 min) at the start: {}; at the end: {}. Other work on \
+         the machine widens the spreads and hurts the spinning cases most.\n",
+        m.load[0], m.load[1]
+    ));
+    out.push_str(&format!(
         "- **Method**: every cell is {} repetitions of {} s, interleaved (each repetition runs every \
          cell once, in a rotating order, then the CPython cells in one `python3` run); every \
          process is a real forked process (`Process::spawn`; CPython: the fork start method). \
