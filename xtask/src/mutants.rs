@@ -600,6 +600,22 @@ fn hand(root: &Path, only: &[String]) -> Result<Stored, String> {
     Ok(st)
 }
 
+/// `old` with the rows of `new`'s mutants replaced (a row is `NAME: what (file)`); the
+/// stamp says both runs.
+pub(crate) fn merge_hand(mut old: Stored, new: Stored) -> Stored {
+    let key = |row: &str| row.split(':').next().unwrap_or_default().to_string();
+    let fresh: Vec<String> = new.mutants.iter().map(|(m, _)| key(m)).collect();
+    old.mutants.retain(|(m, _)| !fresh.contains(&key(m)));
+    old.mutants.extend(new.mutants);
+    old.mutants.sort();
+    if let Some(d) = new.stamp.get("date") {
+        let was = old.stamp.get("date").cloned().unwrap_or_default();
+        old.stamp
+            .insert("date".into(), format!("{was}; partial rerun {d}"));
+    }
+    old
+}
+
 /// A triaged miss: why the tests cannot (or do not yet) tell it from the real code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Triage {
@@ -892,7 +908,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             }
             Ok(())
         })(),
-        Some("hand") => hand(&root, &args[1..]).and_then(|st| store(&root, "hand", &st)),
+        Some("hand") => hand(&root, &args[1..]).and_then(|st| {
+            // A partial run (named mutants) replaces only their rows.
+            let path = results_dir(&root).join("hand.tsv");
+            let st = match fs::read_to_string(&path) {
+                Ok(old) if !args[1..].is_empty() => merge_hand(Stored::parse(&old)?, st),
+                _ => st,
+            };
+            store(&root, "hand", &st)
+        }),
         Some("report") if args.len() == 1 => report(&root).and_then(|md| {
             let path = root.join("docs").join("results").join("mutants.md");
             fs::write(&path, md).map_err(|e| e.to_string())?;
@@ -968,6 +992,23 @@ mod tests {
             "ambiguous mutant"
         );
         assert!(parse_hand("name: n\n--- replace\n").is_err());
+    }
+
+    #[test]
+    fn a_partial_hand_run_replaces_only_its_rows() {
+        let mut old = Stored::default();
+        old.mutants.push(("a: x (f)".into(), Outcome::Caught));
+        old.mutants.push(("b: y (f)".into(), Outcome::Missed));
+        let mut new = Stored::default();
+        new.mutants.push(("b: y2 (f)".into(), Outcome::Caught));
+        let merged = merge_hand(old, new);
+        assert_eq!(
+            merged.mutants,
+            vec![
+                ("a: x (f)".to_string(), Outcome::Caught),
+                ("b: y2 (f)".to_string(), Outcome::Caught)
+            ]
+        );
     }
 
     #[test]
