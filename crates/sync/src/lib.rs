@@ -30,6 +30,7 @@ pub mod os;
 #[cfg(not(loom))]
 mod sys;
 
+mod adaptive_wait;
 mod barrier;
 mod condition;
 mod error;
@@ -51,6 +52,7 @@ mod ticket_lock;
 #[doc(hidden)]
 pub mod broken;
 
+pub use adaptive_wait::AdaptiveWait;
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionLock};
 pub use error::{GuardError, GuardResult, LockError, SyncError, TryGuardResult};

@@ -105,6 +105,37 @@ impl Backoff {
     }
 }
 
+/// How long an adaptive wait busy-waits before it sleeps (see
+/// [`AdaptiveWait`](crate::AdaptiveWait)): about what a futex sleep and wake-up cost here
+/// (10–40 µs), so that spinning never costs more than twice what sleeping at once would.
+pub const SPIN_BUDGET: Duration = Duration::from_micros(20);
+
+/// The clock of a bounded busy-wait: [`SpinBudget::spent`] turns true once
+/// [`SPIN_BUDGET`] has passed since [`SpinBudget::start`]. Reads `CLOCK_MONOTONIC`
+/// through the vDSO (no system call). Not under loom, where a spin is one bounded round.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub struct SpinBudget {
+    start: std::time::Instant,
+}
+
+#[cfg(not(loom))]
+impl SpinBudget {
+    /// Start spending.
+    #[inline]
+    pub fn start() -> Self {
+        SpinBudget {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// Has the budget been spent?
+    #[inline]
+    pub fn spent(&mut self) -> bool {
+        self.start.elapsed() >= SPIN_BUDGET
+    }
+}
+
 /// What a [`futex_wait`] returned for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
