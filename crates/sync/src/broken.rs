@@ -90,10 +90,10 @@ mod objects {
 
     impl BrokenSemaphore for Semaphore {
         fn acquire_unfenced(&self) {
-            self.acquire_with_fence(false);
+            self.acquire_without_fence();
         }
         fn release_unfenced(&self) {
-            self.release_with_fence(false);
+            self.release_without_fence();
         }
     }
 }
