@@ -10,8 +10,10 @@
 //!
 //! * the **waiter** re-checks its predicate in a busy-wait of at most
 //!   [`SPIN_BUDGET`](crate::loom::SPIN_BUDGET) (20 µs), which is where a peer that runs on
-//!   another CPU answers; only then does it announce itself in `sleepers`, re-check once
-//!   more, and `futex_wait` on `epoch`;
+//!   another CPU answers (the budget shrinks to 1/16 while spins on this object keep
+//!   failing, as on an oversubscribed machine, and grows back when they succeed); only
+//!   then does it announce itself in `sleepers`, re-check once more, and `futex_wait` on
+//!   `epoch`;
 //! * the **waker**, after publishing its change (the store that makes the predicate true),
 //!   looks at `sleepers`: zero means nobody can be asleep, and it returns without a system
 //!   call; otherwise it bumps `epoch` and `futex_wake`s it.
@@ -51,12 +53,15 @@
 //! | `sleepers` | `0`   | nobody is past its announcement: a waker makes no system call  |
 //! | `sleepers` | `k>0` | `k` waiters announced themselves; each may be in `futex_wait`  |
 //! | `epoch`    | any   | the futex word; changes only when a waker found sleepers       |
+//! | `spin_shift` | `0..=4` | the spin budget is `SPIN_BUDGET >> spin_shift` (a heuristic, not |
+//! |            |       | part of the protocol; absent under loom)                       |
 //!
 //! | transition                      | made by                                          |
 //! |---------------------------------|--------------------------------------------------|
 //! | `sleepers + 1` (Relaxed) + fence| a waiter whose spin ran out, before its last check|
 //! | `sleepers - 1` (Relaxed)        | that waiter, once it stops waiting (any outcome) |
 //! | `epoch + 1` (Release), then wake| a waker that found `sleepers > 0` after its fence|
+//! | `spin_shift ± 1` (Relaxed)      | a waiter whose spin failed (+1) or succeeded (−1)|
 //!
 //! All-zero memory is the initial state, so an `AdaptiveWait` may live in a freshly mapped
 //! (zero-filled) region without initialisation.
@@ -93,12 +98,15 @@
 
 use crate::loom::{fence, futex_wait, futex_wake, AtomicU32, Deadline, Ordering, Wake};
 #[cfg(not(loom))]
-use crate::loom::{spin_loop, SpinBudget};
+use crate::loom::{spin_loop, SpinBudget, SPIN_BUDGET};
 use crate::ProcessShared;
 
 /// Predicate checks between two looks at the spin clock.
 #[cfg(not(loom))]
 const CHECKS_PER_CLOCK: u32 = 16;
+/// The shortest spin is `SPIN_BUDGET >> MAX_SPIN_SHIFT`.
+#[cfg(not(loom))]
+const MAX_SPIN_SHIFT: u32 = 4;
 
 /// An eventcount in shared memory: waiters wait until a predicate holds, wakers notify
 /// after making it hold. See the [module docs](self) for the protocol, its state table and
@@ -125,6 +133,11 @@ pub struct AdaptiveWait {
     epoch: AtomicU32,
     /// Waiters past their announcement (see the state table).
     sleepers: AtomicU32,
+    /// How much the spin is shortened: the budget is `SPIN_BUDGET >> spin_shift`. A
+    /// heuristic, read and written with relaxed accesses (a lost update only costs a
+    /// little spinning); not part of the protocol, so not modelled under loom.
+    #[cfg(not(loom))]
+    spin_shift: AtomicU32,
 }
 
 /// Whether the handshake's fences are in place (false only in the loom suite's broken
@@ -155,6 +168,8 @@ impl AdaptiveWait {
         AdaptiveWait {
             epoch: AtomicU32::new(0),
             sleepers: AtomicU32::new(0),
+            #[cfg(not(loom))]
+            spin_shift: AtomicU32::new(0),
         }
     }
 
@@ -189,7 +204,7 @@ impl AdaptiveWait {
         if deadline.is_finite() && deadline.expired() {
             return false;
         }
-        match spin(ready, deadline) {
+        match self.spin(ready, deadline) {
             Spun::Ready => return true,
             Spun::Expired => return false,
             Spun::Sleep => {}
@@ -258,46 +273,63 @@ impl Default for AdaptiveWait {
     }
 }
 
-/// The bounded busy-wait: re-check `ready` until the spin budget is spent or (for a finite
-/// deadline) the deadline passes. No spinning under a controlled scheduler.
-#[cfg(not(loom))]
-#[inline]
-fn spin(ready: &mut impl FnMut() -> bool, deadline: &Deadline) -> Spun {
-    if crate::hook::is_active() {
-        return Spun::Sleep;
-    }
-    let mut budget = SpinBudget::start();
-    loop {
-        for _ in 0..CHECKS_PER_CLOCK {
-            spin_loop();
-            if ready() {
-                return Spun::Ready;
-            }
-        }
-        if budget.spent() {
+impl AdaptiveWait {
+    /// The bounded busy-wait: re-check `ready` until the spin budget is spent or (for a
+    /// finite deadline) the deadline passes. No spinning under a controlled scheduler.
+    ///
+    /// The budget adapts: [`SPIN_BUDGET`] halved once per spin of this object that ended
+    /// in a sleep, down to 1/16 of it (1.25 µs, still longer than a round trip between two
+    /// running processes), and doubled back by every spin that succeeds. So a peer that
+    /// answers while running keeps the full spin, and an oversubscribed machine (the peer
+    /// waits for a CPU this spinner holds) soon spins only briefly before it sleeps.
+    #[cfg(not(loom))]
+    #[inline]
+    fn spin(&self, ready: &mut impl FnMut() -> bool, deadline: &Deadline) -> Spun {
+        if crate::hook::is_active() {
             return Spun::Sleep;
         }
-        if deadline.is_finite() && deadline.expired() {
-            return Spun::Expired;
+        let shift = self.spin_shift.load(Ordering::Relaxed).min(MAX_SPIN_SHIFT);
+        let mut budget = SpinBudget::start(SPIN_BUDGET / (1 << shift));
+        let outcome = 'spin: loop {
+            for _ in 0..CHECKS_PER_CLOCK {
+                spin_loop();
+                if ready() {
+                    break 'spin Spun::Ready;
+                }
+            }
+            if budget.spent() {
+                break Spun::Sleep;
+            }
+            if deadline.is_finite() && deadline.expired() {
+                return Spun::Expired;
+            }
+        };
+        let next = match outcome {
+            Spun::Ready => shift.saturating_sub(1),
+            _ => (shift + 1).min(MAX_SPIN_SHIFT),
+        };
+        if next != shift {
+            self.spin_shift.store(next, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    /// Under loom the spin is one more check, without a yield. The round is bounded, so it
+    /// needs no yield to let the model advance, and a yield would hide bugs: after one,
+    /// loom no longer lets a load return a value the thread saw before it, which rules out
+    /// exactly the stale reads (store buffering) that the handshake's fences exist for.
+    #[cfg(loom)]
+    fn spin(&self, ready: &mut impl FnMut() -> bool, _deadline: &Deadline) -> Spun {
+        if ready() {
+            Spun::Ready
+        } else {
+            Spun::Sleep
         }
     }
 }
 
-/// Under loom the spin is one more check, without a yield. The round is bounded, so it
-/// needs no yield to let the model advance, and a yield would hide bugs: after one, loom
-/// no longer lets a load return a value the thread saw before it, which rules out exactly
-/// the stale reads (store buffering) that the handshake's fences exist for.
-#[cfg(loom)]
-fn spin(ready: &mut impl FnMut() -> bool, _deadline: &Deadline) -> Spun {
-    if ready() {
-        Spun::Ready
-    } else {
-        Spun::Sleep
-    }
-}
-
-// SAFETY: two AtomicU32 words, no pointers; the futex is shared (no FUTEX_PRIVATE_FLAG),
-// and the all-zero bytes are its initial state.
+// SAFETY: AtomicU32 words, no pointers; the futex is shared (no FUTEX_PRIVATE_FLAG), and
+// the all-zero bytes are its initial state.
 unsafe impl ProcessShared for AdaptiveWait {}
 
 #[cfg(all(test, not(loom)))]

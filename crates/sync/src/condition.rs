@@ -201,16 +201,22 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
 
     /// Is the waiter in `slot` still there to be woken? A waiter that died must not
     /// swallow a notification, but only a proof of death counts (see
-    /// [`liveness`](crate::liveness)). The quick probe (`kill(pid, 0)`, which catches
-    /// reaped processes) always; the full probe (a pidfd, which also catches zombies), which
-    /// costs a few microseconds, only for waiters that have waited at least a
-    /// millisecond, so a busy ping-pong does not pay for it.
+    /// [`liveness`](crate::liveness)). Probes cost system calls, so a waiter that began
+    /// to wait in the current millisecond (by `monotonic_ms`) is not probed at all: a busy
+    /// ping-pong makes no system call for it. Older waiters get the quick probe
+    /// (`kill(pid, 0)`, which catches reaped processes) and the full one (a pidfd, which
+    /// also catches zombies). The price: a waiter killed less than a millisecond after it
+    /// began to wait may swallow one notification. Where the clock is not real (loom,
+    /// virtual time, where `monotonic_ms` is always 0) every waiter gets the quick probe.
     fn waiter_alive(slot: &Slot) -> bool {
         let pid = slot.pid.load(Ordering::Relaxed);
+        let age = (loom::monotonic_ms() as u32).wrapping_sub(slot.since.load(Ordering::Relaxed));
+        if age < 1 && real_clock() {
+            return true;
+        }
         if liveness::is_gone(pid) {
             return false;
         }
-        let age = (loom::monotonic_ms() as u32).wrapping_sub(slot.since.load(Ordering::Relaxed));
         age < 1 || !liveness::is_dead(pid)
     }
 
@@ -351,6 +357,14 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
         }
         Ok(woken)
     }
+}
+
+/// Does `monotonic_ms` read a real clock here (not loom, not a scheduler's virtual time)?
+fn real_clock() -> bool {
+    #[cfg(not(loom))]
+    return !crate::hook::virtual_time();
+    #[cfg(loom)]
+    return false;
 }
 
 // SAFETY: an embedded ProcessShared lock, AtomicU32 words and AdaptiveWaits (themselves
