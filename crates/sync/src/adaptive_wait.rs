@@ -445,6 +445,28 @@ mod tests {
     }
 
     #[test]
+    fn the_spin_shortens_after_a_failed_spin_and_grows_back_after_a_success() {
+        let w = AdaptiveWait::new();
+        // Fails: the spin ends in a sleep (bounded by the liveness slice, which is not a
+        // finite deadline, so the spin cannot end early as "expired").
+        assert!(!w.wait_until(|| false, &Deadline::never().or_liveness_check()));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 1);
+        assert!(!w.wait_until(|| false, &Deadline::never().or_liveness_check()));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 2);
+        // Succeeds on the spin's first check (the check before the spin said no).
+        let mut calls = 0;
+        assert!(w.wait_until(
+            || {
+                calls += 1;
+                calls == 2
+            },
+            &Deadline::never()
+        ));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 1);
+        assert_eq!(w.sleepers(), 0);
+    }
+
+    #[test]
     fn liveness_sliced_wait_returns_false_at_the_slice() {
         // A wait bounded only by the liveness slice returns false when the slice passes,
         // so that the caller can check its peers; its own deadline has not passed.
