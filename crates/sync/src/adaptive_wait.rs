@@ -9,7 +9,7 @@
 //! `wait_event`/`wake_up` with a waitqueue-active check, and folly's `EventCount`):
 //!
 //! * the **waiter** re-checks its predicate in a busy-wait of at most
-//!   [`SPIN_BUDGET`](crate::loom::SPIN_BUDGET) (20 µs), which is where a peer that runs on
+//!   [`loom::SPIN_BUDGET`](crate::loom::SPIN_BUDGET) (20 µs), which is where a peer that runs on
 //!   another CPU answers (the budget shrinks to 1/16 while spins on this object keep
 //!   failing, as on an oversubscribed machine, and grows back when they succeed); only
 //!   then does it announce itself in `sleepers`, re-check once more, and `futex_wait` on

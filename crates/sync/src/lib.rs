@@ -32,7 +32,7 @@ pub mod os;
 #[cfg(not(loom))]
 mod sys;
 
-mod adaptive_wait;
+pub mod adaptive_wait;
 mod barrier;
 mod condition;
 mod error;
