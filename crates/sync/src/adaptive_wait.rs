@@ -27,11 +27,12 @@
 //!
 //! ```text
 //! waiter                                  waker
-//!   e = epoch.load(Acquire)                 publish: state.store(.., Release)
-//!   sleepers += 1          (W1)             (N1)
-//!   fence(SeqCst)          (Fw)             fence(SeqCst)            (Fn)
-//!   ready()? read state    (W2)             sleepers.load()          (N2)
-//!   futex_wait(epoch, e)                    if > 0: epoch += 1 (Release); futex_wake
+//!   sleepers += 1          (W1)             publish: state.store(.., Release)   (N1)
+//!   e = epoch.load(Acquire)                 fence(SeqCst)                       (Fn)
+//!   fence(SeqCst)          (Fw)             sleepers.load()                     (N2)
+//!   ready()? read state    (W2)             if > 0: epoch += 1 (Release); futex_wake
+//!   futex_wait(epoch, e)
+//!   (after a wake: again from the epoch load; sleepers -= 1 once it stops waiting)
 //! ```
 //!
 //! The two `SeqCst` fences are totally ordered. If `Fw` comes first, `N2` reads `W1` (or a
@@ -41,10 +42,11 @@
 //! `W2` sees the published state and the waiter does not sleep. Without the fences both
 //! loads may read the old values (store buffering: every CPU does it, x86 included) and the
 //! waiter sleeps through the only wake-up; the loom suite keeps such a variant and checks
-//! that loom finds the lost wake-up. loom 0.7 models `SeqCst` *accesses* as `AcqRel`, so
-//! the fences cannot be replaced by `SeqCst` loads and stores there (nor, portably, anywhere).
-//! The `epoch` load is `Acquire` and the bump `Release`: a waiter that reads the bumped
-//! value has synchronised with the waker and its `ready()` sees the published state.
+//! that loom finds the lost wake-up. Fences, not `SeqCst` accesses, because the caller's
+//! publishing store may have any ordering (and loom 0.7 models `SeqCst` accesses as
+//! `AcqRel`, so it checks only the fence form). The `epoch` load is `Acquire` and the bump
+//! `Release`: a waiter that reads the bumped value has synchronised with the waker and its
+//! `ready()` sees the published state.
 //!
 //! # State table
 //!
