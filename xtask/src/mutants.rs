@@ -90,8 +90,11 @@ pub(crate) const TEST_ARGS: &[&str] = &[
 ];
 
 /// A test run longer than this (seconds) counts as a hang: the mutant is reported as
-/// timed out (a hang is a detection, shown in its own column).
-const TEST_TIMEOUT_S: u64 = 300;
+/// timed out (a hang is a detection, shown in its own column). Generous: the test phase
+/// also rebuilds everything that depends on the mutated crate (cargo-mutants' build phase
+/// builds only that crate's tests), and a loaded 2-core machine runs the suite in 1.5 to
+/// 4 minutes.
+const TEST_TIMEOUT_S: u64 = 480;
 
 /// One shard: `file` (a stem of [`PROTOCOL_FILES`]), part `k` of `n` (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,6 +371,8 @@ fn run_shard(root: &Path, shard: &Shard) -> Result<Stored, String> {
     cmd.args(&args);
     let line = format!("cargo mutants {}", args.join(" "));
     eprintln!("+ {line}");
+    // Stamped before the run: cargo-mutants copies the tree when it starts.
+    let (date, commit, hash) = (today(), git_rev(root), file_hash(root, &shard.file));
     let started = Instant::now();
     let status = cmd
         .status()
@@ -384,10 +389,9 @@ fn run_shard(root: &Path, shard: &Shard) -> Result<Stored, String> {
     }
     let mut st = Stored::default();
     st.stamp.insert("shard".into(), shard.id());
-    st.stamp.insert("date".into(), today());
-    st.stamp.insert("commit".into(), git_rev(root));
-    st.stamp
-        .insert("file_hash".into(), file_hash(root, &shard.file));
+    st.stamp.insert("date".into(), date);
+    st.stamp.insert("commit".into(), commit);
+    st.stamp.insert("file_hash".into(), hash);
     st.stamp.insert("command".into(), line);
     st.stamp
         .insert("duration".into(), format!("{} s", took.as_secs()));
@@ -597,6 +601,22 @@ fn hand(root: &Path, only: &[String]) -> Result<Stored, String> {
         format!("{} s", started.elapsed().as_secs()),
     );
     Ok(st)
+}
+
+/// `old` with the rows of `new`'s mutants replaced (a row is `NAME: what (file)`); the
+/// stamp says both runs.
+pub(crate) fn merge_hand(mut old: Stored, new: Stored) -> Stored {
+    let key = |row: &str| row.split(':').next().unwrap_or_default().to_string();
+    let fresh: Vec<String> = new.mutants.iter().map(|(m, _)| key(m)).collect();
+    old.mutants.retain(|(m, _)| !fresh.contains(&key(m)));
+    old.mutants.extend(new.mutants);
+    old.mutants.sort();
+    if let Some(d) = new.stamp.get("date") {
+        let was = old.stamp.get("date").cloned().unwrap_or_default();
+        old.stamp
+            .insert("date".into(), format!("{was}; partial rerun {d}"));
+    }
+    old
 }
 
 /// A triaged miss: why the tests cannot (or do not yet) tell it from the real code.
@@ -891,7 +911,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             }
             Ok(())
         })(),
-        Some("hand") => hand(&root, &args[1..]).and_then(|st| store(&root, "hand", &st)),
+        Some("hand") => hand(&root, &args[1..]).and_then(|st| {
+            // A partial run (named mutants) replaces only their rows.
+            let path = results_dir(&root).join("hand.tsv");
+            let st = match fs::read_to_string(&path) {
+                Ok(old) if !args[1..].is_empty() => merge_hand(Stored::parse(&old)?, st),
+                _ => st,
+            };
+            store(&root, "hand", &st)
+        }),
         Some("report") if args.len() == 1 => report(&root).and_then(|md| {
             let path = root.join("docs").join("results").join("mutants.md");
             fs::write(&path, md).map_err(|e| e.to_string())?;
@@ -967,6 +995,23 @@ mod tests {
             "ambiguous mutant"
         );
         assert!(parse_hand("name: n\n--- replace\n").is_err());
+    }
+
+    #[test]
+    fn a_partial_hand_run_replaces_only_its_rows() {
+        let mut old = Stored::default();
+        old.mutants.push(("a: x (f)".into(), Outcome::Caught));
+        old.mutants.push(("b: y (f)".into(), Outcome::Missed));
+        let mut new = Stored::default();
+        new.mutants.push(("b: y2 (f)".into(), Outcome::Caught));
+        let merged = merge_hand(old, new);
+        assert_eq!(
+            merged.mutants,
+            vec![
+                ("a: x (f)".to_string(), Outcome::Caught),
+                ("b: y2 (f)".to_string(), Outcome::Caught)
+            ]
+        );
     }
 
     #[test]
