@@ -269,12 +269,6 @@ pub fn cases() -> Vec<Case> {
         Procshare,
         Pairs::<Conditions<RLock>>::prepare,
     ));
-    cases.push(todo(
-        "pingpong",
-        "event+adaptive",
-        Procshare,
-        "adaptive waiting for Event/Condition is on wip/wait, not on main yet",
-    ));
 
     // Round trip.
     cases.push(rust(

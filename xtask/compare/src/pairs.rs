@@ -7,7 +7,9 @@
 //!
 //! * ping-pong: a raw futex pair and a raw spinning pair (the baselines), two
 //!   `Shared<Event>`s, and one `Shared<Condition<L>>` with a `turn` word (CPython's idiom,
-//!   for the `Lock` and `RLock` conditions);
+//!   for the `Lock` and `RLock` conditions); both wait adaptively (`AdaptiveWait`: a
+//!   short spin on the word, then an announced futex sleep), so they are compared with
+//!   the spinning pair (typical round, p50) as well as with the futex pair;
 //! * round trip: a 64-byte message echoed through a raw `socketpair` (the baseline) and
 //!   through procshare's `Pipe::duplex` `Connection`, with and without read-ahead.
 
