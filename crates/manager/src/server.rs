@@ -485,12 +485,8 @@ impl State {
                 }
                 Err(_) => break,
             };
-            let (result, undo, shutdown) = match postcard::from_bytes::<Request>(&frame) {
-                Err(e) => (
-                    Err(bad_request(format!("undecodable request: {e}"))),
-                    None,
-                    false,
-                ),
+            let (result, undo, shutdown) = match decode_request(&frame) {
+                Err(e) => (Err(e), None, false),
                 Ok(req) => {
                     let shutdown = matches!(req, Request::Shutdown) && cs.session.is_some();
                     let (r, u) = self.handle(req, &mut cs, &gone);
@@ -592,6 +588,18 @@ fn args_method(a: &Args) -> String {
 
 fn args_items(a: &Args) -> &[Value] {
     a.items()
+}
+
+/// The request in `frame`, which must hold exactly one envelope.
+fn decode_request(frame: &[u8]) -> Result<Request, RemoteError> {
+    match postcard::take_from_bytes::<Request>(frame) {
+        Ok((req, [])) => Ok(req),
+        Ok((_, rest)) => Err(bad_request(format!(
+            "{} bytes after the request",
+            rest.len()
+        ))),
+        Err(e) => Err(bad_request(format!("undecodable request: {e}"))),
+    }
 }
 
 /// Has the peer of `fd` closed its end (EOF readable)?
