@@ -81,6 +81,14 @@ pub use procshare_sync::{
 pub use procshare_connection as connection;
 pub use procshare_connection::{Client, Connection, Listener, Pipe};
 
+/// CPython's `multiprocessing.Manager`: a server process holding shared objects, and
+/// typed proxies to them (see [`Manager`]).
+pub use procshare_manager as manager;
+pub use procshare_manager::{
+    BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
+    Manager, NamespaceProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+};
+
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.
 pub mod strategy {

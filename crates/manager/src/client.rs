@@ -19,7 +19,9 @@
 //! planned shared-memory rings for local clients); [`Connection`] implements it.
 
 use crate::error::{Error, Result};
+use crate::link::Link;
 use crate::wire::{encode_request, Reply, Request};
+use procshare_connection::frame::DEFAULT_MAX_MESSAGE;
 use procshare_connection::{Address, Auth, Client, Connection};
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, Weak};
@@ -54,8 +56,17 @@ pub fn round_trip(t: &impl Transport, req: &Request) -> Result<Vec<u8>> {
     }
 }
 
+/// This process's id (cached; the cache is reset in every forked child).
 pub(crate) fn pid() -> u32 {
-    std::process::id()
+    procshare_sync::loom::current_thread().0
+}
+
+/// Did the transport fail (so the connection must not be used again)?
+fn broken<T>(r: &Result<T>) -> bool {
+    matches!(
+        r,
+        Err(Error::Connection(_) | Error::Codec(_) | Error::Io(_))
+    )
 }
 
 fn random_u64() -> u64 {
@@ -74,7 +85,7 @@ fn random_u64() -> u64 {
 struct Anchor {
     pid: u32,
     session: u64,
-    conn: Connection,
+    conn: Link,
 }
 
 /// What every proxy of one manager shares: where the server is and this process's session.
@@ -90,7 +101,7 @@ struct Slot {
     uid: u64,
     core: Weak<Core>,
     pid: u32,
-    conn: Option<Connection>,
+    conn: Option<Link>,
 }
 
 thread_local! {
@@ -131,8 +142,7 @@ impl Core {
             drop(inherited.conn);
         }
         let session = random_u64();
-        let conn = self.client.connect()?;
-        round_trip(&conn, &Request::Hello { session })?;
+        let conn = self.open(session)?;
         *a = Some(Anchor {
             pid: me,
             session,
@@ -141,13 +151,22 @@ impl Core {
         Ok(session)
     }
 
+    /// A new connection of `session`, authenticated and introduced.
+    fn open(&self, session: u64) -> Result<Link> {
+        let conn = self.client.connect()?;
+        let fd = conn.into_fd().ok_or(procshare_connection::Error::Closed)?;
+        let link = Link::new(fd, DEFAULT_MAX_MESSAGE);
+        round_trip(&link, &Request::Hello { session })?;
+        Ok(link)
+    }
+
     /// A request over the anchor (reference traffic).
     pub(crate) fn anchor_request(&self, req: &Request) -> Result<Vec<u8>> {
         self.session()?;
         let mut a = self.anchor();
         let anchor = a.as_mut().expect("session() opened it");
         let r = round_trip(&anchor.conn, req);
-        if matches!(r, Err(Error::Connection(_) | Error::Codec(_))) {
+        if broken(&r) {
             // The stream can no longer be trusted: the next request opens a new session
             // (the server released this one's references when the anchor closed).
             *a = None;
@@ -155,7 +174,7 @@ impl Core {
         r
     }
 
-    fn take_conn(&self) -> Option<Connection> {
+    fn take_conn(&self) -> Option<Link> {
         let me = pid();
         CONNS
             .try_with(|c| {
@@ -171,7 +190,7 @@ impl Core {
             .flatten()
     }
 
-    fn put_conn(self: &Arc<Self>, conn: Connection) {
+    fn put_conn(self: &Arc<Self>, conn: Link) {
         let me = pid();
         let _ = CONNS.try_with(|c| {
             let mut slots = c.borrow_mut();
@@ -193,13 +212,11 @@ impl Core {
             Some(c) => c,
             None => {
                 let session = self.session()?;
-                let conn = self.client.connect()?;
-                round_trip(&conn, &Request::Hello { session })?;
-                conn
+                self.open(session)?
             }
         };
         let r = round_trip(&conn, req);
-        if !matches!(r, Err(Error::Connection(_) | Error::Codec(_))) {
+        if !broken(&r) {
             self.put_conn(conn);
         }
         r

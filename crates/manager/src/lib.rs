@@ -42,6 +42,7 @@
 pub mod client;
 pub mod custom;
 mod error;
+mod link;
 pub mod manager;
 mod objects;
 pub mod proxy;

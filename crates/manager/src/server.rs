@@ -34,6 +34,7 @@
 
 use crate::custom::Ctor;
 use crate::error::{RemoteError, RemoteKind};
+use crate::link::Link;
 use crate::objects::{self, Args, Data, ODict, Object};
 use crate::wire::{
     encode_reply, pickle_value, proxies_in, unpickle_value, Reply, Request, Value,
@@ -462,25 +463,28 @@ impl State {
     }
 
     /// Serve one accepted, not yet authenticated connection until it closes.
-    pub(crate) fn serve_connection(self: &Arc<Self>, mut conn: Connection, auth: &Auth) {
+    pub(crate) fn serve_connection(self: &Arc<Self>, conn: Connection, auth: &Auth) {
         if self.stop.load(Ordering::Acquire) || auth.serve(&conn).is_err() {
             return; // Dropped before any request was read.
         }
-        conn.set_max_message(self.max_request);
+        let Some(fd) = conn.into_fd() else {
+            return;
+        };
+        let conn = Link::new(fd, self.max_request);
         let no = self.next_conn.fetch_add(1, Ordering::Relaxed);
         lock(&self.conns).insert(no, conn.as_raw_fd());
         let mut cs = ConnState::default();
         let fd = conn.as_raw_fd();
         let gone = move || peer_closed(fd);
         loop {
-            let frame = match conn.recv_bytes() {
+            let frame = match conn.recv_frame() {
                 Ok(f) => f,
                 Err(ConnError::TooLarge { len, max }) => {
                     let e = RemoteError::new(
                         RemoteKind::TooLarge,
                         format!("request of {len} bytes is over the limit of {max}"),
                     );
-                    let _ = conn.send_bytes(&encode_reply(&Reply::Err(e)));
+                    let _ = conn.send_frame(&encode_reply(&Reply::Err(e)));
                     break;
                 }
                 Err(_) => break,
@@ -497,7 +501,7 @@ impl State {
                 Ok(v) => Reply::Ok(pickle_value(&v)),
                 Err(e) => Reply::Err(e),
             };
-            if conn.send_bytes(&encode_reply(&reply)).is_err() {
+            if conn.send_frame(&encode_reply(&reply)).is_err() {
                 // The client is gone before it learnt the result: an acquisition it
                 // never heard of is given back.
                 match undo {
