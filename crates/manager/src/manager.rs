@@ -5,6 +5,8 @@
 //!   closes every descriptor it inherited before it binds (so it keeps none of its
 //!   parent's connections open), reports readiness over a pipe, and never returns into
 //!   the caller: it ends with `_exit` (the fork goes through `Process::spawn`).
+//! * The server stops by itself when the process that started it dies without shutting
+//!   it down (it notices being reparented within 100 ms).
 //! * [`Manager::shutdown`] (and drop, in the process that started the server) asks the
 //!   server to stop, then sends SIGTERM, then SIGKILL, each after [`STOP_GRACE`], reaps
 //!   it and removes the directory.
@@ -39,6 +41,9 @@ use std::time::Duration;
 
 /// How long `shutdown` waits after each step (request, SIGTERM) before the next.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the forked server checks that the process that started it is alive.
+const CREATOR_POLL: Duration = Duration::from_millis(100);
 
 /// How long `start` waits for the forked server to say it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -157,7 +162,25 @@ fn server_child(
     types: &HashMap<&'static str, Ctor>,
     ready: &procshare_connection::Connection,
 ) {
+    // SAFETY: getppid has no preconditions.
+    let creator = unsafe { libc::getppid() };
     close_inherited(ready.as_raw_fd());
+    // The server lives no longer than the process that started it: once that process is
+    // gone (killed without a shutdown), this one is reparented and stops.
+    let watchdog = std::thread::Builder::new()
+        .name("manager-watchdog".into())
+        .spawn(move || loop {
+            std::thread::sleep(CREATOR_POLL);
+            // SAFETY: getppid has no preconditions.
+            if unsafe { libc::getppid() } != creator {
+                // SAFETY: ends this server process at once (its objects die with it).
+                unsafe { libc::_exit(0) };
+            }
+        });
+    if watchdog.is_err() {
+        let _ = ready.send_bytes(b"the manager could not start its watchdog thread");
+        return;
+    }
     let listener = match Listener::bind(path, Some(key)) {
         Ok(l) => l,
         Err(e) => {

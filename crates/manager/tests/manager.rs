@@ -684,3 +684,32 @@ fn a_child_dropping_a_moved_manager_does_not_stop_the_server() {
     assert_eq!(again.live_objects().unwrap(), 1);
     assert_eq!(v.get().unwrap(), 1);
 }
+
+/// Is `pid` gone (no such process, or a zombie nobody reaped yet)?
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn the_server_stops_when_the_process_that_started_it_is_killed() {
+    let (rx, tx) = Pipe::simplex().unwrap();
+    let mut starter = Process::spawn(|| {
+        let m = Manager::start().unwrap();
+        tx.send(&m.server_pid().unwrap()).unwrap();
+        loop {
+            // SAFETY: pause(2) just waits for the SIGKILL.
+            unsafe { libc::pause() };
+        }
+    })
+    .unwrap();
+    let server: u32 = rx.recv().unwrap();
+    assert!(!gone(server));
+    starter.kill().unwrap();
+    assert_eq!(starter.join().unwrap(), -libc::SIGKILL);
+    eventually("the orphaned server exits", || gone(server));
+}
