@@ -56,5 +56,5 @@ pub use manager::{Builder, Manager, Server, STOP_GRACE};
 pub use procshare_connection::Address;
 pub use proxy::{
     BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
-    NamespaceProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+    NamespaceProxy, ProxyType, RLockProxy, SemaphoreProxy, ValueProxy,
 };

@@ -9,9 +9,9 @@
 //! message (prefix, then body) into one. A frame is written with one `send` (prefix and
 //! body together, `MSG_NOSIGNAL`: a closed peer is an error, never a SIGPIPE).
 //!
-//! Every send and receive passes the Connection's schedule points ([`Point::Send`],
-//! [`Point::Recv`]), so a controlled scheduler can stop a client between its request and
-//! its reply.
+//! Every send passes [`Point::Send`] before it writes, every receive [`Point::Recv`]
+//! after its frame arrived (see [`Link::recv_frame`]), so a controlled scheduler
+//! interleaves whole requests and can kill a client before a request or after its reply.
 
 use crate::client::Transport;
 use crate::error::{Error, Result};
@@ -62,12 +62,16 @@ impl Link {
         }
     }
 
-    /// Receive one frame, with the Connection's errors.
+    /// Receive one frame, with the Connection's errors. The schedule point comes *after*
+    /// the frame has arrived: a client's request is then applied entirely between its
+    /// `Send` point and this one, so a controlled schedule of clients decides every
+    /// outcome (replays are exact) and a kill lands before a request or after its reply.
     pub(crate) fn recv_frame(&self) -> std::result::Result<Vec<u8>, procshare_connection::Error> {
-        hook::point(Point::Recv);
         let mut r = self.reader.borrow_mut();
         let (buf, frames) = &mut *r;
-        frames.read_frame(buf, self.max)
+        let frame = frames.read_frame(buf, self.max);
+        hook::point(Point::Recv);
+        frame
     }
 
     /// Send one frame (prefix and body in one `send`).

@@ -20,6 +20,7 @@
 use crate::client::{pid, Core};
 use crate::custom::{ctor, Ctor, Exposed};
 use crate::error::{Error, Result};
+use crate::proxy::ProxyType;
 use crate::proxy::{
     decode, BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
     NamespaceProxy, ProxyCore, RLockProxy, SemaphoreProxy, ValueProxy,
@@ -319,6 +320,24 @@ impl Manager {
         })?;
         let id: u64 = decode(&self.core, &bytes)?;
         Ok(ProxyCore::new(self.core.clone(), id, typeid))
+    }
+
+    /// A proxy to the existing object `id` (as CPython rebuilds a proxy from its token):
+    /// for a process that was given only an object's id, e.g. over a pipe. This process
+    /// takes a reference of its own first ([`RemoteKind::UnknownObject`] if there is no
+    /// such object). The type is the caller's claim: a call the object does not have is
+    /// [`RemoteKind::NotExposed`], a reply of another type a codec error.
+    ///
+    /// [`RemoteKind::UnknownObject`]: crate::RemoteKind::UnknownObject
+    /// [`RemoteKind::NotExposed`]: crate::RemoteKind::NotExposed
+    pub fn attach<P: ProxyType>(&self, id: u64) -> Result<P> {
+        self.core.anchor_request(&Request::Incref { id })?;
+        let typeid = P::TYPEIDS.first().copied().unwrap_or("custom");
+        Ok(P::from_proxy_core(ProxyCore::new(
+            self.core.clone(),
+            id,
+            typeid,
+        )))
     }
 
     /// A new, empty dict.

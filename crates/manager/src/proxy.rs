@@ -37,7 +37,8 @@ thread_local! {
 }
 
 /// One server reference, shared by a proxy's clones in one process.
-pub(crate) struct ProxyCore {
+#[doc(hidden)]
+pub struct ProxyCore {
     core: Arc<Core>,
     id: u64,
     typeid: String,
@@ -125,6 +126,14 @@ fn deserialize_ref<'de, D: Deserializer<'de>>(
     Ok(ProxyCore::new(core, id, &typeid))
 }
 
+/// A proxy type: what [`Manager::attach`](crate::Manager::attach) can build from an id.
+pub trait ProxyType: Sized {
+    /// The server types it may stand for (empty: any).
+    const TYPEIDS: &'static [&'static str];
+    #[doc(hidden)]
+    fn from_proxy_core(p: Arc<ProxyCore>) -> Self;
+}
+
 /// Defines a proxy type's common parts: Clone, id, Serialize/Deserialize as a reference.
 macro_rules! proxy_type {
     ($(#[$m:meta])* $name:ident [$($g:ident),*] $typeids:expr) => {
@@ -142,6 +151,13 @@ macro_rules! proxy_type {
             /// The object's id on the server.
             pub fn id(&self) -> u64 {
                 self.p.id
+            }
+        }
+
+        impl<$($g),*> ProxyType for $name<$($g),*> {
+            const TYPEIDS: &'static [&'static str] = $typeids;
+            fn from_proxy_core(p: Arc<ProxyCore>) -> Self {
+                Self::from_core(p)
             }
         }
 
