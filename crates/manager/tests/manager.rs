@@ -284,20 +284,21 @@ fn the_socket_is_in_a_private_directory() {
     assert_eq!(m.authkey().len(), 32);
 }
 
-/// The child is forked before the server exists; all it gets is the address and the key,
-/// through a pipe.
+/// The child is forked before the server exists; all it gets is the address, the key and
+/// an object's id, through a pipe.
 #[test]
 fn a_tcp_manager_is_used_by_a_process_that_knows_only_address_and_key() {
     let (rx, tx) = Pipe::simplex().unwrap();
     let mut child = Process::spawn(|| {
-        let (address, key): (String, Vec<u8>) = rx.recv().unwrap();
+        let (address, key, id): (String, Vec<u8>, u64) = rx.recv().unwrap();
         let m = Manager::connect(Address::parse(&address), &key).unwrap();
-        let d = m.dict::<String, i64>().unwrap();
-        d.insert("from".into(), 1).unwrap();
-        assert_eq!(d.to_string(), "{'from': 1}");
-        let c = m.value(0i64).unwrap();
-        assert_eq!(c.fetch_add(3).unwrap(), 0);
-        assert_eq!(c.get().unwrap(), 3);
+        let shared: DictProxy<String, i64> = m.attach(id).unwrap();
+        shared.insert("from the child".into(), 1).unwrap();
+        let mine = m.dict::<String, i64>().unwrap();
+        mine.insert("private".into(), 2).unwrap();
+        assert_eq!(mine.to_string(), "{'private': 2}");
+        let unknown = m.attach::<DictProxy<String, i64>>(987_654).unwrap_err();
+        assert_eq!(unknown.remote_kind(), Some(RemoteKind::UnknownObject));
     })
     .unwrap();
     let key = b"a shared secret".to_vec();
@@ -306,14 +307,15 @@ fn a_tcp_manager_is_used_by_a_process_that_knows_only_address_and_key() {
         panic!("TCP")
     };
     assert!(addr.ip().is_loopback());
-    tx.send(&(addr.to_string(), key.clone())).unwrap();
-    join_ok(&mut child);
-    // The child's objects died with its session.
-    eventually("the child's objects are freed", || {
-        server.live_objects() == 0
-    });
     let m = server.manager().unwrap();
-    assert_eq!(m.value(1i64).unwrap().get().unwrap(), 1);
+    let d = m.dict::<String, i64>().unwrap();
+    tx.send(&(addr.to_string(), key.clone(), d.id())).unwrap();
+    join_ok(&mut child);
+    assert_eq!(d.to_string(), "{'from the child': 1}");
+    // The child's own dict is freed; the shared one lives on.
+    eventually("the child's objects are freed", || {
+        server.live_objects() == 1
+    });
     server.shutdown();
     assert!(m.live_objects().is_err(), "the server is gone");
 }
