@@ -62,6 +62,9 @@ pub use procshare_shm::{
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
 pub use procshare_sync::loom::Deadline;
+/// The adaptive wait (spin, then a futex sleep a waker makes only for announced sleepers)
+/// that the blocking objects share; for researchers building their own.
+pub use procshare_sync::AdaptiveWait;
 
 /// The facade's atomics: `std`'s, with a schedule point before every access when a
 /// controlled scheduler asks for atomic granularity. A strategy written with them gets
