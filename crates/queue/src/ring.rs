@@ -93,9 +93,9 @@
 use procshare_sync::hook::{self, Point};
 use procshare_sync::liveness;
 use procshare_sync::loom::{
-    current_thread, fence, futex_wait, futex_wake, spin_loop, AtomicU32, AtomicU64, Backoff,
-    Deadline, LivenessTimer, Ordering,
+    current_thread, fence, spin_loop, AtomicU32, AtomicU64, Deadline, LivenessTimer, Ordering,
 };
+use procshare_sync::AdaptiveWait;
 
 /// No claim in progress.
 pub const NONE: u64 = u64::MAX;
@@ -123,79 +123,11 @@ pub const CONSUMER: u32 = 2;
 /// Header flag: the ring counts unfinished tasks (`JoinableQueue`).
 pub const JOINABLE: u32 = 4;
 
-/// Steps of busy-waiting (exponential backoff) before a blocking call announces itself
-/// and sleeps. None under loom: the model needs the sleeping path, not the spinning one.
-const SPIN_STEPS: u32 = if cfg!(loom) { 0 } else { 10 };
-
 /// Pads (and aligns) its content to a cache line, so the producers' and consumers' words
 /// never share one.
 #[repr(C, align(64))]
 #[derive(Debug, Default)]
 pub struct Padded<T>(pub T);
-
-/// An announced-sleeper wait word.
-///
-/// | field      | meaning                         | changed by |
-/// |------------|---------------------------------|------------|
-/// | `sleepers` | waiters that may be asleep      | a waiter: `+1` before its last check, `-1` after it woke |
-/// | `epoch`    | the futex word                  | a waker, only if `sleepers != 0`: `+1`, then `futex_wake(all)` |
-///
-/// The waiter's `sleepers += 1; fence(SeqCst); check` and the waker's `publish;
-/// fence(SeqCst); load sleepers` form a Dekker handshake: either the waiter sees the
-/// publication or the waker sees the sleeper.
-#[repr(C)]
-#[derive(Debug, Default)]
-pub struct Signal {
-    epoch: AtomicU32,
-    sleepers: AtomicU32,
-}
-
-impl Signal {
-    /// No sleepers.
-    pub fn new() -> Self {
-        Signal {
-            epoch: AtomicU32::new(0),
-            sleepers: AtomicU32::new(0),
-        }
-    }
-
-    /// Announce a sleeper; returns the epoch to sleep on. Re-check the condition after it.
-    fn announce(&self) -> u32 {
-        hook::point(Point::Sleep);
-        self.sleepers.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        self.epoch.load(Ordering::Acquire)
-    }
-
-    /// Sleep until woken, the deadline, or (spuriously) any time; then leave.
-    fn sleep(&self, epoch: u32, deadline: &Deadline) {
-        count_syscall();
-        futex_wait(&self.epoch, epoch, deadline);
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Give up an announcement without sleeping.
-    fn leave(&self) {
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Wake every announced sleeper; no system call if there is none.
-    #[inline]
-    fn notify(&self) {
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
-            self.notify_slow();
-        }
-    }
-
-    #[cold]
-    fn notify_slow(&self) {
-        hook::point(Point::Wake);
-        self.epoch.fetch_add(1, Ordering::Release);
-        count_syscall();
-        futex_wake(&self.epoch, u32::MAX);
-    }
-}
 
 /// The ring's shared header.
 #[repr(C)]
@@ -209,14 +141,14 @@ pub struct Header {
     pub(crate) tail: Padded<AtomicU64>,
     /// Next position a consumer claims.
     pub(crate) head: Padded<AtomicU64>,
-    /// Consumers sleep here for a message.
-    pub(crate) ready: Padded<Signal>,
-    /// Producers sleep here for space.
-    pub(crate) space: Padded<Signal>,
+    /// Consumers wait here for a message.
+    pub(crate) ready: Padded<AdaptiveWait>,
+    /// Producers wait here for space.
+    pub(crate) space: Padded<AdaptiveWait>,
     /// `JoinableQueue`: tasks put and not yet `task_done`.
     pub(crate) unfinished: Padded<AtomicU64>,
-    /// `join` sleeps here.
-    pub(crate) joined: Padded<Signal>,
+    /// `join` waits here.
+    pub(crate) joined: Padded<AdaptiveWait>,
 }
 
 impl Header {
@@ -227,10 +159,10 @@ impl Header {
             flags: AtomicU32::new(flags & JOINABLE),
             tail: Padded(AtomicU64::new(0)),
             head: Padded(AtomicU64::new(0)),
-            ready: Padded(Signal::new()),
-            space: Padded(Signal::new()),
+            ready: Padded(AdaptiveWait::new()),
+            space: Padded(AdaptiveWait::new()),
             unfinished: Padded(AtomicU64::new(0)),
-            joined: Padded(Signal::new()),
+            joined: Padded(AdaptiveWait::new()),
         }
     }
 }
@@ -448,6 +380,14 @@ pub fn syscalls() -> u64 {
     SYSCALLS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Wake every waiter of `w` (after publishing); counts the system call if one was made.
+#[inline]
+fn notify(w: &AdaptiveWait) {
+    if w.notify_all() {
+        count_syscall();
+    }
+}
+
 /// Is the process `pid` proven dead?
 fn dead(pid: u32) -> bool {
     count_syscall();
@@ -563,10 +503,10 @@ impl<'a> RingRef<'a> {
             }
         }
         if roles & PRODUCER != 0 {
-            self.hdr.ready.0.notify();
+            notify(&self.hdr.ready.0);
         }
         if roles & CONSUMER != 0 {
-            self.hdr.space.0.notify();
+            notify(&self.hdr.space.0);
         }
     }
 
@@ -730,7 +670,7 @@ impl<'a> RingRef<'a> {
         self.seq(first).store(full(t), Ordering::Release);
         rec.clear(false);
         if !self.faults.no_wake {
-            self.hdr.ready.0.notify();
+            notify(&self.hdr.ready.0);
         }
         Ok(())
     }
@@ -749,69 +689,68 @@ impl<'a> RingRef<'a> {
     }
 
     fn put_waiting(&self, me: usize, data: &[u8], deadline: &Deadline) -> Result<(), WaitError> {
-        let mut backoff = Backoff::new();
+        let space = &self.hdr.space.0;
         let mut timer = LivenessTimer::new();
-        let mut steps = 0;
-        let mut check_now = false;
+        let mut held = None;
+        let mut first = true;
         loop {
-            match self.attempt_put(me, data) {
-                Ok(()) => return Ok(()),
-                Err(PutError::TooLarge) => return Err(WaitError::TooLarge),
-                Err(PutError::Held(o)) => {
-                    if (check_now || timer.due()) && self.recover_consumer(o) {
+            let watch = if first && !cfg!(loom) {
+                // The common case: room comes soon. No liveness probe before the first
+                // liveness slice has passed.
+                0
+            } else {
+                if let Some(o) = held.take() {
+                    if self.recover_consumer(o) {
                         continue;
                     }
                 }
-                Err(PutError::Full) => {}
+                match self.others_gone(CONSUMER) {
+                    Ok(true) => {
+                        // A consumer may have made room just before it exited.
+                        return match self.attempt_put(me, data) {
+                            Ok(()) => Ok(()),
+                            Err(_) => Err(WaitError::Disconnected),
+                        };
+                    }
+                    Ok(false) => self.dead_claimant(true),
+                    Err(pid) => match self.dead_claimant(true) {
+                        0 => pid,
+                        dead => dead,
+                    },
+                }
+            };
+            first = false;
+            let mut outcome = Ok(false);
+            let bounded = deadline.or_liveness_check_of(watch);
+            let done = space.wait_until(
+                || match self.attempt_put(me, data) {
+                    Ok(()) => {
+                        outcome = Ok(true);
+                        true
+                    }
+                    Err(PutError::TooLarge) => {
+                        outcome = Err(WaitError::TooLarge);
+                        true
+                    }
+                    Err(PutError::Held(o)) => {
+                        held = Some(o);
+                        // A consumer that died holding the slot: recover without waiting
+                        // for the slice (rate-limited: each check probes).
+                        timer.due() && self.recover_consumer(o) && {
+                            held = None;
+                            false
+                        }
+                    }
+                    Err(PutError::Full) => false,
+                },
+                &bounded,
+            );
+            if done {
+                return outcome.map(drop);
             }
             if deadline.expired() {
                 return Err(WaitError::TimedOut);
             }
-            if steps < SPIN_STEPS {
-                steps += 1;
-                backoff.snooze();
-                continue;
-            }
-            let space = &self.hdr.space.0;
-            let epoch = space.announce();
-            let watch = match self.attempt_put(me, data) {
-                Ok(()) => {
-                    space.leave();
-                    return Ok(());
-                }
-                Err(PutError::TooLarge) => {
-                    space.leave();
-                    return Err(WaitError::TooLarge);
-                }
-                Err(PutError::Held(o)) => match self.unstick_consumer(o) {
-                    Ok(()) => {
-                        space.leave();
-                        continue;
-                    }
-                    Err(pid) => pid,
-                },
-                Err(PutError::Full) => self.dead_claimant(true),
-            };
-            let watch = match self.others_gone(CONSUMER) {
-                Ok(true) => {
-                    space.leave();
-                    // A consumer may have made room just before it exited.
-                    return match self.attempt_put(me, data) {
-                        Ok(()) => Ok(()),
-                        Err(_) => Err(WaitError::Disconnected),
-                    };
-                }
-                Ok(false) => watch,
-                Err(pid) => {
-                    if watch == 0 {
-                        pid
-                    } else {
-                        watch
-                    }
-                }
-            };
-            space.sleep(epoch, &deadline.or_liveness_check_of(watch));
-            check_now = true;
         }
     }
 
@@ -866,7 +805,7 @@ impl<'a> RingRef<'a> {
                 }
                 rec.clear(true);
                 if !self.faults.no_wake {
-                    self.hdr.space.0.notify();
+                    notify(&self.hdr.space.0);
                 }
                 if tomb {
                     h += 1;
@@ -898,65 +837,75 @@ impl<'a> RingRef<'a> {
         out: &mut Vec<u8>,
         deadline: &Deadline,
     ) -> Result<usize, WaitError> {
-        let mut backoff = Backoff::new();
+        let ready = &self.hdr.ready.0;
         let mut timer = LivenessTimer::new();
-        let mut steps = 0;
-        let mut check_now = false;
+        let mut stalled = None;
+        let mut first = true;
         loop {
-            match self.try_get(me, out) {
-                Ok(n) => return Ok(n),
-                Err(GetError::Stalled(q)) => {
-                    if (check_now || timer.due()) && self.recover_producer(q) {
-                        continue;
+            let watch = if first && !cfg!(loom) {
+                // The common case: a message comes soon. No liveness probe before the
+                // first liveness slice has passed.
+                0
+            } else {
+                let mut watch = 0;
+                if let Some(q) = stalled.take() {
+                    match self.unstick_producer(q) {
+                        Ok(()) => continue,
+                        Err(pid) => watch = pid,
                     }
                 }
-                Err(GetError::Empty) => {}
+                match self.others_gone(PRODUCER) {
+                    Ok(true) if watch == 0 => {
+                        // A producer may have published just before it exited.
+                        match self.try_get(me, out) {
+                            Ok(n) => return Ok(n),
+                            Err(GetError::Empty) => return Err(WaitError::Disconnected),
+                            Err(GetError::Stalled(q)) => {
+                                stalled = Some(q);
+                                continue;
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(pid) => {
+                        if watch == 0 {
+                            watch = match self.dead_claimant(false) {
+                                0 => pid,
+                                dead => dead,
+                            };
+                        }
+                    }
+                }
+                watch
+            };
+            first = false;
+            let mut got = 0;
+            let bounded = deadline.or_liveness_check_of(watch);
+            let done = ready.wait_until(
+                || match self.try_get(me, out) {
+                    Ok(n) => {
+                        got = n;
+                        true
+                    }
+                    Err(GetError::Stalled(q)) => {
+                        stalled = Some(q);
+                        // A producer that died mid-put: recover without waiting for the
+                        // slice (rate-limited: each check probes).
+                        if timer.due() && self.recover_producer(q) {
+                            stalled = None;
+                        }
+                        false
+                    }
+                    Err(GetError::Empty) => false,
+                },
+                &bounded,
+            );
+            if done {
+                return Ok(got);
             }
             if deadline.expired() {
                 return Err(WaitError::TimedOut);
             }
-            if steps < SPIN_STEPS {
-                steps += 1;
-                backoff.snooze();
-                continue;
-            }
-            let ready = &self.hdr.ready.0;
-            let epoch = ready.announce();
-            let (watch, empty) = match self.try_get(me, out) {
-                Ok(n) => {
-                    ready.leave();
-                    return Ok(n);
-                }
-                Err(GetError::Stalled(q)) => match self.unstick_producer(q) {
-                    Ok(()) => {
-                        ready.leave();
-                        continue;
-                    }
-                    Err(pid) => (pid, false),
-                },
-                Err(GetError::Empty) => (self.dead_claimant(false), true),
-            };
-            let watch = match self.others_gone(PRODUCER) {
-                Ok(true) if empty => {
-                    ready.leave();
-                    // A producer may have published just before it exited.
-                    match self.try_get(me, out) {
-                        Ok(n) => return Ok(n),
-                        Err(GetError::Empty) => return Err(WaitError::Disconnected),
-                        Err(GetError::Stalled(_)) => continue,
-                    }
-                }
-                Ok(_) => watch,
-                Err(pid) => {
-                    if watch == 0 {
-                        pid
-                    } else {
-                        watch
-                    }
-                }
-            };
-            ready.sleep(epoch, &deadline.or_liveness_check_of(watch));
-            check_now = true;
         }
     }
 
@@ -1021,7 +970,7 @@ impl<'a> RingRef<'a> {
             // The dead put counted its task before claiming; nobody will do it.
             self.task_finished();
         }
-        self.hdr.ready.0.notify();
+        notify(&self.hdr.ready.0);
         Ok(())
     }
 
@@ -1053,7 +1002,7 @@ impl<'a> RingRef<'a> {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
-        self.hdr.space.0.notify();
+        notify(&self.hdr.space.0);
         Ok(())
     }
 
@@ -1073,7 +1022,7 @@ impl<'a> RingRef<'a> {
             }
         }
         if n == 1 {
-            self.hdr.joined.0.notify();
+            notify(&self.hdr.joined.0);
         }
         true
     }
@@ -1089,20 +1038,18 @@ impl<'a> RingRef<'a> {
 
     /// Wait until every task put has been done, or `deadline`. True if they were.
     pub fn join(&self, deadline: &Deadline) -> bool {
-        let joined = &self.hdr.joined.0;
         loop {
-            if self.unfinished() == 0 {
+            if self
+                .hdr
+                .joined
+                .0
+                .wait_until(|| self.unfinished() == 0, deadline)
+            {
                 return true;
             }
             if deadline.expired() {
                 return false;
             }
-            let epoch = joined.announce();
-            if self.unfinished() == 0 {
-                joined.leave();
-                return true;
-            }
-            joined.sleep(epoch, deadline);
         }
     }
 }

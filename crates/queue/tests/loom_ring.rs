@@ -70,9 +70,10 @@ fn spsc(name: &str, slots: u64, count: u8, cap: Option<usize>) {
     });
 }
 
+/// Preemption bound 2.
 #[test]
 fn spsc_one_slot_three_messages() {
-    spsc("ring spsc_one_slot_three_messages", 1, 3, None);
+    spsc("ring spsc_one_slot_three_messages", 1, 3, Some(2));
 }
 
 /// Preemption bound 2.
@@ -81,6 +82,7 @@ fn spsc_two_slots_three_messages() {
     spsc("ring spsc_two_slots_three_messages", 2, 3, Some(2));
 }
 
+/// Preemption bound 2.
 #[test]
 fn a_two_slot_message_between_one_slot_messages() {
     explore(
@@ -107,9 +109,10 @@ fn a_two_slot_message_between_one_slot_messages() {
 }
 
 /// Two producers put two messages each; main consumes all four.
+/// Three threads: preemption bound 1.
 #[test]
 fn two_producers_one_consumer() {
-    explore("ring two_producers_one_consumer", Some(2), || {
+    explore("ring two_producers_one_consumer", Some(1), || {
         let ring = Arc::new(LoomRing::new(2, 1, 3, 0));
         let producers: Vec<_> = (0..2u8)
             .map(|p| {
@@ -141,9 +144,10 @@ fn two_producers_one_consumer() {
 }
 
 /// Main puts three messages into two slots; two consumers take what they can.
+/// Three threads: preemption bound 1.
 #[test]
 fn one_producer_two_consumers() {
-    explore("ring one_producer_two_consumers", Some(2), || {
+    explore("ring one_producer_two_consumers", Some(1), || {
         let ring = Arc::new(LoomRing::new(2, 1, 3, 0));
         let consumers: Vec<_> = (0..2)
             .map(|c| {
