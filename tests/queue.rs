@@ -409,3 +409,122 @@ fn a_consumer_killed_in_a_loop_of_gets_wedges_nobody() {
         next += 4;
     }
 }
+
+/// Stops the process at the `n`-th pass of a schedule point: writes one byte to a pipe
+/// (the parent waits for it) and pauses until it is killed. Installed in a child only.
+struct StopAt {
+    point: procshare::hook::Point,
+    n: u64,
+    seen: std::sync::atomic::AtomicU64,
+    fd: i32,
+}
+
+impl procshare::hook::Scheduler for StopAt {
+    fn point(&self, point: procshare::hook::Point) {
+        if point == self.point
+            && self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == self.n
+        {
+            // SAFETY: writes one byte from a valid buffer to the pipe's write end.
+            unsafe { libc::write(self.fd, [1u8].as_ptr().cast(), 1) };
+            loop {
+                // SAFETY: pause() just waits for a signal (the parent's SIGKILL).
+                unsafe { libc::pause() };
+            }
+        }
+    }
+}
+
+/// A pipe; the parent blocks on its read end until the child reached its stop point.
+fn stop_pipe() -> (i32, i32) {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+fn wait_stopped(r: i32) {
+    let mut b = [0u8; 1];
+    // SAFETY: reads one byte into a valid buffer (blocks until the child wrote it).
+    assert_eq!(unsafe { libc::read(r, b.as_mut_ptr().cast(), 1) }, 1);
+}
+
+/// Exactly between claiming and publishing: a producer killed at its third `Publish`
+/// point (two puts returned, the third claimed its slot) leaves a claim that the
+/// consumer must skip; the two acknowledged items arrive, the third never, and the queue
+/// stays usable — also for the slot the dead claim took.
+#[test]
+fn a_producer_killed_between_claim_and_publish_does_not_wedge_the_consumer() {
+    let q = Queue::<u32>::new(4).unwrap();
+    q.bytes().register_producer().unwrap();
+    let (r, w) = stop_pipe();
+    let mut child = Process::spawn(|| {
+        let stop: &'static StopAt = Box::leak(Box::new(StopAt {
+            point: procshare::hook::Point::Publish,
+            n: 3,
+            seen: Default::default(),
+            fd: w,
+        }));
+        procshare::hook::install(Some(stop));
+        for i in 1..=3 {
+            q.put(&i).unwrap();
+        }
+    })
+    .unwrap();
+    wait_stopped(r);
+    child.kill().unwrap();
+    assert_eq!(child.join().unwrap(), -libc::SIGKILL);
+    assert_eq!(q.qsize(), 3, "the dead claim still counts until it is skipped");
+    assert_eq!(q.try_get().unwrap(), 1);
+    assert_eq!(q.try_get().unwrap(), 2);
+    assert!(matches!(q.try_get(), Err(QueueError::Empty)), "the unpublished item");
+    for i in 10..14 {
+        q.try_put(&i).unwrap();
+    }
+    for i in 10..14 {
+        assert_eq!(q.get().unwrap(), i);
+    }
+    // SAFETY: closes the pipe's two fds, which this test owns.
+    unsafe {
+        libc::close(r);
+        libc::close(w);
+    }
+}
+
+/// Exactly between claiming and releasing: a consumer killed at its second `Read` point
+/// (it took item 1, then claimed item 2) holds a slot; the producer must get it back.
+/// Item 2 is delivered at most once (here: never), everything after it exactly once.
+#[test]
+fn a_consumer_killed_between_claim_and_release_does_not_wedge_the_producer() {
+    let q = Queue::<u32>::new(2).unwrap();
+    q.bytes().register_consumer().unwrap();
+    q.put(&1).unwrap();
+    q.put(&2).unwrap();
+    let (r, w) = stop_pipe();
+    let mut child = Process::spawn(|| {
+        let stop: &'static StopAt = Box::leak(Box::new(StopAt {
+            point: procshare::hook::Point::Read,
+            n: 2,
+            seen: Default::default(),
+            fd: w,
+        }));
+        procshare::hook::install(Some(stop));
+        assert_eq!(q.get().unwrap(), 1);
+        let _ = q.get();
+    })
+    .unwrap();
+    wait_stopped(r);
+    child.kill().unwrap();
+    assert_eq!(child.join().unwrap(), -libc::SIGKILL);
+    assert!(q.is_empty());
+    // Both slots are needed: one was freed by the child's first get, the other is held by
+    // its dead claim until a put recovers it.
+    q.try_put(&3).unwrap();
+    q.put_timeout(&4, Duration::from_secs(60)).unwrap();
+    assert_eq!(q.try_get().unwrap(), 3);
+    assert_eq!(q.try_get().unwrap(), 4);
+    // SAFETY: closes the pipe's two fds, which this test owns.
+    unsafe {
+        libc::close(r);
+        libc::close(w);
+    }
+}
