@@ -62,6 +62,9 @@ pub use procshare_shm::{
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
 pub use procshare_sync::loom::Deadline;
+/// The adaptive wait (spin, then a futex sleep a waker makes only for announced sleepers)
+/// that the blocking objects share; for researchers building their own.
+pub use procshare_sync::AdaptiveWait;
 
 /// The facade's atomics: `std`'s, with a schedule point before every access when a
 /// controlled scheduler asks for atomic granularity. A strategy written with them gets
@@ -88,6 +91,11 @@ pub use procshare_manager::{
     BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
     Manager, NamespaceProxy, RLockProxy, SemaphoreProxy, ValueProxy,
 };
+
+/// CPython's `multiprocessing` queues in shared memory: `Queue`, `SimpleQueue`,
+/// `JoinableQueue`, the byte ring under them and the ring protocol.
+pub use procshare_queue as queue;
+pub use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError, SimpleQueue};
 
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.

@@ -2,17 +2,46 @@
 //! which shows that the checks have teeth. Never use them for anything else. They exist in
 //! loom builds only, and the production types carry none of them: the lock variants are
 //! types of their own, the synchronisation objects' variants are extension traits
-//! implemented here ([`BrokenBarrier`], [`BrokenCondition`], [`BrokenEvent`],
-//! [`BrokenSemaphore`]) over crate-internal entry points.
+//! implemented here ([`BrokenAdaptiveWait`], [`BrokenBarrier`], [`BrokenCondition`],
+//! [`BrokenEvent`], [`BrokenSemaphore`]) over crate-internal entry points.
 
 #[cfg(loom)]
 pub use broken_takeover::BrokenTakeoverMutex;
 #[cfg(loom)]
-pub use objects::{BrokenBarrier, BrokenCondition, BrokenEvent, BrokenSemaphore};
+pub use objects::{
+    BrokenAdaptiveWait, BrokenBarrier, BrokenCondition, BrokenEvent, BrokenSemaphore,
+};
 
 #[cfg(loom)]
 mod objects {
-    use crate::{Barrier, Condition, ConditionLock, Event, Semaphore, SyncError};
+    use crate::adaptive_wait::Fences;
+    use crate::loom::Deadline;
+    use crate::{AdaptiveWait, Barrier, Condition, ConditionLock, Event, Semaphore, SyncError};
+
+    /// `AdaptiveWait` with one side of the Dekker handshake unfenced: a waiter that
+    /// announces itself and re-checks without `fence(SeqCst)`, or a waker that looks for
+    /// sleepers without it. Either lets both loads read the old values (store buffering),
+    /// and the sleeper sleeps through the only wake-up.
+    pub trait BrokenAdaptiveWait {
+        /// The broken `wait_until` (no fence between the announcement and the re-check).
+        fn wait_until_unfenced(&self, ready: impl FnMut() -> bool, deadline: &Deadline) -> bool;
+        /// The broken `notify_one` (no fence between the caller's publish and the look at
+        /// `sleepers`).
+        fn notify_one_unfenced(&self) -> bool;
+    }
+
+    impl BrokenAdaptiveWait for AdaptiveWait {
+        fn wait_until_unfenced(
+            &self,
+            mut ready: impl FnMut() -> bool,
+            deadline: &Deadline,
+        ) -> bool {
+            ready() || self.wait_slow(&mut ready, deadline, Fences::Off)
+        }
+        fn notify_one_unfenced(&self) -> bool {
+            self.notify(1, Fences::Off)
+        }
+    }
 
     /// `Barrier` whose `parties - 1`-th arrival (index `parties - 2`) completes the cycle:
     /// a party leaves before all have arrived.
@@ -61,10 +90,10 @@ mod objects {
 
     impl BrokenSemaphore for Semaphore {
         fn acquire_unfenced(&self) {
-            self.acquire_with_fence(false);
+            self.acquire_without_fence();
         }
         fn release_unfenced(&self) {
-            self.release_with_fence(false);
+            self.release_without_fence();
         }
     }
 }

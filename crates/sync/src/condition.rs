@@ -1,13 +1,15 @@
 //! `Condition`: CPython's condition variable, across processes.
 //!
 //! Like CPython's `threading.Condition` (which keeps one lock per waiter in a FIFO), every
-//! waiter takes a *slot* of its own: a futex word that only a notifier changes, plus a
-//! ticket that orders waiters. All bookkeeping happens under the condition's lock, so
+//! waiter takes a *slot* of its own: a state word that only a notifier changes, an
+//! [`AdaptiveWait`] on which the waiter spins briefly and then sleeps until the state
+//! changes, and a ticket that orders waiters. All bookkeeping happens under the condition's lock, so
 //! `notify(n)` marks exactly the `n` longest-waiting slots, a waiter that timed out removes
 //! its slot before anyone can pick it, and a notification with nobody waiting leaves no
 //! credit behind. The wake-up itself is deferred until the notifier releases the lock
 //! (through [`Condition::release`] or a `wait`), so the woken waiter finds the lock free
-//! instead of waking only to sleep on it again; each sleep is bounded by the 50 ms
+//! instead of waking only to sleep on it again, and it costs a system call only if the
+//! waiter had stopped spinning and announced its sleep; each sleep is bounded by the 50 ms
 //! liveness slice, so a deferred wake is never lost (a notifier that releases the bare
 //! lock, or dies, delays its waiter by at most one slice). The lock is a [`Lock`] or an
 //! [`RLock`] (default), embedded in the
@@ -22,8 +24,8 @@
 //! cross-process tests in `tests/sync_objects.rs`.
 
 use crate::liveness;
-use crate::loom::{self, futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
-use crate::{Lock, ProcessShared, RLock, SyncError};
+use crate::loom::{self, AtomicU32, Deadline, Ordering};
+use crate::{AdaptiveWait, Lock, ProcessShared, RLock, SyncError};
 use std::time::Duration;
 
 const FREE: u32 = 0;
@@ -91,11 +93,21 @@ impl ConditionLock for RLock {
 }
 
 /// One waiter's place.
+///
+/// | `state`    | meaning                                   | set by                      |
+/// |------------|-------------------------------------------|-----------------------------|
+/// | `FREE`     | nobody's                                  | the waiter leaving, or a reclaim (lock held) |
+/// | `WAITING`  | its waiter waits (spins or sleeps on `wait`) | the waiter (lock held)   |
+/// | `PENDING`  | notified, wake-up deferred to the release | `notify` (lock held)        |
+/// | `NOTIFIED` | notified and (if it slept) woken          | `flush` (CAS from `PENDING`), then `wait.notify_one` |
 #[repr(C)]
 #[derive(Debug)]
 struct Slot {
-    /// FREE, WAITING or NOTIFIED; the futex word its waiter sleeps on.
+    /// FREE, WAITING, PENDING or NOTIFIED.
     state: AtomicU32,
+    /// Where the slot's waiter waits for `state` to leave `WAITING`; the notifier's
+    /// `flush` makes a system call only if the waiter has announced that it sleeps.
+    wait: AdaptiveWait,
     /// Order of arrival (wrapping); written under the lock.
     ticket: AtomicU32,
     /// The waiter's pid, to reclaim slots of waiters that died.
@@ -127,6 +139,7 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
             next_ticket: AtomicU32::new(0),
             slots: std::array::from_fn(|_| Slot {
                 state: AtomicU32::new(FREE),
+                wait: AdaptiveWait::new(),
                 ticket: AtomicU32::new(0),
                 pid: AtomicU32::new(0),
                 since: AtomicU32::new(0),
@@ -155,7 +168,8 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
     /// woken waiter finds the lock free instead of waking only to sleep on it again. A
     /// slot is claimed with a CAS, so each deferred wake is sent once; a waiter that has
     /// moved on (its slot freed or reused) makes the CAS fail, and a stray wake on a
-    /// reused slot is harmless (waiters re-check their slot).
+    /// reused slot is harmless (waiters re-check their slot). A waiter that is still
+    /// spinning sees `NOTIFIED` by itself: then no system call is made.
     fn flush(&self) {
         for slot in &self.slots {
             if slot.state.load(Ordering::Relaxed) == PENDING
@@ -164,7 +178,7 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
                     .compare_exchange(PENDING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
                     .is_ok()
             {
-                futex_wake(&slot.state, 1);
+                slot.wait.notify_one();
             }
         }
     }
@@ -187,16 +201,22 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
 
     /// Is the waiter in `slot` still there to be woken? A waiter that died must not
     /// swallow a notification, but only a proof of death counts (see
-    /// [`liveness`](crate::liveness)). The quick probe (`kill(pid, 0)`, which catches
-    /// reaped processes) always; the full probe (a pidfd, which also catches zombies), which
-    /// costs a few microseconds, only for waiters that have waited at least a
-    /// millisecond, so a busy ping-pong does not pay for it.
+    /// [`liveness`](crate::liveness)). Probes cost system calls, so a waiter that began
+    /// to wait in the current millisecond (by `monotonic_ms`) is not probed at all: a busy
+    /// ping-pong makes no system call for it. Older waiters get the quick probe
+    /// (`kill(pid, 0)`, which catches reaped processes) and the full one (a pidfd, which
+    /// also catches zombies). The price: a waiter killed less than a millisecond after it
+    /// began to wait may swallow one notification. Where the clock is not real (loom,
+    /// virtual time, where `monotonic_ms` is always 0) every waiter gets the quick probe.
     fn waiter_alive(slot: &Slot) -> bool {
         let pid = slot.pid.load(Ordering::Relaxed);
+        let age = (loom::monotonic_ms() as u32).wrapping_sub(slot.since.load(Ordering::Relaxed));
+        if age < 1 && real_clock() {
+            return true;
+        }
         if liveness::is_gone(pid) {
             return false;
         }
-        let age = (loom::monotonic_ms() as u32).wrapping_sub(slot.since.load(Ordering::Relaxed));
         age < 1 || !liveness::is_dead(pid)
     }
 
@@ -250,11 +270,17 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
             }
         };
         self.flush();
-        // Sleep until notified. The liveness slice bounds each sleep: a wake deferred by a
-        // notifier that then released the lock some other way than through this condition
-        // (or died) is found by re-checking the slot.
-        while slot.state.load(Ordering::Acquire) == WAITING && !deadline.expired() {
-            futex_wait(&slot.state, WAITING, &deadline.or_liveness_check());
+        // Wait until notified: spin, then sleep. The liveness slice bounds each sleep: a
+        // wake deferred by a notifier that then released the lock some other way than
+        // through this condition (or died) is found by re-checking the slot.
+        loop {
+            let notified = slot.wait.wait_until(
+                || slot.state.load(Ordering::Acquire) != WAITING,
+                &deadline.or_liveness_check(),
+            );
+            if notified || deadline.expired() {
+                break;
+            }
         }
         let relocked = self.lock.acquire_restore(saved);
         let held = match &relocked {
@@ -333,5 +359,14 @@ impl<L: ConditionLock, const N: usize> Condition<L, N> {
     }
 }
 
-// SAFETY: an embedded ProcessShared lock and AtomicU32 words, no pointers, shared futexes.
+/// Does `monotonic_ms` read a real clock here (not loom, not a scheduler's virtual time)?
+fn real_clock() -> bool {
+    #[cfg(not(loom))]
+    return !crate::hook::virtual_time();
+    #[cfg(loom)]
+    return false;
+}
+
+// SAFETY: an embedded ProcessShared lock, AtomicU32 words and AdaptiveWaits (themselves
+// ProcessShared), no pointers.
 unsafe impl<L: ConditionLock, const N: usize> ProcessShared for Condition<L, N> {}

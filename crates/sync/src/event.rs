@@ -1,33 +1,34 @@
 //! `Event`: a flag that processes can wait for.
 //!
-//! Mirrors CPython's `multiprocessing.Event`. One futex word with three states; a waiter
-//! marks the word before sleeping so that `set` wakes (everyone) only when somebody may
-//! sleep.
+//! Mirrors CPython's `multiprocessing.Event`. A flag word (the flag and a generation) and
+//! an [`AdaptiveWait`]: a waiter spins briefly on the word, then announces itself and
+//! sleeps; `set` raises the flag and wakes everybody, making a system call only when some
+//! waiter has announced itself, so a ping-pong between two running processes makes none.
 //!
 //! Checked by `tests/loom_event.rs` (every waiter returns once `set` ran, `wait` with a
-//! timeout returns the flag, a variant whose `set` does not wake must fail) and by the
-//! cross-process tests in `tests/sync_objects.rs`.
+//! timeout returns the flag, a variant whose `set` does not wake must fail), by the
+//! adaptive wait's own suite (`tests/loom_adaptive_wait.rs`), and by the cross-process
+//! tests in `tests/sync_objects.rs`.
 
-use crate::loom::{futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
-use crate::ProcessShared;
+use crate::loom::{AtomicU32, Deadline, Ordering};
+use crate::{AdaptiveWait, ProcessShared};
 use std::time::Duration;
 
-/// Bit 0: the flag.
+/// Bit 0 of the word: the flag.
 const SET: u32 = 1;
-/// Bit 1: some process may sleep on the word.
-const SLEEPERS: u32 = 2;
-/// Bits 2..: the generation, bumped by every `set` that raises the flag.
-const GENERATION: u32 = 4;
+/// Bits 1..: the generation, bumped by every `set` that raises the flag.
+const GENERATION: u32 = 2;
 
 /// A process-shared event flag.
 ///
-/// One futex word: bit 0 the flag, bit 1 "sleepers", bits 2–31 a generation count.
+/// The word holds the flag (bit 0) and a generation count (bits 1–31); who sleeps is the
+/// [`AdaptiveWait`]'s business.
 ///
-/// | transition                                    | made by                          |
-/// |-----------------------------------------------|----------------------------------|
-/// | flag 0 → 1, generation + 1, sleepers cleared (CAS, Release) | `set`; wakes all if there were sleepers |
-/// | flag 1 → 0 (`fetch_and`)                      | `clear`                          |
-/// | sleepers 0 → 1 (CAS)                          | a waiter about to sleep          |
+/// | transition                                      | made by                         |
+/// |-------------------------------------------------|---------------------------------|
+/// | flag 0 → 1, generation + 1 (CAS, Release)       | `set`; then `notify_all`        |
+/// | flag 1 → 0 (`fetch_and`)                        | `clear`                         |
+/// | (none: waiters only read the word)              | `wait`                          |
 ///
 /// A waiter returns true when the flag is set *or the generation moved* since it began to
 /// wait: so a `set` immediately followed by `clear` still releases everyone who was
@@ -36,6 +37,7 @@ const GENERATION: u32 = 4;
 #[derive(Debug)]
 pub struct Event {
     word: AtomicU32,
+    wait: AdaptiveWait,
 }
 
 impl Event {
@@ -43,6 +45,7 @@ impl Event {
     pub fn new() -> Self {
         Event {
             word: AtomicU32::new(0),
+            wait: AdaptiveWait::new(),
         }
     }
 
@@ -53,14 +56,14 @@ impl Event {
             if w & SET != 0 {
                 return;
             }
-            let next = ((w & !SLEEPERS).wrapping_add(GENERATION)) | SET;
+            let next = w.wrapping_add(GENERATION) | SET;
             match self
                 .word
                 .compare_exchange_weak(w, next, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    if wake && w & SLEEPERS != 0 {
-                        futex_wake(&self.word, u32::MAX);
+                    if wake {
+                        self.wait.notify_all();
                     }
                     return;
                 }
@@ -92,26 +95,14 @@ impl Event {
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         crate::hook::point(crate::hook::Point::Acquire);
         let deadline = timeout.map_or_else(Deadline::never, Deadline::after);
-        let start = self.word.load(Ordering::Acquire);
-        let generation = start / GENERATION;
-        loop {
-            let s = self.word.load(Ordering::Acquire);
-            if s & SET != 0 || s / GENERATION != generation {
-                return true;
-            }
-            if deadline.expired() {
-                return false;
-            }
-            if s & SLEEPERS == 0
-                && self
-                    .word
-                    .compare_exchange(s, s | SLEEPERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            futex_wait(&self.word, s | SLEEPERS, &deadline);
-        }
+        let generation = self.word.load(Ordering::Acquire) / GENERATION;
+        self.wait.wait_until(
+            || {
+                let s = self.word.load(Ordering::Acquire);
+                s & SET != 0 || s / GENERATION != generation
+            },
+            &deadline,
+        )
     }
 }
 
@@ -121,5 +112,5 @@ impl Default for Event {
     }
 }
 
-// SAFETY: one AtomicU32, no pointers, shared futex.
+// SAFETY: an AtomicU32 and an AdaptiveWait (itself ProcessShared), no pointers.
 unsafe impl ProcessShared for Event {}

@@ -16,7 +16,9 @@
 //! CPython's synchronisation objects are protocols on the same facade: [`Lock`],
 //! [`RLock`], [`Semaphore`], [`BoundedSemaphore`], [`Condition`], [`Event`] and
 //! [`Barrier`]. Each is a [`ProcessShared`] struct of atomics, placed in shared memory by
-//! `procshare-shm`'s `Shared<T>`, and model-checked by its own loom suite.
+//! `procshare-shm`'s `Shared<T>`, and model-checked by its own loom suite. The blocking
+//! ones wait through one [`AdaptiveWait`] (spin briefly, then a futex sleep that a waker
+//! pays for only when the sleeper announced itself).
 //!
 //! [`hook`] holds the schedule points through which the harness controls interleavings.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -30,6 +32,7 @@ pub mod os;
 #[cfg(not(loom))]
 mod sys;
 
+pub mod adaptive_wait;
 mod barrier;
 mod condition;
 mod error;
@@ -51,6 +54,7 @@ mod ticket_lock;
 #[doc(hidden)]
 pub mod broken;
 
+pub use adaptive_wait::AdaptiveWait;
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionLock};
 pub use error::{GuardError, GuardResult, LockError, SyncError, TryGuardResult};

@@ -105,6 +105,40 @@ impl Backoff {
     }
 }
 
+/// The longest an adaptive wait busy-waits before it sleeps (see
+/// [`AdaptiveWait`](crate::AdaptiveWait), which shortens it while spins keep failing):
+/// about what a futex sleep and wake-up cost here (10–40 µs), so that spinning never costs
+/// more than about twice what sleeping at once would.
+pub const SPIN_BUDGET: Duration = Duration::from_micros(20);
+
+/// The clock of a bounded busy-wait: [`SpinBudget::spent`] turns true once the limit
+/// given to [`SpinBudget::start`] has passed. Reads `CLOCK_MONOTONIC` through the vDSO (no
+/// system call). Not under loom, where a spin is one bounded round.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub struct SpinBudget {
+    start: std::time::Instant,
+    limit: Duration,
+}
+
+#[cfg(not(loom))]
+impl SpinBudget {
+    /// Start spending at most `limit`.
+    #[inline]
+    pub fn start(limit: Duration) -> Self {
+        SpinBudget {
+            start: std::time::Instant::now(),
+            limit,
+        }
+    }
+
+    /// Has the budget been spent?
+    #[inline]
+    pub fn spent(&mut self) -> bool {
+        self.start.elapsed() >= self.limit
+    }
+}
+
 /// What a [`futex_wait`] returned for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {

@@ -1,40 +1,48 @@
 //! `Semaphore` and `BoundedSemaphore`: counting semaphores in shared memory.
 //!
 //! Mirrors CPython's `multiprocessing.Semaphore`/`BoundedSemaphore` (POSIX semaphores
-//! underneath). The count and the number of sleepers are two words; a sleeper announces
-//! itself, then re-checks the count inside `futex_wait`, while a releaser raises the count,
-//! then looks for sleepers. That is a Dekker-style handshake ("store mine, load yours" on
-//! both sides), so both sides put a `fence(SeqCst)` between their store and their load:
-//! without it, both could miss each other and the sleeper would sleep through the release.
-//! A release wakes at most one sleeper; the count never goes below zero, so the semaphore
-//! never admits more holders than its count. A woken sleeper that dies before taking the
-//! unit would strand it while the others sleep: every sleep is therefore bounded by the
-//! liveness slice (50 ms), after which the sleeper re-checks the count.
+//! underneath). The count is one word; waiting is the shared [`AdaptiveWait`]: an acquirer
+//! that finds the count at zero spins briefly, then announces itself and sleeps; a releaser
+//! raises the count, then wakes one sleeper — with a system call only when one has
+//! announced itself. The handshake between "count raised" and "sleeper announced" is the
+//! adaptive wait's Dekker pair with its two `fence(SeqCst)`s (see its docs): without them
+//! both sides could miss each other and the sleeper would sleep through the release.
+//! The count never goes below zero, so the semaphore never admits more holders than its
+//! count. A woken sleeper that dies before taking the unit would strand it while the
+//! others sleep: every sleep is therefore bounded by the liveness slice (50 ms), after
+//! which the sleeper re-checks the count.
 //!
 //! Checked by `tests/loom_semaphore.rs` (never more holders than the count, no lost
 //! wake-up, timeouts at every step; a variant without the fences must fail) and by the
 //! cross-process tests in `tests/sync_objects.rs` (including a sleeper that dies the
 //! moment it is woken).
 
-use crate::loom::{fence, futex_wait, futex_wake, AtomicU32, Deadline, Ordering};
-use crate::{ProcessShared, SyncError};
+#[cfg(loom)]
+use crate::adaptive_wait::Fences;
+use crate::loom::{AtomicU32, Deadline, Ordering};
+use crate::{AdaptiveWait, ProcessShared, SyncError};
 use std::time::Duration;
 
 /// The shared core of both semaphores.
+///
+/// | transition                         | made by                                      |
+/// |------------------------------------|----------------------------------------------|
+/// | `value → value - 1` (CAS, Acquire) | an acquirer that found `value > 0`           |
+/// | `value → value + 1` (CAS, Release) | a releaser below the bound; then `notify_one`|
 #[repr(C)]
 #[derive(Debug)]
 struct Core {
-    /// The count; also the futex word sleepers wait on (while it is 0).
+    /// The count.
     value: AtomicU32,
-    /// Processes that announced they may sleep on `value`.
-    sleepers: AtomicU32,
+    /// Where acquirers wait for the count to leave zero.
+    wait: AdaptiveWait,
 }
 
 impl Core {
     fn new(value: u32) -> Self {
         Core {
             value: AtomicU32::new(value),
-            sleepers: AtomicU32::new(0),
+            wait: AdaptiveWait::new(),
         }
     }
 
@@ -52,30 +60,26 @@ impl Core {
         false
     }
 
-    fn acquire_until(&self, deadline: &Deadline, fenced: bool) -> bool {
+    fn acquire_until(&self, deadline: &Deadline) -> bool {
         loop {
-            if self.try_acquire() {
+            // At most one liveness slice per sleep: a release wakes one sleeper, and if
+            // that process dies before it takes the unit, the others must still find it
+            // (they re-check the count when the slice passes). `wait_until` tries once
+            // more before it reports the slice, so a unit is never left behind.
+            if self
+                .wait
+                .wait_until(|| self.try_acquire(), &deadline.or_liveness_check())
+            {
                 return true;
             }
             if deadline.expired() {
                 return false;
             }
-            self.sleepers.fetch_add(1, Ordering::Relaxed);
-            if fenced {
-                fence(Ordering::SeqCst);
-            }
-            if self.value.load(Ordering::Relaxed) == 0 {
-                // At most one liveness slice: a release wakes exactly one sleeper, and if
-                // that process dies before it takes the unit, the others must still find
-                // it (they re-check the count when the slice passes).
-                futex_wait(&self.value, 0, &deadline.or_liveness_check());
-            }
-            self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    /// Add one to the count if `bound` allows; wake a sleeper.
-    fn release(&self, bound: u32, fenced: bool) -> Result<(), ()> {
+    /// Add one to the count if `bound` allows, then wake a sleeper.
+    fn raise(&self, bound: u32) -> Result<(), ()> {
         let mut v = self.value.load(Ordering::Relaxed);
         loop {
             if v >= bound {
@@ -85,16 +89,15 @@ impl Core {
                 .value
                 .compare_exchange_weak(v, v + 1, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => break,
+                Ok(_) => return Ok(()),
                 Err(now) => v = now,
             }
         }
-        if fenced {
-            fence(Ordering::SeqCst);
-        }
-        if self.sleepers.load(Ordering::Relaxed) > 0 {
-            futex_wake(&self.value, 1);
-        }
+    }
+
+    fn release(&self, bound: u32) -> Result<(), ()> {
+        self.raise(bound)?;
+        self.wait.notify_one();
         Ok(())
     }
 }
@@ -123,21 +126,28 @@ impl Semaphore {
     pub fn release(&self) -> Result<(), SyncError> {
         crate::hook::point(crate::hook::Point::Release);
         self.core
-            .release(u32::MAX, true)
+            .release(u32::MAX)
             .map_err(|()| SyncError::InvalidArgument("semaphore count would overflow"))
     }
 
-    /// Acquire and release with the fences optional: `false` is the broken control of
+    /// Acquire with the adaptive wait's fence left out: the broken control of
     /// `broken.rs`.
     #[cfg(loom)]
-    pub(crate) fn acquire_with_fence(&self, fenced: bool) {
-        self.core.acquire_until(&Deadline::never(), fenced);
+    pub(crate) fn acquire_without_fence(&self) {
+        let core = &self.core;
+        let _ = core.try_acquire()
+            || core
+                .wait
+                .wait_slow(&mut || core.try_acquire(), &Deadline::never(), Fences::Off);
     }
 
-    /// See [`Semaphore::acquire_with_fence`].
+    /// Release with the adaptive wait's fence left out (see
+    /// [`Semaphore::acquire_without_fence`]).
     #[cfg(loom)]
-    pub(crate) fn release_with_fence(&self, fenced: bool) {
-        let _unbounded = self.core.release(u32::MAX, fenced);
+    pub(crate) fn release_without_fence(&self) {
+        if self.core.raise(u32::MAX).is_ok() {
+            self.core.wait.notify(1, Fences::Off);
+        }
     }
 }
 
@@ -162,7 +172,7 @@ impl BoundedSemaphore {
     pub fn release(&self) -> Result<(), SyncError> {
         crate::hook::point(crate::hook::Point::Release);
         self.core
-            .release(self.bound, true)
+            .release(self.bound)
             .map_err(|()| SyncError::ReleasedTooManyTimes { bound: self.bound })
     }
 
@@ -179,7 +189,7 @@ macro_rules! acquiring {
             /// Take a unit, waiting as long as it takes.
             pub fn acquire(&self) {
                 crate::hook::point(crate::hook::Point::Acquire);
-                self.core.acquire_until(&Deadline::never(), true);
+                self.core.acquire_until(&Deadline::never());
             }
 
             /// Take a unit if one is there now.
@@ -191,7 +201,7 @@ macro_rules! acquiring {
             /// Take a unit, waiting at most `timeout` (never returns false earlier).
             pub fn acquire_timeout(&self, timeout: Duration) -> bool {
                 crate::hook::point(crate::hook::Point::Acquire);
-                self.core.acquire_until(&deadline(Some(timeout)), true)
+                self.core.acquire_until(&deadline(Some(timeout)))
             }
 
             /// The current count (CPython's `get_value()`).
@@ -205,7 +215,7 @@ macro_rules! acquiring {
 acquiring!(Semaphore);
 acquiring!(BoundedSemaphore);
 
-// SAFETY: two AtomicU32 words (and an immutable bound), no pointers, shared futex.
+// SAFETY: an AtomicU32 and an AdaptiveWait (and an immutable bound), no pointers.
 unsafe impl ProcessShared for Semaphore {}
 // SAFETY: as above.
 unsafe impl ProcessShared for BoundedSemaphore {}

@@ -7,7 +7,7 @@
 //!
 //! Proved, for every interleaving loom explores:
 //! * one, two and three waiters blocked in `wait(None)` all return true once `set` ran
-//!   (`set` sees the "sleepers" state whenever somebody may sleep, and wakes everybody);
+//!   (`set` sees an announced sleeper whenever somebody may sleep, and wakes everybody);
 //! * `wait(Some(_))` racing `set` and a clock returns true only after `set` started and
 //!   false only after the clock started, both outcomes occur, and a second, untimed waiter
 //!   is still woken;
@@ -149,17 +149,18 @@ fn timed_waiter_does_not_strand_an_untimed_one() {
     );
 }
 
-/// The "sleepers" bit of the event's word (see the state table on [`Event`]).
-const SLEEPERS: u32 = 2;
-
-/// The event's futex word, for a test-side peek.
-fn word(ev: &Event) -> &AtomicU32 {
-    // SAFETY: `Event` is `#[repr(C)]` with one field, the facade's `AtomicU32` (loom's under
-    // `--cfg loom`), so it has that field's layout and address, and we only read through it.
-    unsafe { &*(ev as *const Event).cast::<AtomicU32>() }
+/// How many waiters have announced that they sleep: the `sleepers` count of the event's
+/// `AdaptiveWait`, for a test-side peek.
+fn sleepers(ev: &Event) -> u32 {
+    // SAFETY: `Event` is `#[repr(C)]` { word: AtomicU32, wait: AdaptiveWait } and
+    // `AdaptiveWait` is `#[repr(C)]` { epoch: AtomicU32, sleepers: AtomicU32 }: three
+    // facade `AtomicU32`s (loom's under `--cfg loom`) of one layout, so the third one sits
+    // at index 2; we only read through it.
+    let sleepers = unsafe { &*(ev as *const Event).cast::<AtomicU32>().add(2) };
+    sleepers.load(Relaxed)
 }
 
-/// A waiter is asleep (or one step from sleeping: it has marked the word) when main sets
+/// A waiter is asleep (or one step from sleeping: it has announced itself) when main sets
 /// the event and at once clears it: the waiter must still return true.
 #[test]
 fn set_then_clear_releases_a_sleeping_waiter() {
@@ -170,7 +171,7 @@ fn set_then_clear_releases_a_sleeping_waiter() {
             let ev = Arc::new(Event::new());
             let e = ev.clone();
             let waiter = thread::spawn(move || e.wait(None));
-            while word(&ev).load(Relaxed) & SLEEPERS == 0 {
+            while sleepers(&ev) == 0 {
                 thread::yield_now();
             }
             ev.set();

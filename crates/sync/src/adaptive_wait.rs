@@ -1,0 +1,481 @@
+//! `AdaptiveWait`: wait until a predicate over shared words holds — spin briefly, then
+//! sleep on a futex that a waker touches only when a sleeper has announced itself.
+//!
+//! One implementation shared by every blocking primitive whose condition is a predicate
+//! over other words: [`Event`](crate::Event), the waiter slots of
+//! [`Condition`](crate::Condition), [`Semaphore`](crate::Semaphore) and
+//! [`BoundedSemaphore`](crate::BoundedSemaphore), and the not-empty / not-full sides of
+//! the queue. It is an *eventcount* (Vyukov's name; the same scheme as Linux's
+//! `wait_event`/`wake_up` with a waitqueue-active check, and folly's `EventCount`):
+//!
+//! * the **waiter** re-checks its predicate in a busy-wait of at most
+//!   [`loom::SPIN_BUDGET`](crate::loom::SPIN_BUDGET) (20 µs), which is where a peer that runs on
+//!   another CPU answers (the budget shrinks to 1/16 while spins on this object keep
+//!   failing, as on an oversubscribed machine, and grows back when they succeed); only
+//!   then does it announce itself in `sleepers`, re-check once more, and `futex_wait` on
+//!   `epoch`;
+//! * the **waker**, after publishing its change (the store that makes the predicate true),
+//!   looks at `sleepers`: zero means nobody can be asleep, and it returns without a system
+//!   call; otherwise it bumps `epoch` and `futex_wake`s it.
+//!
+//! So while both sides keep up, neither makes a system call: the waiter sees the change
+//! while spinning and never announces itself, and the waker finds `sleepers == 0`.
+//!
+//! # The handshake and its memory ordering
+//!
+//! This is a Dekker-style "store mine, then load yours" on both sides:
+//!
+//! ```text
+//! waiter                                  waker
+//!   e = epoch.load(Acquire)                 publish: state.store(.., Release)
+//!   sleepers += 1          (W1)             (N1)
+//!   fence(SeqCst)          (Fw)             fence(SeqCst)            (Fn)
+//!   ready()? read state    (W2)             sleepers.load()          (N2)
+//!   futex_wait(epoch, e)                    if > 0: epoch += 1 (Release); futex_wake
+//! ```
+//!
+//! The two `SeqCst` fences are totally ordered. If `Fw` comes first, `N2` reads `W1` (or a
+//! later value, which still counts this waiter: it leaves `sleepers` only after it stopped
+//! waiting), so the waker bumps `epoch` and wakes: the waiter's `futex_wait` either finds
+//! `epoch != e` and returns at once, or is already queued and is woken. If `Fn` comes first,
+//! `W2` sees the published state and the waiter does not sleep. Without the fences both
+//! loads may read the old values (store buffering: every CPU does it, x86 included) and the
+//! waiter sleeps through the only wake-up; the loom suite keeps such a variant and checks
+//! that loom finds the lost wake-up. loom 0.7 models `SeqCst` *accesses* as `AcqRel`, so
+//! the fences cannot be replaced by `SeqCst` loads and stores there (nor, portably, anywhere).
+//! The `epoch` load is `Acquire` and the bump `Release`: a waiter that reads the bumped
+//! value has synchronised with the waker and its `ready()` sees the published state.
+//!
+//! # State table
+//!
+//! | word       | value | meaning                                                        |
+//! |------------|-------|----------------------------------------------------------------|
+//! | `sleepers` | `0`   | nobody is past its announcement: a waker makes no system call  |
+//! | `sleepers` | `k>0` | `k` waiters announced themselves; each may be in `futex_wait`  |
+//! | `epoch`    | any   | the futex word; changes only when a waker found sleepers       |
+//! | `spin_shift` | `0..=4` | the spin budget is `SPIN_BUDGET >> spin_shift` (a heuristic, not |
+//! |            |       | part of the protocol; absent under loom)                       |
+//!
+//! | transition                      | made by                                          |
+//! |---------------------------------|--------------------------------------------------|
+//! | `sleepers + 1` (Relaxed) + fence| a waiter whose spin ran out, before its last check|
+//! | `sleepers - 1` (Relaxed)        | that waiter, once it stops waiting (any outcome) |
+//! | `epoch + 1` (Release), then wake| a waker that found `sleepers > 0` after its fence|
+//! | `spin_shift ± 1` (Relaxed)      | a waiter whose spin failed (+1) or succeeded (−1)|
+//!
+//! All-zero memory is the initial state, so an `AdaptiveWait` may live in a freshly mapped
+//! (zero-filled) region without initialisation.
+//!
+//! # What a wake guarantees
+//!
+//! After a waker published a change and called [`AdaptiveWait::notify_all`], every waiter
+//! that was waiting re-checks its predicate; after [`AdaptiveWait::notify_one`] at least one
+//! of them does (a wake bumps `epoch`, so waiters between their announcement and their sleep
+//! re-check too; the kernel wakes one of those already asleep). Wake-ups may be spurious:
+//! the predicate decides. A waiter that is SIGKILLed while announced leaves `sleepers` one
+//! too high for good: nothing is lost, but every later notify of that object makes a (useless)
+//! `futex_wake` system call. `epoch` wraps after 2³² wakes; a waiter would sleep through a
+//! change only if exactly 2³² wakes happened between its `epoch` load and its `futex_wait`.
+//!
+//! # Deadlines, liveness slices and the harness
+//!
+//! Each futex sleep is bounded by the [`Deadline`] given to [`AdaptiveWait::wait_until`]: a
+//! caller's timeout ([`Deadline::after`]), or one bounded by the liveness slice too
+//! ([`Deadline::or_liveness_check`], [`Deadline::or_liveness_check_of`]), after which the
+//! call returns `false` and the caller checks its own deadline and its peers' liveness and
+//! calls again. Under a controlled scheduler (the harness) there is no spinning — who runs
+//! is the scheduler's choice, spinning would only repeat idle steps — and the futex wait is
+//! decided by the scheduler with virtual time, so the wait adds no schedule point of its own
+//! (with atomic granularity every access to `sleepers` and `epoch` is one). Under loom the
+//! spin is one extra check without a yield (see `spin`), and a finite deadline may expire
+//! at any step.
+//!
+//! Tested by the unit tests below, by `tests/loom_adaptive_wait.rs` (2 and 3 threads: no
+//! lost wake-up, `notify_all` with several sleepers, `notify_one` with two, timeouts at any
+//! step, and broken variants — a waker without the fence, a waiter without it, a waker that
+//! notifies before it publishes — that loom must reject), and through the objects built on
+//! it (their loom suites, `tests/sync_objects.rs`, the harness catalog).
+
+use crate::loom::{fence, futex_wait, futex_wake, AtomicU32, Deadline, Ordering, Wake};
+#[cfg(not(loom))]
+use crate::loom::{spin_loop, SpinBudget, SPIN_BUDGET};
+use crate::ProcessShared;
+
+/// Predicate checks between two looks at the spin clock.
+#[cfg(not(loom))]
+const CHECKS_PER_CLOCK: u32 = 16;
+/// The shortest spin is `SPIN_BUDGET >> MAX_SPIN_SHIFT`.
+#[cfg(not(loom))]
+const MAX_SPIN_SHIFT: u32 = 4;
+
+/// An eventcount in shared memory: waiters wait until a predicate holds, wakers notify
+/// after making it hold. See the [module docs](self) for the protocol, its state table and
+/// its memory-ordering argument.
+///
+/// ```
+/// use procshare_sync::AdaptiveWait;
+/// use procshare_sync::loom::{AtomicU32, Deadline, Ordering};
+///
+/// let flag = AtomicU32::new(0);
+/// let wait = AdaptiveWait::new();
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         flag.store(1, Ordering::Release); // publish first,
+///         wait.notify_all(); // then notify
+///     });
+///     assert!(wait.wait_until(|| flag.load(Ordering::Acquire) == 1, &Deadline::never()));
+/// });
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct AdaptiveWait {
+    /// The futex word sleepers wait on; bumped by every notify that finds sleepers.
+    epoch: AtomicU32,
+    /// Waiters past their announcement (see the state table).
+    sleepers: AtomicU32,
+    /// How much the spin is shortened: the budget is `SPIN_BUDGET >> spin_shift`. A
+    /// heuristic, read and written with relaxed accesses (a lost update only costs a
+    /// little spinning); not part of the protocol, so not modelled under loom.
+    #[cfg(not(loom))]
+    spin_shift: AtomicU32,
+}
+
+/// Whether the handshake's fences are in place (false only in the loom suite's broken
+/// controls, see `broken.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fences {
+    /// The real protocol.
+    On,
+    /// The broken control: no `fence(SeqCst)` on this side.
+    #[cfg(loom)]
+    Off,
+}
+
+/// How the spin phase ended.
+enum Spun {
+    Ready,
+    #[cfg_attr(
+        loom,
+        allow(dead_code, reason = "loom's spin round never looks at the clock")
+    )]
+    Expired,
+    Sleep,
+}
+
+impl AdaptiveWait {
+    /// Nobody waiting (the all-zero state).
+    pub fn new() -> Self {
+        AdaptiveWait {
+            epoch: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+            #[cfg(not(loom))]
+            spin_shift: AtomicU32::new(0),
+        }
+    }
+
+    /// Wait until `ready()` returns true, or until `deadline` passes.
+    ///
+    /// Returns true as soon as `ready()` returned true (it is not called again after that,
+    /// so it may consume what it found, e.g. take a semaphore unit), false once a futex
+    /// sleep bounded by `deadline` timed out — i.e. the deadline or, for a
+    /// [`Deadline::or_liveness_check`] deadline, the liveness slice passed — and a last
+    /// `ready()` still said no. Never false before `deadline` passed.
+    ///
+    /// `ready()` runs many times (in the spin, after the announcement, after each wake);
+    /// it must read the state with `Acquire` (or stronger) to see what a waker published.
+    /// The waker must publish *before* calling `notify_*`.
+    #[inline]
+    pub fn wait_until(&self, mut ready: impl FnMut() -> bool, deadline: &Deadline) -> bool {
+        if ready() {
+            return true;
+        }
+        self.wait_slow(&mut ready, deadline, Fences::On)
+    }
+
+    /// The spin, the announcement and the sleeps; `fences` is [`Fences::On`] except in
+    /// the broken controls.
+    #[inline(never)]
+    pub(crate) fn wait_slow(
+        &self,
+        ready: &mut impl FnMut() -> bool,
+        deadline: &Deadline,
+        fences: Fences,
+    ) -> bool {
+        if deadline.is_finite() && deadline.expired() {
+            return false;
+        }
+        match self.spin(ready, deadline) {
+            Spun::Ready => return true,
+            Spun::Expired => return false,
+            Spun::Sleep => {}
+        }
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        let outcome = loop {
+            let epoch = self.epoch.load(Ordering::Acquire);
+            if fences == Fences::On {
+                fence(Ordering::SeqCst);
+            }
+            if ready() {
+                break true;
+            }
+            if futex_wait(&self.epoch, epoch, deadline) == Wake::TimedOut {
+                break ready();
+            }
+        };
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        outcome
+    }
+
+    /// Wake one waiter (at least one re-checks its predicate), after the caller published
+    /// its change. Returns whether it made a system call (somebody had announced itself).
+    #[inline]
+    pub fn notify_one(&self) -> bool {
+        self.notify(1, Fences::On)
+    }
+
+    /// Wake every waiter, after the caller published its change. Returns whether it made a
+    /// system call (somebody had announced itself).
+    #[inline]
+    pub fn notify_all(&self) -> bool {
+        self.notify(u32::MAX, Fences::On)
+    }
+
+    /// Wake up to `n` sleepers if any announced itself; `fences` as in
+    /// [`AdaptiveWait::wait_slow`].
+    #[inline]
+    pub(crate) fn notify(&self, n: u32, fences: Fences) -> bool {
+        if fences == Fences::On {
+            fence(Ordering::SeqCst);
+        }
+        if self.sleepers.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.wake(n);
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake(&self, n: u32) {
+        self.epoch.fetch_add(1, Ordering::Release);
+        futex_wake(&self.epoch, n);
+    }
+
+    /// How many waiters have announced themselves (a snapshot; for tests and reports).
+    pub fn sleepers(&self) -> u32 {
+        self.sleepers.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for AdaptiveWait {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AdaptiveWait {
+    /// The bounded busy-wait: re-check `ready` until the spin budget is spent or (for a
+    /// finite deadline) the deadline passes. No spinning under a controlled scheduler.
+    ///
+    /// The budget adapts: [`SPIN_BUDGET`] halved once per spin of this object that ended
+    /// in a sleep, down to 1/16 of it (1.25 µs, still longer than a round trip between two
+    /// running processes), and doubled back by every spin that succeeds. So a peer that
+    /// answers while running keeps the full spin, and an oversubscribed machine (the peer
+    /// waits for a CPU this spinner holds) soon spins only briefly before it sleeps.
+    #[cfg(not(loom))]
+    #[inline]
+    fn spin(&self, ready: &mut impl FnMut() -> bool, deadline: &Deadline) -> Spun {
+        if crate::hook::is_active() {
+            return Spun::Sleep;
+        }
+        let shift = self.spin_shift.load(Ordering::Relaxed).min(MAX_SPIN_SHIFT);
+        let mut budget = SpinBudget::start(SPIN_BUDGET / (1 << shift));
+        let outcome = 'spin: loop {
+            for _ in 0..CHECKS_PER_CLOCK {
+                spin_loop();
+                if ready() {
+                    break 'spin Spun::Ready;
+                }
+            }
+            if budget.spent() {
+                break Spun::Sleep;
+            }
+            if deadline.is_finite() && deadline.expired() {
+                return Spun::Expired;
+            }
+        };
+        let next = match outcome {
+            Spun::Ready => shift.saturating_sub(1),
+            _ => (shift + 1).min(MAX_SPIN_SHIFT),
+        };
+        if next != shift {
+            self.spin_shift.store(next, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    /// Under loom the spin is one more check, without a yield. The round is bounded, so it
+    /// needs no yield to let the model advance, and a yield would hide bugs: after one,
+    /// loom no longer lets a load return a value the thread saw before it, which rules out
+    /// exactly the stale reads (store buffering) that the handshake's fences exist for.
+    #[cfg(loom)]
+    fn spin(&self, ready: &mut impl FnMut() -> bool, _deadline: &Deadline) -> Spun {
+        if ready() {
+            Spun::Ready
+        } else {
+            Spun::Sleep
+        }
+    }
+}
+
+// SAFETY: AtomicU32 words, no pointers; the futex is shared (no FUTEX_PRIVATE_FLAG), and
+// the all-zero bytes are its initial state.
+unsafe impl ProcessShared for AdaptiveWait {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn ready_at_once_returns_true_without_announcing() {
+        let w = AdaptiveWait::new();
+        assert!(w.wait_until(|| true, &Deadline::never()));
+        assert_eq!(w.sleepers(), 0);
+    }
+
+    #[test]
+    fn notify_without_sleepers_makes_no_system_call() {
+        let w = AdaptiveWait::new();
+        assert!(!w.notify_one());
+        assert!(!w.notify_all());
+        assert_eq!(
+            w.epoch.load(Ordering::Relaxed),
+            0,
+            "epoch moved without sleepers"
+        );
+    }
+
+    #[test]
+    fn timed_wait_returns_false_never_early_and_leaves_no_sleeper() {
+        let w = AdaptiveWait::new();
+        let timeout = Duration::from_millis(30);
+        let t0 = Instant::now();
+        assert!(!w.wait_until(|| false, &Deadline::after(timeout)));
+        assert!(t0.elapsed() >= timeout, "returned after {:?}", t0.elapsed());
+        assert_eq!(w.sleepers(), 0);
+    }
+
+    #[test]
+    fn zero_timeout_checks_once_and_does_not_spin() {
+        let w = AdaptiveWait::new();
+        let mut calls = 0;
+        assert!(!w.wait_until(
+            || {
+                calls += 1;
+                false
+            },
+            &Deadline::after(Duration::ZERO)
+        ));
+        assert_eq!(calls, 1, "an expired deadline still spun");
+    }
+
+    #[test]
+    fn ready_consumes_exactly_once() {
+        // A predicate with a side effect (like a semaphore's try_acquire) runs until it
+        // succeeds, and never after.
+        let w = AdaptiveWait::new();
+        let mut left = 3;
+        let mut after = 0;
+        assert!(w.wait_until(
+            || {
+                if left == 0 {
+                    after += 1;
+                    return true;
+                }
+                left -= 1;
+                false
+            },
+            &Deadline::never()
+        ));
+        assert_eq!(after, 1);
+    }
+
+    #[test]
+    fn a_sleeper_is_counted_and_woken_by_notify() {
+        let w = AdaptiveWait::new();
+        let flag = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let waiter =
+                s.spawn(|| w.wait_until(|| flag.load(Ordering::Acquire), &Deadline::never()));
+            // Past its spin, the waiter announces itself; then (and only then) the notify
+            // must make the system call.
+            while w.sleepers() == 0 {
+                std::thread::yield_now();
+            }
+            flag.store(true, Ordering::Release);
+            assert!(w.notify_one(), "an announced sleeper was not woken");
+            assert!(waiter.join().unwrap());
+        });
+        assert_eq!(w.sleepers(), 0);
+        assert_eq!(w.epoch.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn notify_all_wakes_every_sleeper() {
+        let w = AdaptiveWait::new();
+        let flag = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| w.wait_until(|| flag.load(Ordering::Acquire), &Deadline::never()))
+                })
+                .collect();
+            while w.sleepers() < 3 {
+                std::thread::yield_now();
+            }
+            flag.store(true, Ordering::Release);
+            assert!(w.notify_all());
+            for t in waiters {
+                assert!(t.join().unwrap());
+            }
+        });
+        assert_eq!(w.sleepers(), 0);
+    }
+
+    #[test]
+    fn the_spin_shortens_after_a_failed_spin_and_grows_back_after_a_success() {
+        let w = AdaptiveWait::new();
+        // Fails: the spin ends in a sleep (bounded by the liveness slice, which is not a
+        // finite deadline, so the spin cannot end early as "expired").
+        assert!(!w.wait_until(|| false, &Deadline::never().or_liveness_check()));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 1);
+        assert!(!w.wait_until(|| false, &Deadline::never().or_liveness_check()));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 2);
+        // Succeeds on the spin's first check (the check before the spin said no).
+        let mut calls = 0;
+        assert!(w.wait_until(
+            || {
+                calls += 1;
+                calls == 2
+            },
+            &Deadline::never()
+        ));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 1);
+        assert_eq!(w.sleepers(), 0);
+    }
+
+    #[test]
+    fn liveness_sliced_wait_returns_false_at_the_slice() {
+        // A wait bounded only by the liveness slice returns false when the slice passes,
+        // so that the caller can check its peers; its own deadline has not passed.
+        let w = AdaptiveWait::new();
+        let own = Deadline::never();
+        let t0 = Instant::now();
+        assert!(!w.wait_until(|| false, &own.or_liveness_check()));
+        assert!(t0.elapsed() >= crate::loom::LIVENESS_SLICE);
+        assert!(!own.expired());
+        assert_eq!(w.sleepers(), 0);
+    }
+}
