@@ -88,8 +88,9 @@ pub use procshare_connection::{Client, Connection, Listener, Pipe};
 /// typed proxies to them (see [`Manager`]).
 pub use procshare_manager as manager;
 pub use procshare_manager::{
-    BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
-    Manager, NamespaceProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+    BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, JoinableQueueProxy,
+    ListProxy, LockProxy, Manager, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy,
+    ValueProxy,
 };
 
 /// CPython's `multiprocessing` queues in shared memory: `Queue`, `SimpleQueue`,

@@ -8,6 +8,7 @@
 //! synchronisation objects come back as the local [`SyncError`] variants
 //! ([`Error::Sync`]), so a `LockProxy` fails exactly like a local `Lock`.
 
+use procshare_queue::QueueError;
 use procshare_sync::SyncError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -39,6 +40,9 @@ pub enum RemoteKind {
     /// A server-side synchronisation object failed (decoded into [`Error::Sync`] where
     /// the local error has a counterpart).
     Sync(SyncCode),
+    /// A server-side queue failed (decoded into [`Error::Queue`] where the local error
+    /// has a counterpart).
+    Queue(QueueCode),
     /// A registered custom type's method returned an error; the message is its text.
     Method,
     /// The session does not hold the reference it tried to drop.
@@ -102,6 +106,56 @@ impl SyncCode {
     }
 }
 
+/// The queue errors that cross the wire, mirroring [`QueueError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum QueueCode {
+    /// [`QueueError::Full`].
+    Full,
+    /// [`QueueError::Empty`].
+    Empty,
+    /// [`QueueError::TaskDone`].
+    TaskDone,
+    /// [`QueueError::TooLarge`].
+    TooLarge {
+        /// The message's length.
+        len: u64,
+        /// The largest message the queue holds.
+        max: u64,
+    },
+    /// Any other failure (its text is the message).
+    Other,
+}
+
+impl QueueCode {
+    /// The wire code of a local error.
+    pub fn of(e: &QueueError) -> QueueCode {
+        match e {
+            QueueError::Full => QueueCode::Full,
+            QueueError::Empty => QueueCode::Empty,
+            QueueError::TaskDone => QueueCode::TaskDone,
+            QueueError::TooLarge { len, max } => QueueCode::TooLarge {
+                len: *len as u64,
+                max: *max as u64,
+            },
+            _ => QueueCode::Other,
+        }
+    }
+
+    fn to_local(self) -> Option<QueueError> {
+        Some(match self {
+            QueueCode::Full => QueueError::Full,
+            QueueCode::Empty => QueueError::Empty,
+            QueueCode::TaskDone => QueueError::TaskDone,
+            QueueCode::TooLarge { len, max } => QueueError::TooLarge {
+                len: len as usize,
+                max: max as usize,
+            },
+            QueueCode::Other => return None,
+        })
+    }
+}
+
 /// A failure reported by the server for one request. The server kept serving.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub struct RemoteError {
@@ -137,6 +191,9 @@ pub enum Error {
     /// A server-side synchronisation object failed as the local one would.
     #[error(transparent)]
     Sync(SyncError),
+    /// A server-side queue failed as the local one would (`Full`, `Empty`, `TaskDone`).
+    #[error(transparent)]
+    Queue(QueueError),
     /// The connection to the server failed (refused, closed, bad authentication…).
     #[error("connection to the manager: {0}")]
     Connection(#[from] procshare_connection::Error),
@@ -158,6 +215,7 @@ impl Error {
         match self {
             Error::Remote(r) => Some(r.kind),
             Error::Sync(e) => Some(RemoteKind::Sync(SyncCode::of(e))),
+            Error::Queue(e) => Some(RemoteKind::Queue(QueueCode::of(e))),
             _ => None,
         }
     }
@@ -166,6 +224,11 @@ impl Error {
         if let RemoteKind::Sync(code) = r.kind {
             if let Some(local) = code.to_local() {
                 return Error::Sync(local);
+            }
+        }
+        if let RemoteKind::Queue(code) = r.kind {
+            if let Some(local) = code.to_local() {
+                return Error::Queue(local);
             }
         }
         Error::Remote(r)

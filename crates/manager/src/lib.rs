@@ -51,10 +51,11 @@ pub mod wire;
 
 pub use client::Transport;
 pub use custom::{CallError, Exposed};
-pub use error::{Error, RemoteError, RemoteKind, Result, SyncCode};
+pub use error::{Error, QueueCode, RemoteError, RemoteKind, Result, SyncCode};
 pub use manager::{Builder, Manager, Server, STOP_GRACE};
 pub use procshare_connection::Address;
 pub use proxy::{
-    BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
-    NamespaceProxy, ProxyType, RLockProxy, SemaphoreProxy, ValueProxy,
+    BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, JoinableQueueProxy,
+    ListProxy, LockProxy, NamespaceProxy, ProxyType, QueueProxy, RLockProxy, SemaphoreProxy,
+    ValueProxy,
 };

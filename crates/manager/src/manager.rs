@@ -2,8 +2,8 @@
 //!
 //! * [`Manager::start`] forks a server process listening on a Unix socket in a fresh
 //!   private directory (`mkdtemp`, mode 0700), with a random 32-byte authkey. The child
-//!   closes every descriptor it inherited before it binds (so it keeps none of its
-//!   parent's connections open), reports readiness over a pipe, and never returns into
+//!   closes every socket it inherited before it binds (so it keeps none of its parent's
+//!   connections open), reports readiness over a pipe, and never returns into
 //!   the caller: it ends with `_exit` (the fork goes through `Process::spawn`).
 //! * The server stops by itself when the process that started it dies without shutting
 //!   it down (it notices being reparented within 100 ms).
@@ -22,8 +22,9 @@ use crate::custom::{ctor, Ctor, Exposed};
 use crate::error::{Error, Result};
 use crate::proxy::ProxyType;
 use crate::proxy::{
-    decode, BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, ListProxy, LockProxy,
-    NamespaceProxy, ProxyCore, RLockProxy, SemaphoreProxy, ValueProxy,
+    decode, BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, JoinableQueueProxy,
+    ListProxy, LockProxy, NamespaceProxy, ProxyCore, QueueProxy, RLockProxy, SemaphoreProxy,
+    ValueProxy,
 };
 use crate::server::{OnShutdown, State};
 use crate::wire::{pickle, Request};
@@ -34,7 +35,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -138,8 +138,12 @@ fn private_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-/// Close every inherited descriptor above stderr except `keep`.
-fn close_inherited(keep: i32) {
+/// Close every socket this process inherited: the server must not keep its parent's
+/// connections (to other servers, or another manager's clients) open. Only sockets: other
+/// descriptors (the shared heap's memory files, pipes) belong to objects the child may
+/// still use, and the child never drops its parent's objects, so no owner closes these
+/// sockets again.
+fn close_inherited_sockets() {
     let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
         Ok(dir) => dir
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -147,9 +151,17 @@ fn close_inherited(keep: i32) {
         Err(_) => return,
     };
     for fd in fds {
-        if fd > 2 && fd != keep {
-            // SAFETY: closing a descriptor number; the forked child owns no Rust object
-            // that relies on it except `keep` (the readiness pipe), which stays open.
+        if fd <= 2 {
+            continue;
+        }
+        // SAFETY: fstat into a zeroed local struct; an fd that is not open is an error.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let is_socket =
+            unsafe { libc::fstat(fd, &mut st) } == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+        if is_socket {
+            // SAFETY: closing an inherited socket no code of this process uses (see
+            // above).
             unsafe { libc::close(fd) };
         }
     }
@@ -165,7 +177,7 @@ fn server_child(
 ) {
     // SAFETY: getppid has no preconditions.
     let creator = unsafe { libc::getppid() };
-    close_inherited(ready.as_raw_fd());
+    close_inherited_sockets();
     // The server lives no longer than the process that started it: once that process is
     // gone (killed without a shutdown), this one is reparented and stops.
     let watchdog = std::thread::Builder::new()
@@ -397,6 +409,18 @@ impl Manager {
     /// A new `Event`.
     pub fn event(&self) -> Result<EventProxy> {
         Ok(EventProxy::from_core(self.make("event", ())?))
+    }
+
+    /// A new `Queue` of at most `maxsize` items (0: bounded only by its bytes).
+    pub fn queue<T>(&self, maxsize: usize) -> Result<QueueProxy<T>> {
+        Ok(QueueProxy::from_core(self.make("queue", (maxsize,))?))
+    }
+
+    /// A new `JoinableQueue` of at most `maxsize` items (0: bounded only by its bytes).
+    pub fn joinable_queue<T>(&self, maxsize: usize) -> Result<JoinableQueueProxy<T>> {
+        Ok(JoinableQueueProxy::from_core(
+            self.make("joinable_queue", (maxsize,))?,
+        ))
     }
 
     /// A new `Barrier` for `parties` parties.

@@ -112,6 +112,22 @@ macro_rules! sem {
 sem!(Semaphore);
 sem!(BoundedSemaphore);
 
+/// A queue on the server (its ring lives in the server's shared heap; only the server's
+/// threads touch it).
+pub(crate) enum ServerQueue {
+    Plain(procshare_queue::Queue<()>),
+    Joinable(procshare_queue::JoinableQueue<()>),
+}
+
+impl ServerQueue {
+    pub(crate) fn ring(&self) -> &procshare_queue::ByteRing {
+        match self {
+            ServerQueue::Plain(q) => q.bytes(),
+            ServerQueue::Joinable(q) => q.bytes(),
+        }
+    }
+}
+
 /// One object on the server.
 pub(crate) enum Object {
     Data(Mutex<Data>),
@@ -122,6 +138,7 @@ pub(crate) enum Object {
     Condition(Box<Condition>),
     Event(Event),
     Barrier(Box<Barrier>),
+    Queue(Box<ServerQueue>),
 }
 
 impl Object {
@@ -133,6 +150,16 @@ impl Object {
                 Data::List(l) => std::mem::take(l),
                 Data::Value(v) => vec![std::mem::replace(v, Value::None)],
             },
+            Object::Queue(q) => {
+                let mut out = Vec::new();
+                let mut buf = Vec::new();
+                while q.ring().try_get_bytes_into(&mut buf).is_ok() {
+                    if let Ok(v) = crate::wire::unpickle_value(&buf) {
+                        out.push(v);
+                    }
+                }
+                out
+            }
             _ => Vec::new(),
         }
     }
@@ -609,6 +636,13 @@ pub(crate) fn call_custom(
         CallError::BadArgs(m) => type_error(m),
         CallError::Failed(m) => RemoteError::new(RemoteKind::Method, m),
     })
+}
+
+pub(crate) fn queue_error(e: procshare_queue::QueueError) -> RemoteError {
+    RemoteError::new(
+        RemoteKind::Queue(crate::error::QueueCode::of(&e)),
+        e.to_string(),
+    )
 }
 
 pub(crate) fn sync_error(e: SyncError) -> RemoteError {

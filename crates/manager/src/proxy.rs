@@ -617,3 +617,90 @@ impl fmt::Debug for CustomProxy {
         write!(f, "<{}Proxy object, id {}>", self.p.typeid, self.p.id)
     }
 }
+
+/// The methods both queue proxies share.
+macro_rules! queue_methods {
+    ($name:ident) => {
+        impl<T: Serialize + DeserializeOwned> $name<T> {
+            /// Put `item`, waiting for room as long as it takes.
+            pub fn put(&self, item: T) -> Result<()> {
+                self.p.call("put", (&item, None::<f64>))
+            }
+            /// Put `item`, waiting for room at most `timeout`
+            /// ([`QueueError::Full`](procshare_queue::QueueError::Full) after it).
+            pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<()> {
+                self.p.call("put", (&item, secs(Some(timeout))))
+            }
+            /// Put `item` if there is room now.
+            pub fn try_put(&self, item: T) -> Result<()> {
+                self.p.call("try_put", (&item,))
+            }
+            /// Take the next item, waiting as long as it takes.
+            pub fn get(&self) -> Result<T> {
+                self.p.call("get", (None::<f64>,))
+            }
+            /// Take the next item, waiting at most `timeout`
+            /// ([`QueueError::Empty`](procshare_queue::QueueError::Empty) after it).
+            pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+                self.p.call("get", (secs(Some(timeout)),))
+            }
+            /// Take an item if one is there now.
+            pub fn try_get(&self) -> Result<T> {
+                self.p.call("try_get", ())
+            }
+            /// Approximate number of items (CPython's `qsize()`).
+            pub fn qsize(&self) -> Result<usize> {
+                self.p.call("qsize", ())
+            }
+            /// Is it (approximately) empty?
+            pub fn is_empty(&self) -> Result<bool> {
+                self.p.call("is_empty", ())
+            }
+            /// Is it (approximately) full?
+            pub fn is_full(&self) -> Result<bool> {
+                self.p.call("is_full", ())
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "<{} object, id {}>", stringify!($name), self.p.id)
+            }
+        }
+    };
+}
+
+proxy_type!(
+    /// A `Queue` on the manager's server (its ring lives in the server): the local
+    /// [`Queue`](procshare_queue::Queue)'s methods and errors.
+    QueueProxy [T] &["queue", "joinable_queue"]
+);
+queue_methods!(QueueProxy);
+
+proxy_type!(
+    /// A `JoinableQueue` on the manager's server.
+    JoinableQueueProxy [T] &["joinable_queue"]
+);
+queue_methods!(JoinableQueueProxy);
+
+impl<T> JoinableQueueProxy<T> {
+    /// One task taken from the queue is done
+    /// ([`QueueError::TaskDone`](procshare_queue::QueueError::TaskDone) if called more
+    /// times than items were put).
+    pub fn task_done(&self) -> Result<()> {
+        self.p.call("task_done", ())
+    }
+    /// Wait until every item put has been taken and marked done.
+    pub fn join(&self) -> Result<()> {
+        self.p.call::<_, bool>("join", (None::<f64>,)).map(|_| ())
+    }
+    /// [`join`](JoinableQueueProxy::join), waiting at most `timeout`: true if every task
+    /// was done.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.p.call("join", (secs(Some(timeout)),))
+    }
+    /// Tasks put and not yet done.
+    pub fn unfinished_tasks(&self) -> Result<u64> {
+        self.p.call("unfinished_tasks", ())
+    }
+}

@@ -297,6 +297,23 @@ impl State {
                 args.take(0)?;
                 Object::Event(Event::new())
             }
+            "queue" | "joinable_queue" => {
+                let Value::I64(n) = args.one()? else {
+                    return Err(crate::wire::type_error("queue maxsize must be an int"));
+                };
+                let n = usize::try_from(n.max(0))
+                    .map_err(|_| crate::wire::type_error("queue maxsize out of range"))?;
+                let q = if typeid == "queue" {
+                    objects::ServerQueue::Plain(
+                        procshare_queue::Queue::new(n).map_err(objects::queue_error)?,
+                    )
+                } else {
+                    objects::ServerQueue::Joinable(
+                        procshare_queue::JoinableQueue::new(n).map_err(objects::queue_error)?,
+                    )
+                };
+                Object::Queue(Box::new(q))
+            }
             "barrier" => {
                 let Value::I64(n) = args.one()? else {
                     return Err(crate::wire::type_error("barrier parties must be an int"));
@@ -399,6 +416,7 @@ impl State {
                 let r = objects::call_custom(&mut **lock(c), method, args);
                 (r, None)
             }
+            Object::Queue(q) => (self.call_queue(q, method, args, session, gone), None),
             _ => self.call_sync(id, &obj, method, args, cs, gone),
         }
     }
@@ -444,6 +462,123 @@ impl State {
             .for_each(|v| proxies_in(v, &mut displaced));
         self.decref_all(displaced);
         Ok(outcome.result)
+    }
+
+    /// A queue call. Items are stored pickled; the proxies inside an item are the queue's
+    /// references while it is queued and become the taker's session's when it is taken.
+    fn call_queue(
+        &self,
+        q: &objects::ServerQueue,
+        method: &str,
+        args: Args,
+        session: u64,
+        gone: &dyn Fn() -> bool,
+    ) -> Result<Value, RemoteError> {
+        use objects::{queue_error, sliced, timeout};
+        use procshare_queue::QueueError;
+        let ring = q.ring();
+        let put = |item: Value, t: Option<Option<std::time::Duration>>| {
+            let mut ids = Vec::new();
+            proxies_in(&item, &mut ids);
+            self.incref_all(&ids, None)?;
+            let bytes = pickle_value(&item);
+            let r = match t {
+                None => match ring.try_put_bytes(&bytes) {
+                    Ok(()) => Ok(true),
+                    Err(QueueError::Full) => Ok(false),
+                    Err(e) => Err(queue_error(e)),
+                },
+                Some(t) => sliced(t, gone, |s| match ring.put_bytes_timeout(&bytes, s) {
+                    Ok(()) => Ok(true),
+                    Err(QueueError::Full) => Ok(false),
+                    Err(e) => Err(queue_error(e)),
+                }),
+            };
+            match r {
+                Ok(true) => Ok(Value::None),
+                Ok(false) => {
+                    self.decref_all(ids);
+                    Err(queue_error(QueueError::Full))
+                }
+                Err(e) => {
+                    self.decref_all(ids);
+                    Err(e)
+                }
+            }
+        };
+        let get = |t: Option<Option<std::time::Duration>>| {
+            let mut buf = Vec::new();
+            let got = match t {
+                None => ring
+                    .try_get_bytes_into(&mut buf)
+                    .map(|_| true)
+                    .map_err(queue_error)?,
+                Some(t) => sliced(t, gone, |s| {
+                    match ring.get_bytes_into_timeout(&mut buf, s) {
+                        Ok(_) => Ok(true),
+                        Err(QueueError::Empty) => Ok(false),
+                        Err(e) => Err(queue_error(e)),
+                    }
+                })?,
+            };
+            if !got {
+                return Err(queue_error(QueueError::Empty));
+            }
+            let item = unpickle_value(&buf)
+                .map_err(|e| bad_request(format!("a queued item does not decode: {e}")))?;
+            // The queue's references become the taker's.
+            let mut ids = Vec::new();
+            proxies_in(&item, &mut ids);
+            self.incref_all(&ids, Some(session))?;
+            self.decref_all(ids);
+            Ok(item)
+        };
+        let joinable = match q {
+            objects::ServerQueue::Joinable(j) => Some(j),
+            objects::ServerQueue::Plain(_) => None,
+        };
+        match (method, joinable) {
+            ("put", _) => {
+                let (item, t) = args.two()?;
+                put(item, Some(timeout(t)?))
+            }
+            ("try_put", _) => put(args.one()?, None),
+            ("get", _) => get(Some(timeout(args.one()?)?)),
+            ("try_get", _) => {
+                args.take(0)?;
+                get(None)
+            }
+            ("qsize", _) => {
+                args.take(0)?;
+                Ok(Value::I64(ring.len() as i64))
+            }
+            ("is_empty", _) => {
+                args.take(0)?;
+                Ok(Value::Bool(ring.is_empty()))
+            }
+            ("is_full", _) => {
+                args.take(0)?;
+                Ok(Value::Bool(ring.is_full()))
+            }
+            ("task_done", Some(j)) => {
+                args.take(0)?;
+                j.task_done().map_err(queue_error)?;
+                Ok(Value::None)
+            }
+            ("join", Some(j)) => {
+                let t = timeout(args.one()?)?;
+                let done = sliced(t, gone, |s| Ok(j.join_timeout(s)))?;
+                Ok(Value::Bool(done))
+            }
+            ("unfinished_tasks", Some(j)) => {
+                args.take(0)?;
+                Ok(Value::I64(j.unfinished_tasks() as i64))
+            }
+            _ => Err(RemoteError::new(
+                RemoteKind::NotExposed,
+                format!("method {method:?} is not exposed by this queue"),
+            )),
+        }
     }
 
     fn call_sync(
@@ -812,6 +947,8 @@ fn sync_call(
             }
             _ => Err(not_exposed()),
         },
-        Object::Data(_) | Object::Custom(_) => unreachable!("not a sync object"),
+        Object::Data(_) | Object::Custom(_) | Object::Queue(_) => {
+            unreachable!("not a sync object")
+        }
     }
 }

@@ -715,3 +715,102 @@ fn the_server_stops_when_the_process_that_started_it_is_killed() {
     assert_eq!(starter.join().unwrap(), -libc::SIGKILL);
     eventually("the orphaned server exits", || gone(server));
 }
+
+#[test]
+fn queue_proxies_carry_items_between_processes_with_the_local_errors() {
+    use procshare_queue::QueueError;
+    let m = Manager::start().unwrap();
+    let q = m.queue::<(u32, String)>(0).unwrap();
+    let mut producer = Process::spawn(|| {
+        for i in 0..100 {
+            q.put((i, format!("item {i}"))).unwrap();
+        }
+    })
+    .unwrap();
+    let mut consumer = Process::spawn_with_output(|out| {
+        let mut sum = 0;
+        for _ in 0..100 {
+            let (i, text) = q.get().unwrap();
+            assert_eq!(text, format!("item {i}"));
+            sum += i;
+        }
+        writeln!(out, "{sum}").unwrap();
+    })
+    .unwrap();
+    join_ok(&mut producer);
+    join_ok(&mut consumer);
+    assert_eq!(consumer.read_output().unwrap(), "4950\n");
+    assert!(q.is_empty().unwrap());
+    assert!(matches!(q.try_get(), Err(Error::Queue(QueueError::Empty))));
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(1)),
+        Err(Error::Queue(QueueError::Empty))
+    ));
+    let one = m.queue::<i64>(1).unwrap();
+    one.put(1).unwrap();
+    assert!(one.is_full().unwrap());
+    assert!(matches!(
+        one.try_put(2),
+        Err(Error::Queue(QueueError::Full))
+    ));
+    assert!(matches!(
+        one.put_timeout(2, Duration::from_millis(1)),
+        Err(Error::Queue(QueueError::Full))
+    ));
+    assert_eq!(one.qsize().unwrap(), 1);
+}
+
+#[test]
+fn a_joinable_queue_proxy_joins_when_every_task_is_done() {
+    use procshare_queue::QueueError;
+    let m = Manager::start().unwrap();
+    let q = m.joinable_queue::<u32>(0).unwrap();
+    for i in 0..10 {
+        q.put(i).unwrap();
+    }
+    assert_eq!(q.unfinished_tasks().unwrap(), 10);
+    assert!(!q.join_timeout(Duration::from_millis(1)).unwrap());
+    let mut worker = Process::spawn(|| {
+        for _ in 0..10 {
+            q.get().unwrap();
+            q.task_done().unwrap();
+        }
+    })
+    .unwrap();
+    q.join().unwrap();
+    join_ok(&mut worker);
+    assert_eq!(q.unfinished_tasks().unwrap(), 0);
+    assert!(matches!(
+        q.task_done(),
+        Err(Error::Queue(QueueError::TaskDone))
+    ));
+    // A plain queue has no task_done.
+    let plain = m.queue::<u32>(0).unwrap();
+    let as_joinable: procshare_manager::JoinableQueueProxy<u32> = m.attach(plain.id()).unwrap();
+    let e = as_joinable.task_done().unwrap_err();
+    assert_eq!(e.remote_kind(), Some(RemoteKind::NotExposed), "{e}");
+}
+
+#[test]
+fn a_proxy_sent_through_a_managed_queue_stays_alive_until_taken() {
+    let m = Manager::start().unwrap();
+    let q = m.queue::<DictProxy<String, i64>>(0).unwrap();
+    let d = m.dict::<String, i64>().unwrap();
+    q.put(d.clone()).unwrap();
+    drop(d);
+    assert_eq!(m.live_objects().unwrap(), 2, "the queue holds the dict");
+    let mut child = Process::spawn(|| {
+        let d = q.get().unwrap();
+        d.insert("via the queue".into(), 1).unwrap();
+        q.put(d).unwrap();
+    })
+    .unwrap();
+    join_ok(&mut child);
+    let d = q.get().unwrap();
+    assert_eq!(d.to_string(), "{'via the queue': 1}");
+    q.put(d).unwrap();
+    drop(q); // the queue is freed, and the dict it held with it
+    eventually("the queue and the dict are freed", || {
+        m.live_objects().unwrap() == 0
+    });
+}
