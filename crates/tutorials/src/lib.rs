@@ -5,8 +5,8 @@
 //! Every ready example is a function `run(out)` that writes the same lines as the Python
 //! original, byte for byte the same on every run: children never print, they write to a
 //! [`ChildOutput`](procshare::process::ChildOutput) or to shared memory, and the parent
-//! prints what they wrote in a fixed order. The examples whose primitives do not exist yet
-//! (the Manager) are listed as [`Status::Pending`] with the reason.
+//! prints what they wrote in a fixed order. An example whose primitive does not exist
+//! yet would be listed as [`Status::Pending`] with the reason (none is, today).
 //!
 //! [`ALL`] is the one registry: the `procshare-tutorial` binary (`list`, `run <name>`,
 //! `run --all`), `cargo xtask tutorial` and the snapshot tests all read it. See
@@ -25,12 +25,14 @@ pub mod seed000_queue_workers;
 pub mod seed001_string_value;
 pub mod seed002_array;
 pub mod seed002_global_list;
+pub mod seed002_manager_dict;
 pub mod seed002_queue;
 pub mod seed002_value;
 pub mod seed003_add_subtract;
 pub mod seed003_thread_queue;
 pub mod seed004_array_value;
 pub mod seed004_global_list;
+pub mod seed004_manager_list;
 pub mod seed004_pipe;
 pub mod seed004_queue;
 
@@ -55,6 +57,9 @@ pub enum Error {
     /// A message could not be sent or received on a `Connection`.
     #[error(transparent)]
     Connection(#[from] procshare::connection::Error),
+    /// A manager request failed.
+    #[error(transparent)]
+    Manager(#[from] procshare::manager::Error),
     /// A queue operation failed.
     #[error(transparent)]
     Queue(#[from] procshare::QueueError),
@@ -137,23 +142,6 @@ const fn ready(
         summary,
         status: Status::Ready(run),
         deterministic_by,
-        free: None,
-    }
-}
-
-/// A tutorial waiting for a primitive.
-const fn pending(
-    name: &'static str,
-    seed: &'static str,
-    summary: &'static str,
-    reason: &'static str,
-) -> Tutorial {
-    Tutorial {
-        name,
-        seed,
-        summary,
-        status: Status::Pending(reason),
-        deterministic_by: "",
         free: None,
     }
 }
@@ -245,11 +233,13 @@ pub const ALL: &[Tutorial] = &[
         "Nothing to fix: the parent joins the child before it reads the queue, and a put \
          has returned only once its item is in shared memory, so all six are there.",
     ),
-    pending(
+    ready(
         "seed002-manager-dict",
         "002",
         "a Manager dict updated in a child, printed in the child and in the parent",
-        "needs Manager",
+        seed002_manager_dict::run,
+        "Nothing to fix: the parent prints after joining the child, whose line comes \
+         through its output pipe; the dict prints its keys in insertion order, as Python's.",
     ),
     ready(
         "seed003-add-subtract",
@@ -286,11 +276,13 @@ pub const ALL: &[Tutorial] = &[
         "The child writes its two lines to its output pipe; the parent prints them after \
          joining the child, then its own two.",
     ),
-    pending(
+    ready(
         "seed004-manager-list",
         "004",
         "a Manager list of (name, score) records: one process appends, another prints all",
-        "needs Manager",
+        seed004_manager_list::run,
+        "Nothing to fix: p2 starts after p1 has been joined, as in the original; each \
+         child's lines come through its output pipe.",
     ),
     ready(
         "seed004-queue",
