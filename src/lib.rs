@@ -84,6 +84,20 @@ pub use procshare_sync::{
 pub use procshare_connection as connection;
 pub use procshare_connection::{Client, Connection, Listener, Pipe};
 
+/// CPython's `multiprocessing.Manager`: a server process holding shared objects, and
+/// typed proxies to them (see [`Manager`]).
+pub use procshare_manager as manager;
+pub use procshare_manager::{
+    BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, JoinableQueueProxy,
+    ListProxy, LockProxy, Manager, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy,
+    ValueProxy,
+};
+
+/// CPython's `multiprocessing` queues in shared memory: `Queue`, `SimpleQueue`,
+/// `JoinableQueue`, the byte ring under them and the ring protocol.
+pub use procshare_queue as queue;
+pub use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError, SimpleQueue};
+
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.
 pub mod strategy {

@@ -131,6 +131,17 @@ impl Auth {
         self
     }
 
+    /// Run the serving side of the handshake on `conn` (nothing if no key is set), as
+    /// [`Listener::accept`] does: for servers that accept with
+    /// [`Listener::accept_unauthenticated`] and authenticate on another thread, so that a
+    /// peer stalling in the handshake never delays the next `accept`.
+    pub fn serve(&self, conn: &Connection) -> Result<()> {
+        if let Some(key) = self.active_key() {
+            handshake::serve(conn, key, self.policy, self.deadline())?;
+        }
+        Ok(())
+    }
+
     fn active_key(&self) -> Option<&[u8]> {
         self.key.as_deref().filter(|k| !k.is_empty())
     }
@@ -245,9 +256,23 @@ impl Listener {
         self.max_message = max;
     }
 
+    /// The authentication settings clients must pass.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
     /// Accept one client and authenticate it (if a key is set). An error concerns that
     /// client only: call `accept` again for the next one.
     pub fn accept(&self) -> Result<Connection> {
+        let conn = self.accept_unauthenticated()?;
+        self.auth.serve(&conn)?;
+        Ok(conn)
+    }
+
+    /// Accept one client **without** authenticating it: the caller must run
+    /// [`Auth::serve`] (with [`Listener::auth`]) on the connection before reading
+    /// anything else from it.
+    pub fn accept_unauthenticated(&self) -> Result<Connection> {
         let (fd, peer): (OwnedFd, String) = match &self.socket {
             Socket::Unix { listener, .. } => {
                 let (s, a) = listener.accept()?;
@@ -262,9 +287,6 @@ impl Listener {
         *self.last_accepted.borrow_mut() = Some(peer);
         let mut conn = Connection::from_socket(fd);
         conn.set_max_message(self.max_message);
-        if let Some(key) = self.auth.active_key() {
-            handshake::serve(&conn, key, self.auth.policy, self.auth.deadline())?;
-        }
         Ok(conn)
     }
 }

@@ -43,6 +43,18 @@ pub enum Point {
     Recv,
     /// About to poll a connection for a readable message.
     Poll,
+    /// A queue is about to claim space for a message (producer) or a message (consumer).
+    Claim,
+    /// A queue producer is about to copy a claimed message into shared memory.
+    Write,
+    /// A queue producer is about to publish a written message to consumers.
+    Publish,
+    /// A queue consumer is about to copy a claimed message out of shared memory.
+    Read,
+    /// A queue side is about to announce itself as a sleeper and sleep.
+    Sleep,
+    /// A queue side is about to wake the other side's announced sleepers.
+    Wake,
 }
 
 /// A controlled scheduler, installed per process by the harness.

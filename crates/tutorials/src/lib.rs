@@ -5,8 +5,8 @@
 //! Every ready example is a function `run(out)` that writes the same lines as the Python
 //! original, byte for byte the same on every run: children never print, they write to a
 //! [`ChildOutput`](procshare::process::ChildOutput) or to shared memory, and the parent
-//! prints what they wrote in a fixed order. The examples whose primitives do not exist yet
-//! (Queue, Pipe/Connection, Manager) are listed as [`Status::Pending`] with the reason.
+//! prints what they wrote in a fixed order. An example whose primitive does not exist
+//! yet would be listed as [`Status::Pending`] with the reason (none is, today).
 //!
 //! [`ALL`] is the one registry: the `procshare-tutorial` binary (`list`, `run <name>`,
 //! `run --all`), `cargo xtask tutorial` and the snapshot tests all read it. See
@@ -21,15 +21,20 @@ pub mod race_load_store;
 pub mod race_locked;
 pub mod race_nolock;
 pub mod seed000_counter;
+pub mod seed000_queue_workers;
 pub mod seed001_string_value;
 pub mod seed002_array;
 pub mod seed002_global_list;
+pub mod seed002_manager_dict;
+pub mod seed002_queue;
 pub mod seed002_value;
 pub mod seed003_add_subtract;
 pub mod seed003_thread_queue;
 pub mod seed004_array_value;
 pub mod seed004_global_list;
+pub mod seed004_manager_list;
 pub mod seed004_pipe;
+pub mod seed004_queue;
 
 use std::io::Write;
 
@@ -52,6 +57,12 @@ pub enum Error {
     /// A message could not be sent or received on a `Connection`.
     #[error(transparent)]
     Connection(#[from] procshare::connection::Error),
+    /// A manager request failed.
+    #[error(transparent)]
+    Manager(#[from] procshare::manager::Error),
+    /// A queue operation failed.
+    #[error(transparent)]
+    Queue(#[from] procshare::QueueError),
     /// The harness could not run a schedule.
     #[error(transparent)]
     Harness(#[from] procshare_harness::HarnessError),
@@ -135,23 +146,6 @@ const fn ready(
     }
 }
 
-/// A tutorial waiting for a primitive.
-const fn pending(
-    name: &'static str,
-    seed: &'static str,
-    summary: &'static str,
-    reason: &'static str,
-) -> Tutorial {
-    Tutorial {
-        name,
-        seed,
-        summary,
-        status: Status::Pending(reason),
-        deterministic_by: "",
-        free: None,
-    }
-}
-
 /// A race demonstration: a forced schedule (snapshotted) and a free-running variant.
 const fn race(
     name: &'static str,
@@ -187,11 +181,15 @@ pub const ALL: &[Tutorial] = &[
         "Nothing to fix: the children print nothing; the parent prints the counter after \
          joining all ten.",
     ),
-    pending(
+    ready(
         "seed000-queue-workers",
         "000",
         "a Queue feeds items 0..9 and one None sentinel per worker to 4 worker processes",
-        "needs Queue",
+        seed000_queue_workers::run,
+        "Which worker takes which item varies from run to run (in Python too): each worker \
+         writes its lines to its output pipe, and the parent prints all of them sorted by \
+         item, then the checks that hold for every interleaving (each item exactly once, \
+         the queue empty at the end).",
     ),
     ready(
         "seed001-string-value",
@@ -227,17 +225,21 @@ pub const ALL: &[Tutorial] = &[
         "The child writes its line to its output pipe; the parent prints it after joining \
          the child, then its own line.",
     ),
-    pending(
+    ready(
         "seed002-queue",
         "002",
         "a child puts squares into a Queue; the parent prints them on one line",
-        "needs Queue",
+        seed002_queue::run,
+        "Nothing to fix: the parent joins the child before it reads the queue, and a put \
+         has returned only once its item is in shared memory, so all six are there.",
     ),
-    pending(
+    ready(
         "seed002-manager-dict",
         "002",
         "a Manager dict updated in a child, printed in the child and in the parent",
-        "needs Manager",
+        seed002_manager_dict::run,
+        "Nothing to fix: the parent prints after joining the child, whose line comes \
+         through its output pipe; the dict prints its keys in insertion order, as Python's.",
     ),
     ready(
         "seed003-add-subtract",
@@ -274,17 +276,21 @@ pub const ALL: &[Tutorial] = &[
         "The child writes its two lines to its output pipe; the parent prints them after \
          joining the child, then its own two.",
     ),
-    pending(
+    ready(
         "seed004-manager-list",
         "004",
         "a Manager list of (name, score) records: one process appends, another prints all",
-        "needs Manager",
+        seed004_manager_list::run,
+        "Nothing to fix: p2 starts after p1 has been joined, as in the original; each \
+         child's lines come through its output pipe.",
     ),
-    pending(
+    ready(
         "seed004-queue",
         "004",
         "one process puts squares into a Queue; a second prints them until it is empty",
-        "needs Queue",
+        seed004_queue::run,
+        "Nothing to fix: the second process starts after the first has been joined, as in \
+         the original, so every square is in the queue when it looks.",
     ),
     ready(
         "seed004-pipe",

@@ -6,6 +6,7 @@
 mod barrier_phases;
 mod counter;
 mod holder_killed;
+mod managed_dict;
 mod producer_consumer;
 mod semaphore_bound;
 mod shared_connection;
@@ -16,6 +17,7 @@ mod transfer;
 pub use barrier_phases::{BarrierPhases, BarrierState};
 pub use counter::{Increment, LockedCounter};
 pub use holder_killed::{HolderKilled, HolderState};
+pub use managed_dict::{DictState, ManagedDict};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
 pub use shared_connection::{ConnectionState, SharedConnection};
@@ -151,6 +153,10 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(RLockNesting::new(2), false),
         entry(SharedConnection, false),
         entry(TicketFifo::new(3, 2), false),
+        entry(ManagedDict::new(2), false),
+        entry(ManagedDict::new(3), false),
+        entry(ManagedDict::new(2).with_kills(1), false),
+        entry(ManagedDict::new(2).stale_reads(), true),
     ]
 }
 

@@ -1,0 +1,353 @@
+//! The manager's wire protocol: one request frame, one reply frame.
+//!
+//! Frames are the Connection's ([`procshare_connection::frame`]); inside, the envelope
+//! ([`Request`], [`Reply`]) is postcard, and the payloads (method arguments, results,
+//! stored data) are pickle ([`Value`]), a self-describing format: the server can check
+//! argument types, print values as Python does, and find the nested proxies inside a
+//! stored value (a proxy is the tuple `("__procshare_proxy__", typeid, id)`, see
+//! [`proxy_marker`]).
+//!
+//! # A request's life cycle
+//!
+//! | state        | what happens                                              | a client that dies here… |
+//! |--------------|-----------------------------------------------------------|--------------------------|
+//! | `Handshake`  | mutual HMAC (the Connection's); nothing is read before it passes | is dropped; nothing read |
+//! | `Hello`      | the connection joins a session (the client process)       | its session is released when its last connection closes |
+//! | `Receiving`  | the frame arrives (bounded: [`DEFAULT_MAX_REQUEST`])      | …left a partial frame: never applied |
+//! | `Applying`   | decoded, checked whole, then applied under the object's lock | …cannot: the request is applied whole |
+//! | `Replying`   | the reply is written                                      | …the result stands (a lock it just acquired is released again) |
+//!
+//! Malformed envelopes, unknown ids, wrong argument types and unknown methods are
+//! error replies ([`RemoteError`]); the connection keeps serving. Tested by the crate's
+//! `tests/` (hostile frames written by hand) and the unit tests below.
+
+use crate::error::{RemoteError, RemoteKind};
+use serde::{Deserialize, Serialize};
+pub use serde_pickle::{HashableValue, Value};
+
+/// The largest request frame a server accepts by default (16 MiB); a longer one is a
+/// [`RemoteKind::TooLarge`] reply and the connection is closed.
+pub const DEFAULT_MAX_REQUEST: u64 = 16 << 20;
+
+/// The first element of the tuple that stands for a proxy inside stored data.
+pub const PROXY_TAG: &str = "__procshare_proxy__";
+
+/// A request from a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// The first request on every connection: join session `session` (a random number
+    /// chosen by the client process). References belong to sessions.
+    Hello {
+        /// The client process's session.
+        session: u64,
+    },
+    /// Create an object of type `typeid` from the pickled `args`; the session gets one
+    /// reference. Reply: the new id (pickled `int`).
+    Create {
+        /// `"dict"`, `"list"`, `"namespace"`, `"value"`, `"lock"`, … or a custom type.
+        typeid: String,
+        /// Pickled tuple of constructor arguments.
+        args: Vec<u8>,
+    },
+    /// Call `method` of object `id` with the pickled argument tuple `args`.
+    Call {
+        /// The object.
+        id: u64,
+        /// The method name.
+        method: String,
+        /// Pickled tuple of arguments.
+        args: Vec<u8>,
+    },
+    /// The session takes one more reference to `id`.
+    Incref {
+        /// The object.
+        id: u64,
+    },
+    /// The session drops one reference to `id` (freed when no reference is left).
+    Decref {
+        /// The object.
+        id: u64,
+    },
+    /// How many objects are alive (reply: pickled `int`).
+    LiveObjects,
+    /// Stop the server (reply first).
+    Shutdown,
+}
+
+/// The server's answer to one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    /// Success: the pickled result.
+    Ok(Vec<u8>),
+    /// Failure: nothing was applied.
+    Err(RemoteError),
+}
+
+/// Encode a request envelope.
+pub fn encode_request(r: &Request) -> Vec<u8> {
+    postcard::to_allocvec(r).expect("postcard encodes every Request")
+}
+
+/// Encode a reply envelope.
+pub fn encode_reply(r: &Reply) -> Vec<u8> {
+    postcard::to_allocvec(r).expect("postcard encodes every Reply")
+}
+
+/// Pickle a value (payloads of requests and replies).
+pub fn pickle<T: Serialize>(v: &T) -> Result<Vec<u8>, serde_pickle::Error> {
+    serde_pickle::to_vec(v, serde_pickle::SerOptions::new())
+}
+
+/// Pickle an already built [`Value`].
+pub fn pickle_value(v: &Value) -> Vec<u8> {
+    serde_pickle::value_to_vec(v, serde_pickle::SerOptions::new()).expect("a Value always pickles")
+}
+
+/// Unpickle any value.
+pub fn unpickle_value(bytes: &[u8]) -> Result<Value, serde_pickle::Error> {
+    serde_pickle::value_from_slice(bytes, serde_pickle::DeOptions::new())
+}
+
+/// The value that stands for a proxy to object `id` of type `typeid`.
+pub fn proxy_marker(typeid: &str, id: u64) -> Value {
+    Value::Tuple(vec![
+        Value::String(PROXY_TAG.into()),
+        Value::String(typeid.into()),
+        Value::I64(id as i64),
+    ])
+}
+
+/// If `v` stands for a proxy: its type and id.
+pub fn as_proxy(v: &Value) -> Option<(&str, u64)> {
+    match v {
+        Value::Tuple(items) => match items.as_slice() {
+            [Value::String(tag), Value::String(typeid), Value::I64(id)]
+                if tag == PROXY_TAG && *id >= 0 =>
+            {
+                Some((typeid, *id as u64))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Every proxy id inside `v` (with repetition), appended to `out`.
+pub fn proxies_in(v: &Value, out: &mut Vec<u64>) {
+    if let Some((_, id)) = as_proxy(v) {
+        out.push(id);
+        return;
+    }
+    match v {
+        Value::List(items) | Value::Tuple(items) => items.iter().for_each(|i| proxies_in(i, out)),
+        Value::Dict(map) => map.values().for_each(|i| proxies_in(i, out)),
+        _ => {}
+    }
+}
+
+/// A type-mismatch error.
+pub(crate) fn type_error(msg: impl Into<String>) -> RemoteError {
+    RemoteError::new(RemoteKind::TypeMismatch, msg)
+}
+
+/// Python's `repr` of a string: single quotes unless the text has one and no double one.
+fn repr_str(s: &str, out: &mut String) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
+fn repr_bytes(b: &[u8], out: &mut String) {
+    out.push_str("b'");
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('\'');
+}
+
+fn repr_float(f: f64, out: &mut String) {
+    if f.is_nan() {
+        out.push_str("nan");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "inf" } else { "-inf" });
+    } else {
+        // `{:?}` keeps the `.0` of whole numbers, as Python's repr does.
+        out.push_str(&format!("{f:?}"));
+    }
+}
+
+/// The display name of a proxy type (`dict` → `DictProxy`, as CPython names them).
+pub fn proxy_type_name(typeid: &str) -> String {
+    match typeid {
+        "dict" => "DictProxy".into(),
+        "list" => "ListProxy".into(),
+        "namespace" => "NamespaceProxy".into(),
+        "value" => "ValueProxy".into(),
+        other => format!("{other}Proxy"),
+    }
+}
+
+/// Python's `repr` of a value; a nested proxy prints as CPython prints one
+/// (`<DictProxy object, typeid 'dict', id 3>`).
+pub fn repr(v: &Value, out: &mut String) {
+    if let Some((typeid, id)) = as_proxy(v) {
+        out.push_str(&format!(
+            "<{} object, typeid '{typeid}', id {id}>",
+            proxy_type_name(typeid)
+        ));
+        return;
+    }
+    match v {
+        Value::None => out.push_str("None"),
+        Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Value::I64(i) => out.push_str(&i.to_string()),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::F64(f) => repr_float(*f, out),
+        Value::Bytes(b) => repr_bytes(b, out),
+        Value::String(s) => repr_str(s, out),
+        Value::List(items) => repr_seq(items.iter(), "[", "]", false, out),
+        Value::Tuple(items) => repr_seq(items.iter(), "(", ")", items.len() == 1, out),
+        Value::Set(s) if s.is_empty() => out.push_str("set()"),
+        Value::Set(s) => repr_hseq(s.iter(), "{", "}", out),
+        Value::FrozenSet(s) if s.is_empty() => out.push_str("frozenset()"),
+        Value::FrozenSet(s) => repr_hseq(s.iter(), "frozenset({", "})", out),
+        Value::Dict(map) => {
+            repr_items(map.iter().map(|(k, v)| (k.clone().into_value(), v)), out);
+        }
+    }
+}
+
+/// `{k: v, …}` in the order given.
+pub fn repr_items<'a>(items: impl Iterator<Item = (Value, &'a Value)>, out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in items.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        repr(&k, out);
+        out.push_str(": ");
+        repr(v, out);
+    }
+    out.push('}');
+}
+
+fn repr_seq<'a>(
+    items: impl Iterator<Item = &'a Value>,
+    open: &str,
+    close: &str,
+    trailing_comma: bool,
+    out: &mut String,
+) {
+    out.push_str(open);
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        repr(v, out);
+    }
+    if trailing_comma {
+        out.push(',');
+    }
+    out.push_str(close);
+}
+
+fn repr_hseq<'a>(
+    items: impl Iterator<Item = &'a HashableValue>,
+    open: &str,
+    close: &str,
+    out: &mut String,
+) {
+    out.push_str(open);
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        repr(&v.clone().into_value(), out);
+    }
+    out.push_str(close);
+}
+
+/// `repr` into a fresh string.
+pub fn repr_string(v: &Value) -> String {
+    let mut s = String::new();
+    repr(v, &mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repr_is_pythons() {
+        let v = Value::List(vec![
+            Value::Tuple(vec![Value::String("ann".into()), Value::I64(90)]),
+            Value::Tuple(vec![Value::F64(1.0)]),
+            Value::String("it's".into()),
+            Value::Bytes(b"a\x00'".to_vec()),
+            Value::None,
+            Value::Bool(true),
+        ]);
+        assert_eq!(
+            repr_string(&v),
+            r#"[('ann', 90), (1.0,), "it's", b'a\x00\'', None, True]"#
+        );
+        assert_eq!(
+            repr_string(&proxy_marker("dict", 7)),
+            "<DictProxy object, typeid 'dict', id 7>"
+        );
+    }
+
+    #[test]
+    fn proxies_are_found_inside_containers() {
+        let v = Value::List(vec![
+            proxy_marker("dict", 1),
+            Value::Tuple(vec![Value::I64(3), proxy_marker("list", 2)]),
+            // Not a marker: wrong arity.
+            Value::Tuple(vec![Value::String(PROXY_TAG.into()), Value::I64(9)]),
+        ]);
+        let mut ids = Vec::new();
+        proxies_in(&v, &mut ids);
+        assert_eq!(ids, vec![1, 2]);
+    }
+
+    #[test]
+    fn envelopes_round_trip_and_garbage_is_an_error() {
+        let r = Request::Call {
+            id: 3,
+            method: "get".into(),
+            args: pickle(&("a",)).unwrap(),
+        };
+        let back: Request = postcard::from_bytes(&encode_request(&r)).unwrap();
+        assert!(matches!(back, Request::Call { id: 3, .. }));
+        assert!(postcard::from_bytes::<Request>(&[0xff, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,1108 @@
+//! The ring: a bounded multi-producer multi-consumer queue of variable-size messages in
+//! one block of shared memory, written once against the `procshare_sync::loom` facade.
+//!
+//! # Algorithm
+//!
+//! Dmitry Vyukov's bounded MPMC queue (per-slot sequence numbers, a `tail` that producers
+//! advance with a CAS and a `head` that consumers advance with a CAS), extended in three
+//! ways:
+//!
+//! * **Variable-size messages.** A message of `len` bytes takes `k = ⌈len / S⌉` (at least 1)
+//!   *consecutive* slots of `S` payload bytes each; the producer checks that all `k` are free
+//!   and claims them with one CAS `tail: t → t + k`; the consumer reads `len` from the first
+//!   slot and claims all `k` with one CAS `head: h → h + k`. Only the first slot is
+//!   published (one Release store); the others ride on it. A message that needs more
+//!   slots than the ring has is refused at once ([`PutError::TooLarge`]). So the ring is
+//!   bounded by count (`slots` messages at most) and by bytes (`slots × S`).
+//! * **Announced claims, for crash recovery.** Every participant (a thread of a process)
+//!   owns a [`Record`] in the block. Before its claiming CAS a producer writes the claim
+//!   `(t, k)` into its record, a consumer `(h, k)`; after publishing (releasing) it clears
+//!   it. A consumer that finds the head slot claimed but unpublished for a liveness slice
+//!   looks for the records that cover the position: if every one of them belongs to a
+//!   process that [`liveness`] proves dead, the claimant is dead (its own record covers the
+//!   position until it publishes), and the consumer turns the slot into a one-slot
+//!   *tombstone* (a CAS on its sequence word) that consumers skip. Symmetrically a producer
+//!   that finds a slot consumed but never released by a dead consumer releases it.
+//! * **Announced sleepers.** Blocking put/get spin briefly, then announce themselves in a
+//!   [`Signal`] (`sleepers += 1`, `fence(SeqCst)`), re-check, and futex-sleep on its epoch.
+//!   The other side wakes (a system call) only if a sleeper announced itself: with both
+//!   sides keeping up there is no system call at all.
+//!
+//! # Slot states
+//!
+//! Positions are absolute (`u64`, below 2⁶² in practice: centuries at 10⁸ messages per
+//! second); position `q` lives in slot `q mod N`. The slot's sequence word `seq` holds
+//! `2q` ("free for `q`") or `2q + 1` ("published at `q`"), so that even a one-slot ring
+//! tells "published at `q`" from "free for `q + 1`" (Vyukov's `q`/`q + 1` encoding needs
+//! two slots at least), plus the `TOMB` bit:
+//!
+//! | `seq`                 | state of the slot for position `q`                   | next, made by |
+//! |-----------------------|------------------------------------------------------|---------------|
+//! | `2q`, `tail ≤ q`       | free for the producer of `q`                          | producer CASes `tail` over it (claim) |
+//! | `2q`, `tail > q`, `head ≤ q` | claimed, being written (or its producer died)  | producer stores `2q + 1` (publish, Release); or a consumer, once every covering producer record is dead, CASes `2q → (2q+1)\|TOMB` |
+//! | `2q + 1`              | published: first slot of a message, `meta` = length   | consumer CASes `head` over it (claim), reads |
+//! | `(2q + 1) \| TOMB`     | tombstone of a dead claim, one slot                   | consumer CASes `head` by one, skips it |
+//! | any of these, `head > q` | claimed by a consumer, being read (or its consumer died) | consumer stores `2(q + N)` (release); or a producer, once every covering consumer record is dead, CASes it to `2(q + N)` |
+//! | `2(q + N)`            | released: free for position `q + N`                   | — |
+//!
+//! A continuation slot (position `p + j` of a message at `p`, `0 < j < k`) keeps `2(p + j)`
+//! from claim to release: it is reached only through its first slot. A value below the
+//! expected one is an earlier lap (the slot is still in use: full); a value above it means
+//! the reader's `head`/`tail` is stale.
+//!
+//! # Records
+//!
+//! | field          | meaning                                                     | written by |
+//! |----------------|-------------------------------------------------------------|------------|
+//! | `owner`        | `pid << 32 \| tid`, 0 = free                                  | CAS by a registering thread (from 0, or from a dead owner whose claims are passed) |
+//! | `roles`        | `PRODUCER`, `CONSUMER` bits                                 | the owner (register, `close`) |
+//! | `pclaim, plen` | the producer claim in progress (`NONE` = none)              | the owner, a seqlock: `pclaim = NONE`, fence, `plen`, `pclaim = t` |
+//! | `cclaim, clen` | the consumer claim in progress                              | the owner, likewise |
+//!
+//! Why the rule "every covering record is dead" is sound: the claimant of `q` wrote its
+//! claim before the CAS that claimed `q`, and keeps it until it published (released), so
+//! while `q` is stuck the claimant's record covers `q`; a reader that saw `tail > q`
+//! (`head > q`) with Acquire sees that claim. Other records may cover `q` too (a
+//! participant that announced and then lost the CAS, and died, or has not re-announced
+//! yet); a live one makes the recoverer wait, a dead one is harmless. The claim `(p, k)`
+//! is read as a seqlock (`pclaim`, `plen`, fence, `pclaim` again), so a claim is never
+//! combined with another claim's length.
+//!
+//! # Delivery guarantee
+//!
+//! Every message whose `put` returned is delivered exactly once, except a message that a
+//! consumer had claimed when it was killed, which is delivered at most once (the dead
+//! consumer may or may not have copied it out; nobody else gets it). A `put` that was
+//! killed before it returned delivers its message at most once (if it published before
+//! dying) and otherwise leaves a tombstone. Messages of one producer thread are delivered
+//! in the order they were put (FIFO per producer); the ring as a whole is FIFO in claim
+//! order, and `put`/`get` are linearizable at their claiming CASes... except that a
+//! message is not visible to `get` until it is published, so a `get` may return `Empty`
+//! while an earlier-claimed, unpublished message is being written (that `put` has not
+//! returned yet).
+//!
+//! # Tests
+//!
+//! `tests/loom_ring.rs` checks the protocol under loom with 2 and 3 threads (FIFO per
+//! producer, no loss, no duplication, no lost wake-up, timeouts, a dead producer's claim
+//! is skipped, a dead consumer's claim is released) and `tests/loom_ring_broken.rs` shows
+//! the models catch a ring that forgets to wake and one whose consumers take the head
+//! without a CAS. The root package's `tests/queue.rs` runs it across processes, SIGKILL
+//! included.
+
+use procshare_sync::hook::{self, Point};
+use procshare_sync::liveness;
+use procshare_sync::loom::{
+    current_thread, fence, spin_loop, AtomicU32, AtomicU64, Deadline, LivenessTimer, Ordering,
+};
+use procshare_sync::AdaptiveWait;
+
+/// No claim in progress.
+pub const NONE: u64 = u64::MAX;
+/// The tombstone bit of a slot's sequence word.
+const TOMB: u64 = 1 << 63;
+/// The sequence value of a slot free for position `q`.
+#[inline(always)]
+fn free(q: u64) -> u64 {
+    q << 1
+}
+
+/// The sequence value of a slot published at position `q` (first slot of a message).
+#[inline(always)]
+fn full(q: u64) -> u64 {
+    (q << 1) | 1
+}
+
+/// Words at the start of every slot: `seq` and `meta` (the message length).
+pub const SLOT_HEADER_WORDS: usize = 2;
+
+/// Record role: the owner has put (or registered to put).
+pub const PRODUCER: u32 = 1;
+/// Record role: the owner has taken (or registered to take).
+pub const CONSUMER: u32 = 2;
+/// Header flag: the ring counts unfinished tasks (`JoinableQueue`).
+pub const JOINABLE: u32 = 4;
+
+/// Pads (and aligns) its content to a cache line, so the producers' and consumers' words
+/// never share one.
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+pub struct Padded<T>(pub T);
+
+/// The ring's shared header.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Header {
+    /// Identifies the ring (for per-thread caches of record indices).
+    pub(crate) uid: AtomicU64,
+    /// `PRODUCER`/`CONSUMER`: some participant ever registered in that role; `JOINABLE`.
+    pub(crate) flags: AtomicU32,
+    /// Next position a producer claims.
+    pub(crate) tail: Padded<AtomicU64>,
+    /// Next position a consumer claims.
+    pub(crate) head: Padded<AtomicU64>,
+    /// Consumers wait here for a message.
+    pub(crate) ready: Padded<AdaptiveWait>,
+    /// Producers wait here for space.
+    pub(crate) space: Padded<AdaptiveWait>,
+    /// `JoinableQueue`: tasks put and not yet `task_done`.
+    pub(crate) unfinished: Padded<AtomicU64>,
+    /// `join` waits here.
+    pub(crate) joined: Padded<AdaptiveWait>,
+}
+
+impl Header {
+    /// A fresh header: empty ring, nobody registered.
+    pub fn new(uid: u64, flags: u32) -> Self {
+        Header {
+            uid: AtomicU64::new(uid),
+            flags: AtomicU32::new(flags & JOINABLE),
+            tail: Padded(AtomicU64::new(0)),
+            head: Padded(AtomicU64::new(0)),
+            ready: Padded(AdaptiveWait::new()),
+            space: Padded(AdaptiveWait::new()),
+            unfinished: Padded(AtomicU64::new(0)),
+            joined: Padded(AdaptiveWait::new()),
+        }
+    }
+}
+
+/// One participant's registration and claims (see the module's record table).
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct Record {
+    owner: AtomicU64,
+    roles: AtomicU32,
+    pclaim: AtomicU64,
+    plen: AtomicU64,
+    cclaim: AtomicU64,
+    clen: AtomicU64,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Record {
+    /// A free record.
+    pub fn new() -> Self {
+        Record {
+            owner: AtomicU64::new(0),
+            roles: AtomicU32::new(0),
+            pclaim: AtomicU64::new(NONE),
+            plen: AtomicU64::new(0),
+            cclaim: AtomicU64::new(NONE),
+            clen: AtomicU64::new(0),
+        }
+    }
+
+    fn claim_words(&self, consumer: bool) -> (&AtomicU64, &AtomicU64) {
+        if consumer {
+            (&self.cclaim, &self.clen)
+        } else {
+            (&self.pclaim, &self.plen)
+        }
+    }
+
+    /// Announce the claim `(pos, k)` (the writer side of the seqlock; the previous claim
+    /// was cleared with a Release store).
+    #[inline]
+    fn announce(&self, consumer: bool, pos: u64, k: u64) {
+        let (claim, len) = self.claim_words(consumer);
+        fence(Ordering::Release);
+        len.store(k, Ordering::Relaxed);
+        claim.store(pos, Ordering::Release);
+    }
+
+    #[inline]
+    fn clear(&self, consumer: bool) {
+        self.claim_words(consumer).0.store(NONE, Ordering::Release);
+    }
+
+    /// The claim in progress, read consistently (the reader side of the seqlock).
+    fn read_claim(&self, consumer: bool) -> Option<(u64, u64)> {
+        let (claim, len) = self.claim_words(consumer);
+        loop {
+            let p1 = claim.load(Ordering::Acquire);
+            if p1 == NONE {
+                return None;
+            }
+            let k = len.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            let p2 = claim.load(Ordering::Relaxed);
+            if p1 == p2 {
+                return Some((p1, k));
+            }
+        }
+    }
+}
+
+/// The shape of a ring: fixed at creation, copied into every handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Slots (`N`): the most messages the ring holds.
+    pub slots: u64,
+    /// 8-byte words per slot, the two header words included.
+    pub slot_words: usize,
+    /// Participant records.
+    pub records: usize,
+}
+
+impl Geometry {
+    /// Payload bytes per slot (`S`).
+    pub fn slot_payload(&self) -> usize {
+        (self.slot_words - SLOT_HEADER_WORDS) * 8
+    }
+
+    /// The largest message the ring can ever hold: all of its slots.
+    pub fn max_message(&self) -> usize {
+        self.slot_payload().saturating_mul(self.slots as usize)
+    }
+
+    /// Slots a message of `len` bytes takes.
+    #[inline]
+    pub fn slots_for(&self, len: usize) -> u64 {
+        (len.div_ceil(self.slot_payload())).max(1) as u64
+    }
+}
+
+/// Why a single put attempt did not put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutError {
+    /// No room now.
+    Full,
+    /// No room now, and the slot needed is still held by the consumer of `pos` (maybe dead).
+    Held(u64),
+    /// The message can never fit.
+    TooLarge,
+}
+
+/// Why a single get attempt did not get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetError {
+    /// Nothing published.
+    Empty,
+    /// The head position `pos` is claimed by a producer but not published (maybe dead).
+    Stalled(u64),
+}
+
+/// Why a blocking operation returned without its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitError {
+    /// The deadline passed (`Full` for a put, `Empty` for a get).
+    TimedOut,
+    /// Every participant of the other side ever registered has exited.
+    Disconnected,
+    /// The message can never fit.
+    TooLarge,
+}
+
+/// Deliberately broken variants, for the loom suite's teeth (`tests/loom_ring_broken.rs`).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Never wake a sleeper: a lost wake-up.
+    pub no_wake: bool,
+    /// Consumers take the head with a load and a store instead of a CAS.
+    pub racy_head: bool,
+    /// Under loom: the producer's process dies right after its claiming CAS.
+    pub die_after_put_claim: bool,
+    /// Under loom: the consumer's process dies right after its claiming CAS.
+    pub die_after_get_claim: bool,
+}
+
+/// Under loom, with the fault set: die here (the caller returns at once).
+#[inline(always)]
+fn maybe_die(fault: bool) -> bool {
+    #[cfg(loom)]
+    if fault {
+        procshare_sync::loom::die();
+        return true;
+    }
+    let _ = fault;
+    false
+}
+
+/// Who covers a stuck position.
+enum Cover {
+    /// Nobody's record covers it (yet).
+    Nobody,
+    /// A live (not proven dead) participant covers it.
+    Alive(u32),
+    /// Every covering participant is dead; `first`: one of them claimed from exactly here.
+    Dead { first: bool },
+}
+
+/// The ring protocol over borrowed shared memory: a header, `records` records and
+/// `slots × slot_words` words. Cheap to build: handles make one per operation.
+#[derive(Clone, Copy)]
+pub struct RingRef<'a> {
+    /// The shared header.
+    pub hdr: &'a Header,
+    /// The slots, `slot_words` words each.
+    pub words: &'a [AtomicU64],
+    /// The participant records.
+    pub recs: &'a [Record],
+    /// The shape.
+    pub geo: Geometry,
+    /// Broken variants (all off in real use).
+    #[doc(hidden)]
+    pub faults: Faults,
+}
+
+impl std::fmt::Debug for RingRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingRef")
+            .field("geo", &self.geo)
+            .field("tail", &self.hdr.tail.0.load(Ordering::Relaxed))
+            .field("head", &self.hdr.head.0.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// System calls this process made inside ring operations (futex waits and wakes,
+/// liveness probes): what the benches report per message. Only slow paths count.
+#[cfg(not(loom))]
+static SYSCALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[inline]
+fn count_syscall() {
+    #[cfg(not(loom))]
+    SYSCALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many system calls this process has made inside ring operations so far (futex
+/// waits and wakes, liveness probes; a probe counts as one). The fast paths make none.
+#[cfg(not(loom))]
+pub fn syscalls() -> u64 {
+    SYSCALLS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Wake every waiter of `w` (after publishing); counts the system call if one was made.
+#[inline]
+fn notify(w: &AdaptiveWait) {
+    if w.notify_all() {
+        count_syscall();
+    }
+}
+
+/// Is the process `pid` proven dead?
+fn dead(pid: u32) -> bool {
+    count_syscall();
+    liveness::is_dead(pid)
+}
+
+/// The calling thread as a record owner.
+#[inline]
+pub fn owner_id() -> u64 {
+    let (pid, tid) = current_thread();
+    (u64::from(pid) << 32) | u64::from(tid)
+}
+
+impl<'a> RingRef<'a> {
+    /// Set every slot's sequence word to its first position (the ring's initial state).
+    /// Only for fresh memory nobody else uses yet.
+    pub fn init_slots(&self) {
+        for i in 0..self.geo.slots {
+            self.seq(i as usize).store(free(i), Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn idx(&self, pos: u64) -> usize {
+        let n = self.geo.slots;
+        if n.is_power_of_two() {
+            (pos & (n - 1)) as usize
+        } else {
+            (pos % n) as usize
+        }
+    }
+
+    #[inline]
+    fn seq(&self, slot: usize) -> &'a AtomicU64 {
+        &self.words[slot * self.geo.slot_words]
+    }
+
+    #[inline]
+    fn meta(&self, slot: usize) -> &'a AtomicU64 {
+        &self.words[slot * self.geo.slot_words + 1]
+    }
+
+    #[inline]
+    fn payload(&self, slot: usize) -> &'a [AtomicU64] {
+        let start = slot * self.geo.slot_words + SLOT_HEADER_WORDS;
+        &self.words[start..start + self.geo.slot_words - SLOT_HEADER_WORDS]
+    }
+
+    /// Approximate number of slots in use (claimed by producers, not yet claimed by
+    /// consumers). Equals the number of messages when every message fits in one slot.
+    pub fn len(&self) -> u64 {
+        let head = self.hdr.head.0.load(Ordering::Acquire);
+        let tail = self.hdr.tail.0.load(Ordering::Acquire);
+        tail.saturating_sub(head)
+    }
+
+    /// Is the ring (approximately) empty?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // ----------------------------------------------------------------- registration
+
+    /// The record of the calling thread, registering it (with `roles`) if needed.
+    /// `None`: every record is taken by a live participant.
+    pub fn register(&self, roles: u32) -> Option<usize> {
+        let me = owner_id();
+        if let Some(i) = self
+            .recs
+            .iter()
+            .position(|r| r.owner.load(Ordering::Acquire) == me)
+        {
+            self.add_roles(i, roles);
+            return Some(i);
+        }
+        for (i, r) in self.recs.iter().enumerate() {
+            let o = r.owner.load(Ordering::Acquire);
+            let free = o == 0 || (dead((o >> 32) as u32) && self.passed(r));
+            if free
+                && r.owner
+                    .compare_exchange(o, me, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                r.clear(false);
+                r.clear(true);
+                r.roles.store(0, Ordering::Relaxed);
+                self.add_roles(i, roles);
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Give record `i` the roles `roles` (and mark them as ever registered).
+    pub fn add_roles(&self, i: usize, roles: u32) {
+        let r = &self.recs[i];
+        let roles = roles & (PRODUCER | CONSUMER);
+        if r.roles.load(Ordering::Relaxed) & roles != roles {
+            r.roles.fetch_or(roles, Ordering::AcqRel);
+        }
+        if self.hdr.flags.load(Ordering::Relaxed) & roles != roles {
+            self.hdr.flags.fetch_or(roles, Ordering::AcqRel);
+        }
+    }
+
+    /// Drop the roles `roles` from every record of the calling process, and wake every
+    /// sleeper of the other side so that it re-checks whether it is disconnected.
+    pub fn deregister_process(&self, roles: u32) {
+        let pid = owner_id() >> 32;
+        for r in self.recs {
+            if r.owner.load(Ordering::Acquire) >> 32 == pid {
+                r.roles.fetch_and(!roles, Ordering::AcqRel);
+            }
+        }
+        if roles & PRODUCER != 0 {
+            notify(&self.hdr.ready.0);
+        }
+        if roles & CONSUMER != 0 {
+            notify(&self.hdr.space.0);
+        }
+    }
+
+    /// Are a dead owner's claims irrelevant now (so its record may be reused)?
+    fn passed(&self, r: &Record) -> bool {
+        let head = self.hdr.head.0.load(Ordering::Acquire);
+        let tail = self.hdr.tail.0.load(Ordering::Acquire);
+        let p_ok = r
+            .read_claim(false)
+            .is_none_or(|(p, k)| p.saturating_add(k) <= head);
+        let c_ok = r
+            .read_claim(true)
+            .is_none_or(|(p, k)| p.saturating_add(k).saturating_add(self.geo.slots) <= tail);
+        p_ok && c_ok
+    }
+
+    /// Has every participant that ever registered with `role` exited (or deregistered)?
+    /// `Err(pid)`: no, `pid` lives (another process's, if any lives: the one worth
+    /// watching). `Ok(false)`: nobody ever registered.
+    fn others_gone(&self, role: u32) -> Result<bool, u32> {
+        if self.hdr.flags.load(Ordering::Acquire) & role == 0 {
+            return Ok(false);
+        }
+        let mine = (owner_id() >> 32) as u32;
+        let mut live_self = false;
+        let mut a_dead = 0;
+        for r in self.recs {
+            let o = r.owner.load(Ordering::Acquire);
+            if o != 0 && r.roles.load(Ordering::Acquire) & role != 0 {
+                let pid = (o >> 32) as u32;
+                if pid == mine {
+                    live_self = true;
+                } else if !dead(pid) {
+                    return Err(pid);
+                } else {
+                    a_dead = pid;
+                }
+            }
+        }
+        if live_self {
+            // Under loom a liveness slice passes only when the owner it watches dies (or
+            // has died): watching a dead participant of the other side stands for the
+            // slice that, in a real run, passes every `LIVENESS_SLICE` and finds what it
+            // left behind. (This thread may not have seen its claim yet.)
+            if cfg!(loom) && a_dead != 0 {
+                return Err(a_dead);
+            }
+            Err(mine)
+        } else {
+            Ok(true)
+        }
+    }
+
+    /// A dead participant whose claim on the given side may still hold a slot (its
+    /// pid), or 0. A sleeper watches it: a sleep bounded by a dead owner's liveness check
+    /// ends at once, so the sleeper recovers the claim instead of waiting for a wake that
+    /// the dead will never send.
+    fn dead_claimant(&self, consumer: bool) -> u32 {
+        let head = self.hdr.head.0.load(Ordering::Acquire);
+        let tail = self.hdr.tail.0.load(Ordering::Acquire);
+        for r in self.recs {
+            let o = r.owner.load(Ordering::Acquire);
+            if o == 0 {
+                continue;
+            }
+            let Some((p, k)) = r.read_claim(consumer) else {
+                continue;
+            };
+            let relevant = if consumer {
+                p.saturating_add(k).saturating_add(self.geo.slots) > tail
+            } else {
+                p.saturating_add(k) > head
+            };
+            let pid = (o >> 32) as u32;
+            if relevant && dead(pid) {
+                return pid;
+            }
+        }
+        0
+    }
+
+    // ----------------------------------------------------------------- producing
+
+    /// One attempt to put `data` as record `me`: never waits.
+    #[inline]
+    pub fn try_put(&self, me: usize, data: &[u8]) -> Result<(), PutError> {
+        let joinable = self.count_task(data.len())?;
+        let r = self.attempt_put(me, data);
+        if joinable && r.is_err() {
+            self.task_finished();
+        }
+        r
+    }
+
+    /// Refuse a message that can never fit; count its task if the ring is joinable
+    /// (before claiming, so a tombstone of the claim may uncount it). True if counted.
+    #[inline]
+    fn count_task(&self, len: usize) -> Result<bool, PutError> {
+        if self.geo.slots_for(len) > self.geo.slots {
+            return Err(PutError::TooLarge);
+        }
+        let joinable = self.hdr.flags.load(Ordering::Relaxed) & JOINABLE != 0;
+        if joinable {
+            self.hdr.unfinished.0.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(joinable)
+    }
+
+    #[inline]
+    fn attempt_put(&self, me: usize, data: &[u8]) -> Result<(), PutError> {
+        let k = self.geo.slots_for(data.len());
+        self.put_claimed(me, data, k)
+    }
+
+    #[inline]
+    fn put_claimed(&self, me: usize, data: &[u8], k: u64) -> Result<(), PutError> {
+        let rec = &self.recs[me];
+        let tail = &self.hdr.tail.0;
+        hook::point(Point::Claim);
+        let mut t = tail.load(Ordering::Relaxed);
+        'claim: loop {
+            for j in 0..k {
+                let q = t + j;
+                let s = self.seq(self.idx(q)).load(Ordering::Acquire);
+                if s == free(q) {
+                    continue;
+                }
+                if s & !TOMB < free(q) {
+                    // Still holding position q - N.
+                    let o = q.saturating_sub(self.geo.slots);
+                    if self.hdr.head.0.load(Ordering::Acquire) > o {
+                        return Err(PutError::Held(o));
+                    }
+                    return Err(PutError::Full);
+                }
+                // Somebody claimed past t already (or our view of `tail` is stale).
+                spin_loop();
+                t = tail.load(Ordering::Relaxed);
+                continue 'claim;
+            }
+            rec.announce(false, t, k);
+            match tail.compare_exchange(t, t + k, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => {
+                    rec.clear(false);
+                    t = now;
+                }
+            }
+        }
+        if maybe_die(self.faults.die_after_put_claim) {
+            return Ok(());
+        }
+        hook::point(Point::Write);
+        let first = self.idx(t);
+        self.meta(first).store(data.len() as u64, Ordering::Relaxed);
+        let s = self.geo.slot_payload();
+        for (j, chunk) in data.chunks(s).enumerate() {
+            write_words(self.payload(self.idx(t + j as u64)), chunk);
+        }
+        hook::point(Point::Publish);
+        self.seq(first).store(full(t), Ordering::Release);
+        rec.clear(false);
+        if !self.faults.no_wake {
+            notify(&self.hdr.ready.0);
+        }
+        Ok(())
+    }
+
+    /// Put `data`, waiting until `deadline` for room.
+    pub fn put(&self, me: usize, data: &[u8], deadline: &Deadline) -> Result<(), WaitError> {
+        let joinable = match self.count_task(data.len()) {
+            Ok(j) => j,
+            Err(_) => return Err(WaitError::TooLarge),
+        };
+        let r = self.put_waiting(me, data, deadline);
+        if joinable && r.is_err() {
+            self.task_finished();
+        }
+        r
+    }
+
+    fn put_waiting(&self, me: usize, data: &[u8], deadline: &Deadline) -> Result<(), WaitError> {
+        let space = &self.hdr.space.0;
+        let mut timer = LivenessTimer::new();
+        let mut held = None;
+        let mut first = true;
+        loop {
+            let watch = if first && !cfg!(loom) {
+                // The common case: room comes soon. No liveness probe before the first
+                // liveness slice has passed.
+                0
+            } else {
+                if let Some(o) = held.take() {
+                    if self.recover_consumer(o) {
+                        continue;
+                    }
+                }
+                match self.others_gone(CONSUMER) {
+                    Ok(true) => {
+                        // A consumer may have made room just before it exited.
+                        return match self.attempt_put(me, data) {
+                            Ok(()) => Ok(()),
+                            Err(_) => Err(WaitError::Disconnected),
+                        };
+                    }
+                    Ok(false) => self.dead_claimant(true),
+                    Err(pid) => match self.dead_claimant(true) {
+                        0 => pid,
+                        dead => dead,
+                    },
+                }
+            };
+            first = false;
+            let mut outcome = Ok(false);
+            let bounded = deadline.or_liveness_check_of(watch);
+            let done = space.wait_until(
+                || match self.attempt_put(me, data) {
+                    Ok(()) => {
+                        outcome = Ok(true);
+                        true
+                    }
+                    Err(PutError::TooLarge) => {
+                        outcome = Err(WaitError::TooLarge);
+                        true
+                    }
+                    Err(PutError::Held(o)) => {
+                        held = Some(o);
+                        // A consumer that died holding the slot: recover without waiting
+                        // for the slice (rate-limited: each check probes).
+                        timer.due() && self.recover_consumer(o) && {
+                            held = None;
+                            false
+                        }
+                    }
+                    Err(PutError::Full) => false,
+                },
+                &bounded,
+            );
+            if done {
+                return outcome.map(drop);
+            }
+            if deadline.expired() {
+                return Err(WaitError::TimedOut);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- consuming
+
+    /// One attempt to take a message as record `me` into `out` (cleared first); returns
+    /// its length. Never waits. Tombstones are skipped.
+    #[inline]
+    pub fn try_get(&self, me: usize, out: &mut Vec<u8>) -> Result<usize, GetError> {
+        let rec = &self.recs[me];
+        let head = &self.hdr.head.0;
+        hook::point(Point::Claim);
+        let mut h = head.load(Ordering::Relaxed);
+        loop {
+            let first = self.idx(h);
+            let s = self.seq(first).load(Ordering::Acquire);
+            if s & !TOMB == full(h) {
+                let tomb = s & TOMB != 0;
+                let (len, k) = if tomb {
+                    (0, 1)
+                } else {
+                    let len = self.meta(first).load(Ordering::Relaxed) as usize;
+                    (len, self.geo.slots_for(len).min(self.geo.slots))
+                };
+                rec.announce(true, h, k);
+                if self.faults.racy_head {
+                    head.store(h + k, Ordering::Relaxed);
+                } else if let Err(now) =
+                    head.compare_exchange(h, h + k, Ordering::AcqRel, Ordering::Relaxed)
+                {
+                    rec.clear(true);
+                    h = now;
+                    continue;
+                }
+                if maybe_die(self.faults.die_after_get_claim) {
+                    return Ok(0);
+                }
+                if !tomb {
+                    hook::point(Point::Read);
+                    out.clear();
+                    out.resize(len, 0);
+                    let sp = self.geo.slot_payload();
+                    for (j, chunk) in out.chunks_mut(sp).enumerate() {
+                        read_words(self.payload(self.idx(h + j as u64)), chunk);
+                    }
+                }
+                hook::point(Point::Release);
+                for j in 0..k {
+                    let q = h + j;
+                    self.seq(self.idx(q))
+                        .store(free(q + self.geo.slots), Ordering::Release);
+                }
+                rec.clear(true);
+                if !self.faults.no_wake {
+                    notify(&self.hdr.space.0);
+                }
+                if tomb {
+                    h += 1;
+                    continue;
+                }
+                return Ok(len);
+            }
+            if s & !TOMB < full(h) {
+                let now = head.load(Ordering::Relaxed);
+                if now != h {
+                    h = now;
+                    continue;
+                }
+                if self.hdr.tail.0.load(Ordering::Acquire) > h {
+                    return Err(GetError::Stalled(h));
+                }
+                return Err(GetError::Empty);
+            }
+            // Our head is stale: somebody took position h already.
+            spin_loop();
+            h = head.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Take a message into `out`, waiting until `deadline`; returns its length.
+    pub fn get(
+        &self,
+        me: usize,
+        out: &mut Vec<u8>,
+        deadline: &Deadline,
+    ) -> Result<usize, WaitError> {
+        let ready = &self.hdr.ready.0;
+        let mut timer = LivenessTimer::new();
+        let mut stalled = None;
+        let mut first = true;
+        loop {
+            let watch = if first && !cfg!(loom) {
+                // The common case: a message comes soon. No liveness probe before the
+                // first liveness slice has passed.
+                0
+            } else {
+                let mut watch = 0;
+                if let Some(q) = stalled.take() {
+                    match self.unstick_producer(q) {
+                        Ok(()) => continue,
+                        Err(pid) => watch = pid,
+                    }
+                }
+                match self.others_gone(PRODUCER) {
+                    Ok(true) if watch == 0 => {
+                        // A producer may have published just before it exited.
+                        match self.try_get(me, out) {
+                            Ok(n) => return Ok(n),
+                            Err(GetError::Empty) => return Err(WaitError::Disconnected),
+                            Err(GetError::Stalled(q)) => {
+                                stalled = Some(q);
+                                continue;
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(pid) => {
+                        if watch == 0 {
+                            watch = match self.dead_claimant(false) {
+                                0 => pid,
+                                dead => dead,
+                            };
+                        }
+                    }
+                }
+                watch
+            };
+            first = false;
+            let mut got = 0;
+            let bounded = deadline.or_liveness_check_of(watch);
+            let done = ready.wait_until(
+                || match self.try_get(me, out) {
+                    Ok(n) => {
+                        got = n;
+                        true
+                    }
+                    Err(GetError::Stalled(q)) => {
+                        stalled = Some(q);
+                        // A producer that died mid-put: recover without waiting for the
+                        // slice (rate-limited: each check probes).
+                        if timer.due() && self.recover_producer(q) {
+                            stalled = None;
+                        }
+                        false
+                    }
+                    Err(GetError::Empty) => false,
+                },
+                &bounded,
+            );
+            if done {
+                return Ok(got);
+            }
+            if deadline.expired() {
+                return Err(WaitError::TimedOut);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- recovery
+
+    /// Who covers position `pos` with a claim of the given side?
+    fn cover(&self, consumer: bool, pos: u64) -> Cover {
+        let mut covered = false;
+        let mut first = false;
+        for r in self.recs {
+            let owner = r.owner.load(Ordering::Acquire);
+            if owner == 0 {
+                continue;
+            }
+            let Some((p, k)) = r.read_claim(consumer) else {
+                continue;
+            };
+            if pos < p || pos >= p.saturating_add(k) {
+                continue;
+            }
+            let pid = (owner >> 32) as u32;
+            if !dead(pid) {
+                return Cover::Alive(pid);
+            }
+            covered = true;
+            first |= p == pos;
+        }
+        if covered {
+            Cover::Dead { first }
+        } else {
+            Cover::Nobody
+        }
+    }
+
+    /// The head position `q` is claimed by a producer but unpublished: if its claimant is
+    /// dead, make it a tombstone. True if `q` is no longer stuck.
+    pub fn recover_producer(&self, q: u64) -> bool {
+        self.unstick_producer(q).is_ok()
+    }
+
+    /// [`RingRef::recover_producer`]; `Err(pid)`: still stuck, `pid` is a live
+    /// participant covering `q` (0: none known).
+    fn unstick_producer(&self, q: u64) -> Result<(), u32> {
+        let seq = self.seq(self.idx(q));
+        if seq.load(Ordering::Acquire) != free(q) {
+            return Ok(());
+        }
+        if self.hdr.tail.0.load(Ordering::Acquire) <= q {
+            return Err(0);
+        }
+        let first = match self.cover(false, q) {
+            Cover::Dead { first } => first,
+            Cover::Alive(pid) => return Err(pid),
+            Cover::Nobody => return Err(0),
+        };
+        if seq
+            .compare_exchange(free(q), full(q) | TOMB, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            && first
+            && self.hdr.flags.load(Ordering::Relaxed) & JOINABLE != 0
+        {
+            // The dead put counted its task before claiming; nobody will do it.
+            self.task_finished();
+        }
+        notify(&self.hdr.ready.0);
+        Ok(())
+    }
+
+    /// Position `o`'s slot was claimed by a consumer and never released: if that consumer
+    /// is dead, release it. True if the slot is no longer held.
+    pub fn recover_consumer(&self, o: u64) -> bool {
+        self.unstick_consumer(o).is_ok()
+    }
+
+    /// [`RingRef::recover_consumer`]; `Err(pid)`: still held, `pid` is a live consumer
+    /// covering `o` (0: none known).
+    fn unstick_consumer(&self, o: u64) -> Result<(), u32> {
+        let seq = self.seq(self.idx(o));
+        let s = seq.load(Ordering::Acquire);
+        if s & !TOMB >= free(o + self.geo.slots) {
+            return Ok(());
+        }
+        if self.hdr.head.0.load(Ordering::Acquire) <= o {
+            return Err(0);
+        }
+        match self.cover(true, o) {
+            Cover::Dead { .. } => {}
+            Cover::Alive(pid) => return Err(pid),
+            Cover::Nobody => return Err(0),
+        }
+        let _ = seq.compare_exchange(
+            s,
+            free(o + self.geo.slots),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        notify(&self.hdr.space.0);
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- tasks
+
+    /// `task_done`: one task fewer. False if there was none (more calls than puts).
+    pub fn task_done(&self) -> bool {
+        let u = &self.hdr.unfinished.0;
+        let mut n = u.load(Ordering::Acquire);
+        loop {
+            if n == 0 {
+                return false;
+            }
+            match u.compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => n = now,
+            }
+        }
+        if n == 1 {
+            notify(&self.hdr.joined.0);
+        }
+        true
+    }
+
+    fn task_finished(&self) {
+        let _ = self.task_done();
+    }
+
+    /// Tasks put and not yet done.
+    pub fn unfinished(&self) -> u64 {
+        self.hdr.unfinished.0.load(Ordering::Acquire)
+    }
+
+    /// Wait until every task put has been done, or `deadline`. True if they were.
+    pub fn join(&self, deadline: &Deadline) -> bool {
+        loop {
+            if self
+                .hdr
+                .joined
+                .0
+                .wait_until(|| self.unfinished() == 0, deadline)
+            {
+                return true;
+            }
+            if deadline.expired() {
+                return false;
+            }
+        }
+    }
+}
+
+/// Copy `bytes` into `words` (little-endian, relaxed atomic stores; the last word
+/// zero-padded).
+#[inline]
+fn write_words(words: &[AtomicU64], bytes: &[u8]) {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        data_store(&words[i], v);
+        i += 1;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        data_store(&words[i], u64::from_le_bytes(b));
+    }
+}
+
+/// Copy `out.len()` bytes out of `words`.
+#[inline]
+fn read_words(words: &[AtomicU64], out: &mut [u8]) {
+    let mut chunks = out.chunks_exact_mut(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        c.copy_from_slice(&data_load(&words[i]).to_le_bytes());
+        i += 1;
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        let n = rest.len();
+        rest.copy_from_slice(&data_load(&words[i]).to_le_bytes()[..n]);
+    }
+}
+
+/// A payload store: relaxed, and (outside loom) without a schedule point: payload words are
+/// ordered by the slot's sequence word, they are not protocol state.
+#[inline(always)]
+fn data_store(w: &AtomicU64, v: u64) {
+    #[cfg(not(loom))]
+    w.as_std().store(v, Ordering::Relaxed);
+    #[cfg(loom)]
+    w.store(v, Ordering::Relaxed);
+}
+
+#[inline(always)]
+fn data_load(w: &AtomicU64) -> u64 {
+    #[cfg(not(loom))]
+    return w.as_std().load(Ordering::Relaxed);
+    #[cfg(loom)]
+    return w.load(Ordering::Relaxed);
+}
