@@ -20,7 +20,7 @@
 use crate::locks::{strategy, BareFutex, FetchAdd, Prepare, Strategy};
 use crate::model::Family;
 use crate::pairs::{Conditions, Connections, Events, Pairs, RawSocketpair, RawWords};
-use crate::streams::{RawPipe, Streams};
+use crate::streams::{ProcshareQueue, RawPipe, Streams};
 use procshare::strategy::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
 use procshare::{Lock, RLock};
 
@@ -294,24 +294,28 @@ pub fn cases() -> Vec<Case> {
     // Queues.
     for key in ["queue1", "queue4"] {
         cases.push(rust(key, "raw_pipe", Baseline, Streams::<RawPipe>::prepare));
-        cases.push(todo(
+        cases.push(rust(
             key,
             "procshare_queue",
             Procshare,
-            "procshare's Queue is on wip/queue, not on main yet",
+            Streams::<ProcshareQueue>::prepare,
         ));
         cases.push(python(key, "cpython_queue", true));
     }
 
     // Manager.
-    for name in ["manager_socket", "manager_local"] {
-        cases.push(todo(
-            "manager",
-            name,
-            Procshare,
-            "procshare's Manager is on wip/manager, not on main yet",
-        ));
-    }
+    cases.push(rust(
+        "manager",
+        "manager_socket",
+        Procshare,
+        crate::manager::ManagerDict::prepare,
+    ));
+    cases.push(todo(
+        "manager",
+        "manager_local",
+        Procshare,
+        "the Manager's local shared-memory fast path is not built yet",
+    ));
     cases.push(python("manager", "cpython_manager_dict", true));
 
     crate::peers::register(&mut cases);

@@ -23,6 +23,7 @@
 pub mod cases;
 pub mod compare;
 pub mod locks;
+pub mod manager;
 pub mod model;
 pub mod pairs;
 pub mod peers;

@@ -7,8 +7,9 @@
 //! the messages sent and never received.
 //!
 //! Here: the raw pipe baseline (one `pipe()` shared by every producer and consumer, each
-//! message one atomic 64-byte `write` and one `read`). procshare's `Queue` joins when it
-//! lands (see `cases.rs`).
+//! message one atomic 64-byte `write` and one `read`), and procshare's queue through its
+//! byte interface ([`ProcshareQueue`]: `ByteRing::put_bytes` / `get_bytes_into`, no
+//! allocation per message, as `Queue::put_bytes` does).
 
 use crate::runner::{Ctx, Run};
 use crate::sys::{read_once, write_all, FdPair};
@@ -101,11 +102,52 @@ impl Stream for RawPipe {
     }
 }
 
+/// procshare's queue (the ring under `Queue`), bounded like CPython's default queue
+/// would be by memory: 4096 items, 1 MiB of payload.
+pub struct ProcshareQueue(procshare::ByteRing);
+
+impl Stream for ProcshareQueue {
+    fn create(_producers: usize, _consumers: usize) -> Result<Self, String> {
+        procshare::ByteRing::new(4096, 1 << 20)
+            .map(ProcshareQueue)
+            .map_err(|e| e.to_string())
+    }
+    fn send(&self, _p: usize, msg: &[u8; MESSAGE], stop: bool) {
+        let r = if stop {
+            self.0.put_bytes(&[0xff; MESSAGE])
+        } else {
+            self.0.put_bytes(msg)
+        };
+        r.expect("queue put");
+    }
+    fn recv(&self, _c: usize) -> bool {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(MESSAGE));
+        }
+        BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            let n = self.0.get_bytes_into(&mut b).expect("queue get");
+            assert_eq!(n, MESSAGE, "queue message of {n} bytes");
+            b[0] != 0xff
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runner::sample;
     use std::time::Duration;
+
+    #[test]
+    fn queue_streams_lose_nothing() {
+        for procs in [2, 4] {
+            let run = Streams::<ProcshareQueue>::prepare(procs).unwrap();
+            let s = sample(run.as_ref(), procs, Duration::from_millis(20), false).unwrap();
+            assert!(s.per_process.iter().sum::<u64>() > 0);
+            assert_eq!(s.lost, Some(0));
+        }
+    }
 
     #[test]
     fn pipe_streams_lose_nothing() {
