@@ -23,8 +23,8 @@ pub enum LinError {
         /// Its return time.
         ret: u64,
     },
-    /// An indeterminate operation (no return) carries an output.
-    #[error("operation {index}: an indeterminate operation (return null) has output {output}")]
+    /// An indeterminate operation (no return, or `"unknown": true`) carries an output.
+    #[error("operation {index}: an operation of unknown outcome (no return, or unknown) has output {output}")]
     OutputWithoutReturn {
         /// Position of the operation in the history.
         index: usize,

@@ -149,6 +149,7 @@ mod check;
 mod counter;
 mod error;
 mod history;
+mod kv;
 mod map;
 mod minimize;
 mod model;
@@ -158,15 +159,16 @@ mod render;
 mod search;
 pub mod sim;
 
-pub use check::{check, Checker, Outcome, Unknown, Violation};
+pub use check::{check, Checker, Outcome, Report, Unknown, Violation};
 pub use counter::{Counter, CounterCall};
 pub use error::{LinError, OpError};
 pub use history::{History, Operation};
+pub use kv::{KeyValue, KvCall};
 pub use map::{Map, MapCall};
 pub use model::Model;
 pub use queue::{FifoQueue, QueueCall};
 pub use register::{Register, RegisterCall};
-pub use render::render_table;
+pub use render::{render_table, render_table_elided};
 pub use search::Exhausted;
 
 #[cfg(test)]

@@ -31,14 +31,15 @@ use std::hash::Hash;
 /// state afterwards?"; `step_unknown` answers the same for a call whose output is unknown
 /// (an indeterminate operation, or one the minimiser weakened), listing every state it may
 /// leave. Both must be deterministic functions of their arguments.
-pub trait Model {
+pub trait Model: Sync {
     /// The object's state. Hashed and compared by Lowe's memoisation cache, so keep it
     /// small and canonical (two states that behave the same should be equal).
     type State: Clone + Eq + Hash + Debug;
-    /// A parsed call (operation name, key and input).
-    type Call: Debug;
+    /// A parsed call (operation name, key and input). `Sync`: partitions are checked on
+    /// several threads.
+    type Call: Debug + Sync;
     /// A parsed output.
-    type Output: Debug;
+    type Output: Debug + Sync;
 
     /// The model's name, for error messages.
     fn name(&self) -> &'static str;

@@ -65,6 +65,8 @@
 use super::model::Model;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// An operation ready for the search: times and model-parsed call/output.
@@ -104,6 +106,13 @@ pub(super) struct Budget {
     max_steps: u64,
     /// Steps used so far.
     pub(super) steps: u64,
+    /// Parallel checking: `(first, me)` stops this search (read every 1024 steps, like
+    /// the deadline) once `first` holds a partition index below `me`, i.e. once an
+    /// earlier partition has no linearization (or ran out of budget), which makes this
+    /// partition's verdict irrelevant.
+    cancel: Option<(Arc<AtomicUsize>, usize)>,
+    /// Set when `cancel` stopped the search (which then answers `Exhausted(Steps)`).
+    pub(super) cancelled: bool,
 }
 
 impl Budget {
@@ -112,7 +121,15 @@ impl Budget {
             deadline,
             max_steps: max_steps.unwrap_or(u64::MAX),
             steps: 0,
+            cancel: None,
+            cancelled: false,
         }
+    }
+
+    /// The same budget, cancelled once `first` drops below `me` (see the field).
+    pub(super) fn cancelled_by(mut self, first: Arc<AtomicUsize>, me: usize) -> Self {
+        self.cancel = Some((first, me));
+        self
     }
 
     /// A budget for one sub-search: the same deadline and at most `cap` of the steps
@@ -122,6 +139,8 @@ impl Budget {
             deadline: self.deadline,
             max_steps: cap.min(self.max_steps - self.steps),
             steps: 0,
+            cancel: self.cancel.clone(),
+            cancelled: false,
         }
     }
 
@@ -140,6 +159,12 @@ impl Budget {
             if let Some(deadline) = self.deadline {
                 if Instant::now() >= deadline {
                     return Err(Exhausted::Timeout);
+                }
+            }
+            if let Some((first, me)) = &self.cancel {
+                if first.load(Ordering::Relaxed) < *me {
+                    self.cancelled = true;
+                    return Err(Exhausted::Steps);
                 }
             }
         }
@@ -385,6 +410,18 @@ impl<M: Model> Search<'_, M> {
         fresh.then_some(next)
     }
 
+    /// The not yet linearized completed operation that returns first.
+    fn first_returning(&self) -> Option<usize> {
+        let mut node = self.entries.next[HEAD];
+        while node != NIL {
+            if !is_call(node) {
+                return Some(op_of(node));
+            }
+            node = self.entries.next[node];
+        }
+        None
+    }
+
     /// Every indeterminate operation that may come next, with each state it may leave;
     /// all recorded in the cache at once (see the module docs).
     fn indeterminate_children(&mut self) -> Vec<(usize, M::State)> {
@@ -413,6 +450,19 @@ impl<M: Model> Search<'_, M> {
     }
 }
 
+/// The deepest point a search reached: the longest sequence of operations it could
+/// linearize (most completed operations), and the completed operation that then had to
+/// come next and could not (the earliest-returning one left), if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Deepest {
+    /// Positions in `ops`, in linearization order (indeterminate ones included).
+    pub(super) order: Vec<usize>,
+    /// Completed operations among `order`.
+    pub(super) completed: usize,
+    /// The operation the search could not place after `order`.
+    pub(super) blocked: Option<usize>,
+}
+
 /// Is `ops` linearizable? `weaken[i]` (if given) treats operation `i` as indeterminate
 /// even if it completed (used by the minimiser).
 pub(super) fn search<M: Model>(
@@ -420,6 +470,17 @@ pub(super) fn search<M: Model>(
     ops: &[&Prepared<M>],
     weaken: Option<&[bool]>,
     budget: &mut Budget,
+) -> SearchResult {
+    search_recording(model, ops, weaken, budget, None)
+}
+
+/// [`search`], also recording the [`Deepest`] point reached in `deepest` if given.
+pub(super) fn search_recording<M: Model>(
+    model: &M,
+    ops: &[&Prepared<M>],
+    weaken: Option<&[bool]>,
+    budget: &mut Budget,
+    mut deepest: Option<&mut Deepest>,
 ) -> SearchResult {
     let n = ops.len();
     let indet: Vec<bool> = (0..n)
@@ -456,6 +517,13 @@ pub(super) fn search<M: Model>(
         applied: None,
         moves: Moves::Completed(s.entries.next[HEAD]),
     }];
+    if let Some(d) = deepest.as_deref_mut() {
+        *d = Deepest {
+            order: Vec::new(),
+            completed: 0,
+            blocked: s.first_returning(),
+        };
+    }
 
     loop {
         if s.remaining == 0 {
@@ -500,6 +568,17 @@ pub(super) fn search<M: Model>(
         if let Some((op, next)) = child {
             let node = s.apply(op, next);
             path.push(node);
+            if let Some(d) = deepest.as_deref_mut() {
+                let done = n_completed - s.remaining;
+                if done > d.completed || d.order.is_empty() {
+                    d.completed = done;
+                    d.order = path
+                        .iter()
+                        .filter_map(|n| n.applied.as_ref().map(|a| a.0))
+                        .collect();
+                    d.blocked = s.first_returning();
+                }
+            }
         }
     }
 }
