@@ -426,7 +426,10 @@ pub fn check<M: Model>(model: &M, history: &History) -> Result<Outcome, LinError
 }
 
 /// Validates every operation and parses it with the model.
-fn prepare<M: Model>(model: &M, history: &History) -> Result<Vec<Prepared<M>>, LinError> {
+pub(super) fn prepare<M: Model>(
+    model: &M,
+    history: &History,
+) -> Result<Vec<Prepared<M>>, LinError> {
     history
         .ops()
         .iter()

@@ -146,9 +146,14 @@
 //! indeterminate operations.
 
 mod check;
+pub mod cli;
 mod counter;
+pub mod edn;
 mod error;
+mod formats;
 mod history;
+mod html;
+pub mod jepsen_log;
 mod kv;
 mod map;
 mod minimize;
@@ -161,8 +166,10 @@ pub mod sim;
 
 pub use check::{check, Checker, Outcome, Report, Unknown, Violation};
 pub use counter::{Counter, CounterCall};
-pub use error::{LinError, OpError};
+pub use error::{LinError, OpError, SyntaxError};
+pub use formats::{Format, UnknownFormat};
 pub use history::{History, Operation};
+pub use html::{explain, render_html, Explanation};
 pub use kv::{KeyValue, KvCall};
 pub use map::{Map, MapCall};
 pub use model::Model;
