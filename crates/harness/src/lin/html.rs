@@ -197,6 +197,7 @@ const PAGE: &str = r##"<!DOCTYPE html>
   .bar.unplaceable { fill: #f8c6c6; stroke: #c62828; stroke-width: 3; }
   .bar.other { fill: #e8e8e8; stroke: #888; }
   .bar:hover { filter: brightness(0.92); }
+  .bar.pending { stroke-dasharray: 6 4; fill-opacity: 0.6; }
   .tail { stroke-dasharray: 5 4; stroke-width: 2; fill: none; }
   .tail.linearized { stroke: #2e8b2e; } .tail.unplaceable { stroke: #c62828; } .tail.other { stroke: #888; }
   .op-label { font: 12px ui-monospace, monospace; fill: #111; pointer-events: none; }
@@ -217,7 +218,7 @@ const PAGE: &str = r##"<!DOCTYPE html>
   <span><i class="swatch" style="background:#cfeccf;border-color:#2e8b2e"></i>in the longest linearizable prefix (numbered in order)</span>
   <span><i class="swatch" style="background:#f8c6c6;border-color:#c62828"></i>cannot be placed next</span>
   <span><i class="swatch" style="background:#e8e8e8;border-color:#888"></i>other</span>
-  <span>dashed: may still take effect (no return, or unknown outcome)</span>
+  <span>dashed: may still take effect (never returned, or returned with an unknown outcome)</span>
 </div>
 <svg id="timeline" xmlns="http://www.w3.org/2000/svg"></svg>
 <div id="tip"></div>
@@ -267,12 +268,13 @@ const PAGE: &str = r##"<!DOCTYPE html>
     var g = el("g", { "class": "op " + role, "data-op": i }, lane);
     var y = TOP + LANE * lanes[op.client] + (LANE - BAR) / 2;
     var x0 = x(rank[op.call]) - COL / 2 + 6;
-    var x1 = op.ret !== null ? x(rank[op.ret]) + COL / 2 - 6 : x(end) + COL / 2 - 6;
-    var solidEnd = op.pending ? x0 + Math.min(COL - 12, x1 - x0) : x1;
-    var bar = el("rect", { "class": "bar " + role, x: x0, y: y, width: Math.max(solidEnd - x0, 8), height: BAR }, g);
-    if (op.pending || op.unknown) {
-      var tailEnd = x(end) + COL / 2 - 6;
-      if (tailEnd > solidEnd) { el("line", { "class": "tail " + role, x1: solidEnd, x2: tailEnd, y1: y + BAR / 2, y2: y + BAR / 2 }, g); }
+    var tailEnd = x(end) + COL / 2 - 6;
+    // Solid up to the return; an operation that never returned is a dashed box to the
+    // right edge; one of unknown outcome gets a dashed tail after its return.
+    var x1 = op.ret !== null ? x(rank[op.ret]) + COL / 2 - 6 : tailEnd;
+    el("rect", { "class": "bar " + role + (op.pending ? " pending" : ""), x: x0, y: y, width: Math.max(x1 - x0, 8), height: BAR }, g);
+    if (op.unknown && tailEnd > x1) {
+      el("line", { "class": "tail " + role, x1: x1, x2: tailEnd, y1: y + BAR / 2, y2: y + BAR / 2 }, g);
     }
     var textX = x0 + 6;
     if (op.order !== null) {
@@ -280,7 +282,10 @@ const PAGE: &str = r##"<!DOCTYPE html>
       el("text", { "class": "order", x: x0 + 10, y: y + BAR / 2 + 4, "text-anchor": "middle" }, g).textContent = op.order;
       textX = x0 + 22;
     }
-    el("text", { "class": "op-label", x: textX, y: y + BAR / 2 + 4 }, g).textContent = op.label;
+    // Cut the label to its bar (about 7.3 px per character of the monospace font).
+    var fits = Math.max(1, Math.floor((x1 - textX - 4) / 7.3));
+    var label = op.label.length > fits ? op.label.slice(0, Math.max(fits - 1, 1)) + "…" : op.label;
+    el("text", { "class": "op-label", x: textX, y: y + BAR / 2 + 4 }, g).textContent = label;
     var role_text = op.blocked ? "cannot be placed after the prefix" :
       (op.order !== null ? "linearized as #" + op.order : "not in the longest linearizable prefix");
     var when = "call " + op.call + ", " + (op.ret === null ? "never returned" : "return " + op.ret) +
