@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The verdict on a history.
@@ -280,11 +280,11 @@ impl Checker {
         let mut parts: Vec<(Option<&str>, Vec<&Prepared<M>>)> = parts.into_iter().collect();
         parts.sort_by_key(|(key, ops)| (ops.len(), *key));
 
-        let threads = self
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .min(parts.len())
-            .max(1);
+        let threads = match parts.len() {
+            // No parallelism to have: skip asking the system for its core count.
+            0 | 1 => 1,
+            n => self.threads.unwrap_or_else(cores).min(n),
+        };
         let results = run_partitions(model, &parts, threads, deadline, self.max_steps);
         let steps = results.iter().flatten().map(|r| r.1).sum();
         let mut report = Report {
@@ -360,6 +360,13 @@ impl Checker {
             minimized,
         }
     }
+}
+
+/// The available parallelism, asked once: `available_parallelism` reads cgroup files,
+/// which would cost more than checking a small history.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// A partition's search result and its steps; `None` if it was not searched to the end
@@ -474,6 +481,65 @@ mod tests {
     use super::super::test_ops::{r, w};
     use super::super::{OpError, Register, RegisterCall};
     use super::*;
+
+    /// The verdict, and which partition is blamed, do not depend on the thread count:
+    /// keys "a" (legal), "b" and "c" (both illegal; "b" is first in order) and a large
+    /// legal key "z" that the workers take first.
+    #[test]
+    fn verdict_is_independent_of_threads() {
+        use super::super::sim::{map_history, SimConfig};
+        use super::super::Map;
+        use serde_json::json;
+        let put = |c: u32, k: &str, v: i64, t: u64| {
+            Operation::completed(c, "put", json!(v), t, t + 1, json!(null)).with_key(k)
+        };
+        let get = |c: u32, k: &str, v: i64, t: u64| {
+            Operation::completed(c, "get", json!(null), t, t + 1, json!(v)).with_key(k)
+        };
+        let mut h: History = map_history(SimConfig {
+            clients: 4,
+            ops: 400,
+            keys: 1,
+            crashes: 5,
+            seed: 9,
+        })
+        .into_iter()
+        .map(|o| o.with_key("z"))
+        .collect();
+        h.extend([
+            put(50, "a", 1, 0),
+            get(51, "a", 1, 2),
+            put(52, "b", 1, 0),
+            get(53, "b", 2, 2), // never put
+            put(54, "c", 1, 0),
+            put(54, "c", 2, 2),
+            get(55, "c", 1, 4), // stale
+        ]);
+        let expected = Checker::new().threads(1).check(&Map, &h).unwrap();
+        assert_eq!(expected.violation().unwrap().key.as_deref(), Some("b"));
+        for threads in [2, 3, 8] {
+            let report = Checker::new()
+                .threads(threads)
+                .check_report(&Map, &h)
+                .unwrap();
+            assert_eq!(report.outcome, expected, "{threads} threads");
+            assert_eq!(report.partitions, 4);
+            assert_eq!(report.threads, threads.min(4));
+        }
+        // Without "b", "c" is the first failing key, whatever the threads.
+        let h: History = h
+            .into_iter()
+            .filter(|o| o.key.as_deref() != Some("b"))
+            .collect();
+        for threads in [1, 2, 8] {
+            let o = Checker::new().threads(threads).check(&Map, &h).unwrap();
+            assert_eq!(
+                o.violation().unwrap().key.as_deref(),
+                Some("c"),
+                "{threads}"
+            );
+        }
+    }
 
     #[test]
     fn empty_history_is_ok() {

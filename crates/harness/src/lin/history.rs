@@ -176,7 +176,7 @@ impl Operation {
     /// use serde_json::json;
     ///
     /// let op = Operation::completed(3, "get", json!(null), 0, 1, json!("abcdefghij")).with_key("k");
-    /// assert_eq!(op.describe(6), r#"get("k") → "abcd…"#);
+    /// assert_eq!(op.describe(6), r#"get(k) → "abcd…"#);
     /// ```
     pub fn describe(&self, max_value: usize) -> String {
         let elide = |text: String| -> String {

@@ -166,11 +166,9 @@ pub fn render_html<M: Model>(
 ) -> Result<String, LinError> {
     let explanation = explain(model, &violation.minimal)?;
     let data = page_data(title, violation, explanation.as_ref());
-    // `</` cannot end the data element early once escaped; JSON allows `\/`.
-    let data = data
-        .to_string()
-        .replace("</", "<\\/")
-        .replace("<!--", "<\\!--");
+    // No `<` at all in the data element, so nothing (`</script>`, `<!--`) can end it
+    // early: `<` only occurs inside JSON strings, where `\u003c` means the same.
+    let data = data.to_string().replace('<', "\\u003c");
     let table = escape(&render_table(&violation.minimal));
     Ok(PAGE
         .replace("{title}", &escape(title))
@@ -329,7 +327,7 @@ mod tests {
     fn page_is_self_contained_and_escaped() {
         let mut h = History::from(vec![w(0, 1, 0, 1), r(1, 0, 2, 3)]);
         let mut sneaky = w(2, 5, 4, 5);
-        sneaky.input = json!("</script><b>x</b>");
+        sneaky.input = json!("</script><!-- <b>x</b>");
         h.push(sneaky);
         let o = check(&Register::default(), &h).unwrap();
         let v = o.violation().unwrap().clone();

@@ -2,17 +2,18 @@
 //! Horn & Kroening's linearizability-checker) and `test_data/etcd/`.
 //!
 //! Each line is one event logged by `jepsen.util`: the process, the event type, the
-//! operation and its value, separated by tabs and/or spaces, optionally followed by
+//! operation and its value, separated by tabs and/or spaces (tabs in the real logs; shown
+//! as spaces below), optionally followed by
 //! `:hint N` (ignored):
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[1 4]
-//! INFO  jepsen.util - 3	:fail	:cas	[1 4]
-//! INFO  jepsen.util - 4	:invoke	:read	nil
-//! INFO  jepsen.util - 4	:ok	:read	2
-//! INFO  jepsen.util - 1	:invoke	:write	3
-//! INFO  jepsen.util - 1	:info	:write	:timed-out
-//! INFO  jepsen.util - 6 	:ok :write 	38 	:hint 2
+//! INFO  jepsen.util - 3  :invoke  :cas  [1 4]
+//! INFO  jepsen.util - 3  :fail  :cas  [1 4]
+//! INFO  jepsen.util - 4  :invoke  :read  nil
+//! INFO  jepsen.util - 4  :ok  :read  2
+//! INFO  jepsen.util - 1  :invoke  :write  3
+//! INFO  jepsen.util - 1  :info  :write  :timed-out
+//! INFO  jepsen.util - 6   :ok :write   38   :hint 2
 //! ```
 //!
 //! The history is a single register of integers that starts absent (`nil`, JSON

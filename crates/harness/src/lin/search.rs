@@ -172,22 +172,49 @@ impl Budget {
     }
 }
 
-/// A fixed-size bitset.
+/// A fixed-size bitset; up to 256 bits inline, so that the cache's keys of the usual
+/// partition sizes cost no allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Bits(Box<[u64]>);
+enum Bits {
+    Small([u64; 4]),
+    Large(Box<[u64]>),
+}
 
 impl Bits {
     fn new(n: usize) -> Self {
-        Bits(vec![0; n.div_ceil(64)].into_boxed_slice())
+        let words = n.div_ceil(64);
+        if words <= 4 {
+            Bits::Small([0; 4])
+        } else {
+            Bits::Large(vec![0; words].into_boxed_slice())
+        }
+    }
+    fn words(&self) -> &[u64] {
+        match self {
+            Bits::Small(w) => w,
+            Bits::Large(w) => w,
+        }
+    }
+    fn words_mut(&mut self) -> &mut [u64] {
+        match self {
+            Bits::Small(w) => w,
+            Bits::Large(w) => w,
+        }
     }
     fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.words_mut()[i / 64] |= 1 << (i % 64);
     }
     fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+        self.words_mut()[i / 64] &= !(1 << (i % 64));
+    }
+    fn is_empty(&self) -> bool {
+        self.words().iter().all(|&w| w == 0)
     }
     fn is_subset_of(&self, other: &Bits) -> bool {
-        self.0.iter().zip(other.0.iter()).all(|(a, b)| a & !b == 0)
+        self.words()
+            .iter()
+            .zip(other.words().iter())
+            .all(|(a, b)| a & !b == 0)
     }
 }
 
@@ -222,9 +249,18 @@ impl Hasher for FxHasher {
 
 type FxBuild = BuildHasherDefault<FxHasher>;
 
+/// The indeterminate sets recorded for one `(completed, state)`: the minimal ones.
+enum Recorded {
+    /// The empty set: covers every configuration with this `(completed, state)`. The
+    /// usual case (no indeterminate operation applied), stored without an allocation.
+    Empty,
+    /// Non-empty minimal sets.
+    Sets(Vec<Bits>),
+}
+
 /// Lowe's cache with subsumption on the indeterminate part (see the module docs).
 struct Cache<S> {
-    map: HashMap<(Bits, S), Vec<Bits>, FxBuild>,
+    map: HashMap<(Bits, S), Recorded, FxBuild>,
 }
 
 impl<S: Clone + Eq + Hash> Cache<S> {
@@ -237,17 +273,33 @@ impl<S: Clone + Eq + Hash> Cache<S> {
     /// Records configuration `(completed, indet, state)`; false if it is covered by one
     /// recorded before (same `completed` and `state`, a subset of `indet`).
     fn insert(&mut self, completed: &Bits, indet: &Bits, state: &S) -> bool {
+        use std::collections::hash_map::Entry;
         // The key is cloned to probe; the clone is a few words and a small state.
-        let seen = self
-            .map
-            .entry((completed.clone(), state.clone()))
-            .or_default();
-        if seen.iter().any(|old| old.is_subset_of(indet)) {
-            return false;
+        match self.map.entry((completed.clone(), state.clone())) {
+            Entry::Vacant(v) => {
+                v.insert(if indet.is_empty() {
+                    Recorded::Empty
+                } else {
+                    Recorded::Sets(vec![indet.clone()])
+                });
+                true
+            }
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Recorded::Empty => false,
+                Recorded::Sets(seen) => {
+                    if seen.iter().any(|old| old.is_subset_of(indet)) {
+                        return false;
+                    }
+                    if indet.is_empty() {
+                        *o.get_mut() = Recorded::Empty;
+                    } else {
+                        seen.retain(|old| !indet.is_subset_of(old));
+                        seen.push(indet.clone());
+                    }
+                    true
+                }
+            },
         }
-        seen.retain(|old| !indet.is_subset_of(old));
-        seen.push(indet.clone());
-        true
     }
 }
 
