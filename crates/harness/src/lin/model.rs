@@ -45,6 +45,7 @@ use std::hash::Hash;
 ///
 /// struct GSet;
 ///
+/// #[derive(Debug)]
 /// enum Call {
 ///     Add(i64),
 ///     Read,
