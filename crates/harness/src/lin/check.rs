@@ -8,7 +8,7 @@ use super::model::Model;
 use super::render::render_table;
 use super::search::{search, Budget, Exhausted, Prepared, SearchResult};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -437,12 +437,22 @@ pub(super) fn prepare<M: Model>(
     model: &M,
     history: &History,
 ) -> Result<Vec<Prepared<M>>, LinError> {
-    history
+    let mut prepared: Vec<Prepared<M>> = history
         .ops()
         .iter()
         .enumerate()
         .map(|(index, op)| prepare_one(model, index, op))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // Operations with the same call (name, key, input) share a class: the search treats
+    // indeterminate ones of a class as interchangeable (see the `search` module docs).
+    let mut classes: HashMap<(&str, Option<&str>, String), u32> = HashMap::new();
+    for (p, op) in prepared.iter_mut().zip(history.ops()) {
+        let next = classes.len() as u32;
+        p.class = *classes
+            .entry((op.op.as_str(), op.key.as_deref(), op.input.to_string()))
+            .or_insert(next);
+    }
+    Ok(prepared)
 }
 
 fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prepared<M>, LinError> {
@@ -468,6 +478,7 @@ fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prep
     };
     Ok(Prepared {
         index,
+        class: 0,
         call: op.call,
         ret,
         parsed,
