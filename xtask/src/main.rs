@@ -49,6 +49,12 @@ commands:
   catalog [--cases N] [--seed S]
                  search every harness scenario with random and PCT schedules
   list           the harness's scenario names
+  lin check FILE [--model M] [--timeout S] [--html OUT] [--format F] [--threads N]
+                 [--one-minimal] [--initial JSON]
+                 check a recorded history (JSON, Jepsen etcd log, Jepsen/knossos EDN) for
+                 linearizability: verdict, time, partitions and the witness table; exit
+                 0 linearizable, 1 not, 2 unknown, 3 error (M: register, kv, counter,
+                 queue, map)
   tutorial list | run <name> [--free] | run --all [--free]
                  the seed tutorials ported to procshare: list them (ready or pending, and
                  why), run one or all; --free adds a race's free-running variant
@@ -83,6 +89,9 @@ enum Cli {
     /// `tutorial <args>`, forwarded to the tutorial binary, which refuses what it does
     /// not know.
     Tutorial(Vec<String>),
+    /// `lin <args>`, forwarded to the checker's binary (`procshare-lin`), whose parser
+    /// refuses what it does not know.
+    Lin(Vec<String>),
     /// `results`.
     Results,
     /// `hook-cost`.
@@ -131,6 +140,13 @@ fn parse(args: Vec<String>) -> Result<Cli, String> {
             }
             Ok(Cli::Tutorial(args))
         }
+        "lin" => {
+            let args = rest(&mut parser)?;
+            if args.is_empty() {
+                return Err("`lin` needs `check FILE`".into());
+            }
+            Ok(Cli::Lin(args))
+        }
         "results" => no_more(&mut parser, Cli::Results),
         "hook-cost" => no_more(&mut parser, Cli::HookCost),
         "compare" => Ok(Cli::Compare(rest(&mut parser)?)),
@@ -148,6 +164,7 @@ fn main() -> ExitCode {
         Ok(Cli::Verify(options)) => verify::verify(&options),
         Ok(Cli::Harness(args)) => harness(&args),
         Ok(Cli::Tutorial(args)) => tutorial(&args),
+        Ok(Cli::Lin(args)) => lin(&args),
         Ok(Cli::Results) => results(),
         Ok(Cli::HookCost) => hook_cost(),
         Ok(Cli::Compare(args)) => compare(&args),
@@ -180,6 +197,15 @@ fn harness(args: &[String]) -> ExitCode {
 fn tutorial(args: &[String]) -> ExitCode {
     forward(
         "run --quiet -p procshare-tutorials --bin procshare-tutorial --",
+        args,
+    )
+}
+
+/// Forward `lin <args>` to the checker's binary (release: checking is the hot loop).
+/// Its exit status (0 / 1 / 2 / 3: linearizable / not / unknown / error) passes through.
+fn lin(args: &[String]) -> ExitCode {
+    forward(
+        "run --quiet --release -p procshare-harness --bin procshare-lin --",
         args,
     )
 }
@@ -407,6 +433,12 @@ mod tests {
             assert_eq!(parse_args(harness), Ok(Cli::Harness(strings(harness))));
         }
         assert_eq!(
+            parse_args(&["lin", "check", "h.json", "--html", "out.html"]),
+            Ok(Cli::Lin(strings(&[
+                "check", "h.json", "--html", "out.html"
+            ])))
+        );
+        assert_eq!(
             parse_args(&["tutorial", "run", "--all", "--free"]),
             Ok(Cli::Tutorial(strings(&["run", "--all", "--free"])))
         );
@@ -430,5 +462,6 @@ mod tests {
         assert!(parse_args(&["help", "me"]).is_err());
         assert!(parse_args(&["verify", "--quik"]).is_err());
         assert!(parse_args(&["tutorial"]).is_err());
+        assert!(parse_args(&["lin"]).is_err());
     }
 }

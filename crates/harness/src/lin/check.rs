@@ -8,8 +8,10 @@ use super::model::Model;
 use super::render::render_table;
 use super::search::{search, Budget, Exhausted, Prepared, SearchResult};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The verdict on a history.
@@ -105,7 +107,7 @@ pub struct Unknown {
     pub key: Option<String>,
     /// Which limit was hit.
     pub reason: Exhausted,
-    /// Search steps used over all partitions.
+    /// Search steps the exhausted partition used.
     pub steps: u64,
 }
 
@@ -123,6 +125,22 @@ impl fmt::Display for Unknown {
     }
 }
 
+/// What a check did, besides its verdict: for the command line and benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The verdict.
+    pub outcome: Outcome,
+    /// Partitions (independent objects) the history was split into.
+    pub partitions: usize,
+    /// Threads the partitions were checked on.
+    pub threads: usize,
+    /// Search steps of the partitions that were checked to the end (not counting
+    /// minimisation, nor partitions stopped because an earlier one failed).
+    pub steps: u64,
+    /// Wall-clock time of the whole check, minimisation included.
+    pub elapsed: Duration,
+}
+
 /// Configures and runs a check.
 ///
 /// ```
@@ -136,9 +154,12 @@ impl fmt::Display for Unknown {
 /// ]);
 /// let outcome = Checker::new()
 ///     .timeout(Duration::from_secs(10))
+///     .threads(2)
+///     .one_minimal(true)
 ///     .check(&Register::default(), &history)
 ///     .unwrap();
 /// assert!(outcome.is_illegal());
+/// assert!(outcome.violation().unwrap().minimized);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Checker {
@@ -146,6 +167,8 @@ pub struct Checker {
     max_steps: Option<u64>,
     minimize: bool,
     minimize_steps: Option<u64>,
+    one_minimal: bool,
+    threads: Option<usize>,
 }
 
 impl Default for Checker {
@@ -155,13 +178,16 @@ impl Default for Checker {
             max_steps: None,
             minimize: true,
             minimize_steps: None,
+            one_minimal: false,
+            threads: None,
         }
     }
 }
 
 impl Checker {
     /// No time or step limit on the check; minimisation on, with the default budget (see
-    /// [`minimize_steps`](Self::minimize_steps)).
+    /// [`minimize_steps`](Self::minimize_steps)); partitions checked on every available
+    /// core (see [`threads`](Self::threads)).
     pub fn new() -> Self {
         Checker::default()
     }
@@ -174,10 +200,23 @@ impl Checker {
         self
     }
 
-    /// Stops with [`Outcome::Unknown`] after `steps` search steps over all partitions.
+    /// Stops with [`Outcome::Unknown`] when the search of one partition takes more than
+    /// `steps` steps. The limit applies to each partition on its own, so that the verdict
+    /// does not depend on the number of threads.
     #[must_use]
     pub fn max_steps(mut self, steps: u64) -> Self {
         self.max_steps = Some(steps);
+        self
+    }
+
+    /// Checks independent partitions on up to `threads` threads (at least 1; default: the
+    /// available parallelism). The verdict does not depend on it: partitions are ordered
+    /// (smallest first, then by key) and the first one, in that order, without a
+    /// linearization is the one reported; a partition is abandoned only once an earlier
+    /// one has failed.
+    #[must_use]
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
         self
     }
 
@@ -198,16 +237,32 @@ impl Checker {
         self
     }
 
+    /// With `true`, minimisation has no step budget at all (only the
+    /// [`timeout`](Self::timeout)), so the witness is 1-minimal ([`Violation::minimized`])
+    /// unless the deadline passes first: no single operation can be left out of it.
+    /// This may take as many re-checks as the failing partition has operations, each an
+    /// exhaustive search.
+    #[must_use]
+    pub fn one_minimal(mut self, on: bool) -> Self {
+        self.one_minimal = on;
+        self
+    }
+
     /// Checks `history` against `model`.
     ///
     /// Every operation is validated and parsed by the model first, so a malformed history
-    /// is an error even if the search would have stopped early. Partitions are checked
-    /// smallest first (then in key order); the first illegal one is reported. If a
-    /// partition exhausts the budget the answer is [`Outcome::Unknown`] (the budget is
-    /// shared, so the partitions not yet checked are not checked).
+    /// is an error even if the search would have stopped early. The first partition in
+    /// order (smallest first, then key order) that is illegal or exhausts its budget
+    /// decides the answer; see [`threads`](Self::threads).
     pub fn check<M: Model>(&self, model: &M, history: &History) -> Result<Outcome, LinError> {
+        self.check_report(model, history).map(|r| r.outcome)
+    }
+
+    /// [`check`](Self::check), with the counts and times of a [`Report`].
+    pub fn check_report<M: Model>(&self, model: &M, history: &History) -> Result<Report, LinError> {
+        let start = Instant::now();
         // A timeout too large to add to now is no timeout.
-        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let prepared = prepare(model, history)?;
 
         let mut parts: BTreeMap<Option<&str>, Vec<&Prepared<M>>> = BTreeMap::new();
@@ -225,48 +280,151 @@ impl Checker {
         let mut parts: Vec<(Option<&str>, Vec<&Prepared<M>>)> = parts.into_iter().collect();
         parts.sort_by_key(|(key, ops)| (ops.len(), *key));
 
-        let mut budget = Budget::new(deadline, self.max_steps);
-        for (key, ops) in parts {
-            let before = budget.steps;
-            match search(model, &ops, None, &mut budget) {
+        let threads = match parts.len() {
+            // No parallelism to have: skip asking the system for its core count.
+            0 | 1 => 1,
+            n => self.threads.unwrap_or_else(cores).min(n),
+        };
+        let results = run_partitions(model, &parts, threads, deadline, self.max_steps);
+        let steps = results.iter().flatten().map(|r| r.1).sum();
+        let mut report = Report {
+            outcome: Outcome::Ok,
+            partitions: parts.len(),
+            threads,
+            steps,
+            elapsed: Duration::ZERO,
+        };
+
+        for ((key, ops), result) in parts.iter().zip(results) {
+            // Every partition before the first failing one ran to the end.
+            let Some((result, cost)) = result else {
+                break;
+            };
+            match result {
                 SearchResult::Linearizable => {}
                 SearchResult::Exhausted(reason) => {
-                    return Ok(Outcome::Unknown(Unknown {
+                    report.outcome = Outcome::Unknown(Unknown {
                         key: key.map(str::to_owned),
                         reason,
-                        steps: budget.steps,
-                    }))
+                        steps: cost,
+                    });
+                    break;
                 }
                 SearchResult::Illegal => {
-                    let (keep, minimized) = if self.minimize {
-                        let cost = budget.steps - before;
-                        let total = self
-                            .minimize_steps
-                            .unwrap_or(cost.saturating_mul(32).saturating_add(1_000_000));
-                        let per_check = cost.saturating_mul(4).saturating_add(100_000);
-                        let mut budget = Budget::new(deadline, Some(total));
-                        minimize(model, &ops, &mut budget, per_check)
-                    } else {
-                        (vec![true; ops.len()], false)
-                    };
-                    let original = |p: &&Prepared<M>| history.ops()[p.index].clone();
-                    let violation = Violation {
-                        key: key.map(str::to_owned),
-                        partition: ops.iter().map(original).collect(),
-                        minimal: ops
-                            .iter()
-                            .zip(&keep)
-                            .filter(|(_, &k)| k)
-                            .map(|(p, _)| original(p))
-                            .collect(),
-                        minimized,
-                    };
-                    return Ok(Outcome::Illegal(Box::new(violation)));
+                    let violation = self.violation(model, history, *key, ops, cost, deadline);
+                    report.outcome = Outcome::Illegal(Box::new(violation));
+                    break;
                 }
             }
         }
-        Ok(Outcome::Ok)
+        report.elapsed = start.elapsed();
+        Ok(report)
     }
+
+    /// The violation of illegal partition `ops` (whose check took `cost` steps), minimised
+    /// as configured.
+    fn violation<M: Model>(
+        &self,
+        model: &M,
+        history: &History,
+        key: Option<&str>,
+        ops: &[&Prepared<M>],
+        cost: u64,
+        deadline: Option<Instant>,
+    ) -> Violation {
+        let (keep, minimized) = if self.minimize {
+            let (total, per_check) = if self.one_minimal {
+                (u64::MAX, u64::MAX)
+            } else {
+                (
+                    self.minimize_steps
+                        .unwrap_or(cost.saturating_mul(32).saturating_add(1_000_000)),
+                    cost.saturating_mul(4).saturating_add(100_000),
+                )
+            };
+            let mut budget = Budget::new(deadline, Some(total));
+            minimize(model, ops, &mut budget, per_check)
+        } else {
+            (vec![true; ops.len()], false)
+        };
+        let original = |p: &&Prepared<M>| history.ops()[p.index].clone();
+        Violation {
+            key: key.map(str::to_owned),
+            partition: ops.iter().map(original).collect(),
+            minimal: ops
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k)
+                .map(|(p, _)| original(p))
+                .collect(),
+            minimized,
+        }
+    }
+}
+
+/// The available parallelism, asked once: `available_parallelism` reads cgroup files,
+/// which would cost more than checking a small history.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A partition's search result and its steps; `None` if it was not searched to the end
+/// because an earlier partition failed.
+type PartResult = Option<(SearchResult, u64)>;
+
+/// Searches every partition on `threads` threads (inline for one). Partition `i` is
+/// abandoned only once a partition before it has failed, so every partition before the
+/// first failing one has a result.
+fn run_partitions<M: Model>(
+    model: &M,
+    parts: &[(Option<&str>, Vec<&Prepared<M>>)],
+    threads: usize,
+    deadline: Option<Instant>,
+    max_steps: Option<u64>,
+) -> Vec<PartResult> {
+    let first_bad = Arc::new(AtomicUsize::new(usize::MAX));
+    let run_one = |i: usize| -> PartResult {
+        if first_bad.load(Ordering::Relaxed) < i {
+            return None;
+        }
+        let mut budget = Budget::new(deadline, max_steps).cancelled_by(first_bad.clone(), i);
+        let result = search(model, &parts[i].1, None, &mut budget);
+        if budget.cancelled {
+            return None;
+        }
+        if result != SearchResult::Linearizable {
+            first_bad.fetch_min(i, Ordering::Relaxed);
+        }
+        Some((result, budget.steps))
+    };
+    if threads <= 1 {
+        return (0..parts.len()).map(run_one).collect();
+    }
+    // Largest partitions first (the end of the order), for a balanced finish.
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<PartResult>> = (0..parts.len()).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let taken = next.fetch_add(1, Ordering::Relaxed);
+                if taken >= parts.len() {
+                    break;
+                }
+                let i = parts.len() - 1 - taken;
+                let result = run_one(i);
+                // A poisoned slot means another worker panicked (a model's bug); the
+                // scope re-raises that panic.
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = result;
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or(None))
+        .collect()
 }
 
 /// Checks `history` against `model` with the default [`Checker`] (no time limit).
@@ -275,13 +433,26 @@ pub fn check<M: Model>(model: &M, history: &History) -> Result<Outcome, LinError
 }
 
 /// Validates every operation and parses it with the model.
-fn prepare<M: Model>(model: &M, history: &History) -> Result<Vec<Prepared<M>>, LinError> {
-    history
+pub(super) fn prepare<M: Model>(
+    model: &M,
+    history: &History,
+) -> Result<Vec<Prepared<M>>, LinError> {
+    let mut prepared: Vec<Prepared<M>> = history
         .ops()
         .iter()
         .enumerate()
         .map(|(index, op)| prepare_one(model, index, op))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // Operations with the same call (name, key, input) share a class: the search treats
+    // indeterminate ones of a class as interchangeable (see the `search` module docs).
+    let mut classes: HashMap<(&str, Option<&str>, String), u32> = HashMap::new();
+    for (p, op) in prepared.iter_mut().zip(history.ops()) {
+        let next = classes.len() as u32;
+        p.class = *classes
+            .entry((op.op.as_str(), op.key.as_deref(), op.input.to_string()))
+            .or_insert(next);
+    }
+    Ok(prepared)
 }
 
 fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prepared<M>, LinError> {
@@ -294,7 +465,10 @@ fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prep
     let parsed = model
         .parse_call(&op.op, op.key.as_deref(), &op.input)
         .map_err(wrap)?;
-    let output = match op.ret {
+    // An operation of unknown outcome is searched as one that never returned: it may
+    // take effect after its return too.
+    let ret = if op.unknown { None } else { op.ret };
+    let output = match ret {
         Some(_) => Some(
             model
                 .parse_output(&parsed, op.output.as_ref().unwrap_or(&Value::Null))
@@ -304,8 +478,9 @@ fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prep
     };
     Ok(Prepared {
         index,
+        class: 0,
         call: op.call,
-        ret: op.ret,
+        ret,
         parsed,
         output,
     })
@@ -317,6 +492,65 @@ mod tests {
     use super::super::test_ops::{r, w};
     use super::super::{OpError, Register, RegisterCall};
     use super::*;
+
+    /// The verdict, and which partition is blamed, do not depend on the thread count:
+    /// keys "a" (legal), "b" and "c" (both illegal; "b" is first in order) and a large
+    /// legal key "z" that the workers take first.
+    #[test]
+    fn verdict_is_independent_of_threads() {
+        use super::super::sim::{map_history, SimConfig};
+        use super::super::Map;
+        use serde_json::json;
+        let put = |c: u32, k: &str, v: i64, t: u64| {
+            Operation::completed(c, "put", json!(v), t, t + 1, json!(null)).with_key(k)
+        };
+        let get = |c: u32, k: &str, v: i64, t: u64| {
+            Operation::completed(c, "get", json!(null), t, t + 1, json!(v)).with_key(k)
+        };
+        let mut h: History = map_history(SimConfig {
+            clients: 4,
+            ops: 400,
+            keys: 1,
+            crashes: 5,
+            seed: 9,
+        })
+        .into_iter()
+        .map(|o| o.with_key("z"))
+        .collect();
+        h.extend([
+            put(50, "a", 1, 0),
+            get(51, "a", 1, 2),
+            put(52, "b", 1, 0),
+            get(53, "b", 2, 2), // never put
+            put(54, "c", 1, 0),
+            put(54, "c", 2, 2),
+            get(55, "c", 1, 4), // stale
+        ]);
+        let expected = Checker::new().threads(1).check(&Map, &h).unwrap();
+        assert_eq!(expected.violation().unwrap().key.as_deref(), Some("b"));
+        for threads in [2, 3, 8] {
+            let report = Checker::new()
+                .threads(threads)
+                .check_report(&Map, &h)
+                .unwrap();
+            assert_eq!(report.outcome, expected, "{threads} threads");
+            assert_eq!(report.partitions, 4);
+            assert_eq!(report.threads, threads.min(4));
+        }
+        // Without "b", "c" is the first failing key, whatever the threads.
+        let h: History = h
+            .into_iter()
+            .filter(|o| o.key.as_deref() != Some("b"))
+            .collect();
+        for threads in [1, 2, 8] {
+            let o = Checker::new().threads(threads).check(&Map, &h).unwrap();
+            assert_eq!(
+                o.violation().unwrap().key.as_deref(),
+                Some("c"),
+                "{threads}"
+            );
+        }
+    }
 
     #[test]
     fn empty_history_is_ok() {

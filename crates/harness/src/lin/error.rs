@@ -23,13 +23,24 @@ pub enum LinError {
         /// Its return time.
         ret: u64,
     },
-    /// An indeterminate operation (no return) carries an output.
-    #[error("operation {index}: an indeterminate operation (return null) has output {output}")]
+    /// An indeterminate operation (no return, or `"unknown": true`) carries an output.
+    #[error("operation {index}: an operation of unknown outcome (no return, or unknown) has output {output}")]
     OutputWithoutReturn {
         /// Position of the operation in the history.
         index: usize,
         /// The output it should not have.
         output: Value,
+    },
+    /// A history in one of the imported text formats (Jepsen log, EDN) is malformed.
+    #[error("{format} history, line {line}: {error}")]
+    Syntax {
+        /// The format being read (`"Jepsen log"`, `"EDN"`).
+        format: &'static str,
+        /// 1-based line of the offending text.
+        line: usize,
+        /// What is wrong.
+        #[source]
+        error: SyntaxError,
     },
     /// The model rejected an operation (unknown name, input or output of the wrong shape).
     #[error("operation {index} (client {client}): {source}")]
@@ -109,4 +120,65 @@ impl OpError {
             found: found.clone(),
         }
     }
+}
+
+/// What is wrong in an imported history (see [`LinError::Syntax`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    /// The text ended inside a form (an open string, vector or map).
+    #[error("unexpected end of input")]
+    UnexpectedEnd,
+    /// A character that cannot start or continue the form being read.
+    #[error("unexpected character {0:?}")]
+    UnexpectedChar(char),
+    /// A token that is not a valid number, keyword or symbol.
+    #[error("bad token `{0}`")]
+    BadToken(String),
+    /// A string escape that EDN does not have.
+    #[error("bad string escape `\\{0}`")]
+    BadEscape(char),
+    /// A map with an odd number of forms.
+    #[error("map with a key and no value")]
+    OddMap,
+    /// A history entry that is not a map.
+    #[error("expected an operation map, found {0}")]
+    NotAMap(String),
+    /// A required field is missing.
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+    /// A field has the wrong type.
+    #[error("field {field} must be {expected}, found {found}")]
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// What it must be, in words.
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// A `:type` other than `:invoke`, `:ok`, `:fail`, `:info`.
+    #[error("unknown operation type `{0}` (expected :invoke, :ok, :fail or :info)")]
+    UnknownType(String),
+    /// A process invoked an operation while its previous one was still pending.
+    #[error("process {0} invokes while its previous operation is pending")]
+    DoubleInvoke(u32),
+    /// A completion (`:ok`, `:fail`, `:info`) with no pending invocation.
+    #[error("process {0} completes an operation it did not invoke")]
+    NoInvoke(u32),
+    /// A completion names another operation than its invocation.
+    #[error("process {process} invoked `{invoked}` but completes `{completed}`")]
+    Mismatch {
+        /// The process.
+        process: u32,
+        /// The invoked operation.
+        invoked: String,
+        /// The completed one.
+        completed: String,
+    },
+    /// A line that is not a Jepsen log line (`LEVEL logger - process type f value`).
+    #[error("not a Jepsen log line: {0:?}")]
+    NotALogLine(String),
+    /// The text holds no operation at all.
+    #[error("no operations found")]
+    Empty,
 }

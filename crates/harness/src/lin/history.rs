@@ -41,6 +41,12 @@ pub struct Operation {
     /// acknowledgement of a write or an empty dequeue).
     #[serde(default)]
     pub output: Option<Value>,
+    /// True if the operation returned at `ret` but its outcome is unknown (Jepsen's
+    /// `:info`, a client-side timeout): it may have taken effect at any point after its
+    /// call, *including after it returned*, or not at all, and its output is unknown.
+    /// This is not a read that returned `null`. JSON: `"unknown": true` (absent: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
 }
 
 impl Operation {
@@ -62,6 +68,7 @@ impl Operation {
             key: None,
             input,
             output: Some(output),
+            unknown: false,
         }
     }
 
@@ -76,6 +83,24 @@ impl Operation {
             key: None,
             input,
             output: None,
+            unknown: false,
+        }
+    }
+
+    /// An operation whose outcome is unknown (Jepsen's `:info`): `client` called
+    /// `op(input)` at `call` and at `ret` learnt only that it does not know whether it
+    /// took effect (a timeout, a lost connection). It may take effect at any time after
+    /// `call`, also after `ret`, or never; see [`unknown`](Operation::unknown).
+    pub fn info(client: u32, op: impl Into<String>, input: Value, call: u64, ret: u64) -> Self {
+        Operation {
+            client,
+            call,
+            ret: Some(ret),
+            op: op.into(),
+            key: None,
+            input,
+            output: None,
+            unknown: true,
         }
     }
 
@@ -86,16 +111,21 @@ impl Operation {
         self
     }
 
-    /// True if the operation never returned.
+    /// True if the operation's outcome is unknown: it never returned, or it returned
+    /// without an outcome ([`unknown`](Operation::unknown)). The checker treats both the
+    /// same way: the operation may take effect at any time after its call, or never.
     pub fn is_indeterminate(&self) -> bool {
-        self.ret.is_none()
+        self.ret.is_none() || self.unknown
     }
 
     /// The output of a completed operation (`Value::Null` when none was recorded), `None`
     /// for an indeterminate one.
     pub fn output_value(&self) -> Option<&Value> {
         const NULL: Value = Value::Null;
-        self.ret.map(|_| self.output.as_ref().unwrap_or(&NULL))
+        if self.is_indeterminate() {
+            return None;
+        }
+        Some(self.output.as_ref().unwrap_or(&NULL))
     }
 
     /// Checks what serde cannot: the return is not before the call, and an indeterminate
@@ -111,6 +141,12 @@ impl Operation {
                 index,
                 output: output.clone(),
             }),
+            (Some(_), Some(output)) if self.unknown && !output.is_null() => {
+                Err(LinError::OutputWithoutReturn {
+                    index,
+                    output: output.clone(),
+                })
+            }
             _ => Ok(()),
         }
     }
@@ -122,28 +158,62 @@ impl Operation {
 /// The key (if any) comes first among the arguments, then the input (an array input
 /// spreads into several arguments). An indeterminate operation's result is `?`. A `null`
 /// output reads `ok` for an operation that has an input (a write-like call) and `nil` for
-/// one that has none (a read of nothing, an empty dequeue).
+/// one that has none (a read of nothing, an empty dequeue). [`Operation::describe`] does
+/// the same with long values elided.
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(usize::MAX))
+    }
+}
+
+impl Operation {
+    /// The operation as its [`Display`](fmt::Display) form, with every value (argument or
+    /// output) longer than `max_value` characters cut to its first `max_value - 1`
+    /// characters and `…`.
+    ///
+    /// ```
+    /// use procshare_harness::lin::Operation;
+    /// use serde_json::json;
+    ///
+    /// let op = Operation::completed(3, "get", json!(null), 0, 1, json!("abcdefghij")).with_key("k");
+    /// assert_eq!(op.describe(6), r#"get(k) → "abcd…"#);
+    /// ```
+    pub fn describe(&self, max_value: usize) -> String {
+        let elide = |text: String| -> String {
+            if text.chars().count() <= max_value {
+                text
+            } else {
+                let keep = max_value.saturating_sub(1);
+                let mut cut: String = text.chars().take(keep).collect();
+                cut.push('…');
+                cut
+            }
+        };
         let mut args: Vec<String> = Vec::new();
         if let Some(key) = &self.key {
-            args.push(key.clone());
+            args.push(elide(key.clone()));
         }
         match &self.input {
             Value::Null => {}
-            Value::Array(items) => args.extend(items.iter().map(Value::to_string)),
-            other => args.push(other.to_string()),
+            Value::Array(items) => args.extend(items.iter().map(|v| elide(v.to_string()))),
+            other => args.push(elide(other.to_string())),
         }
-        f.write_str(&self.op)?;
+        let mut out = self.op.clone();
         if !args.is_empty() {
-            write!(f, "({})", args.join(", "))?;
+            out.push('(');
+            out.push_str(&args.join(", "));
+            out.push(')');
         }
         match self.output_value() {
-            None => f.write_str(" → ?"),
-            Some(Value::Null) if self.input.is_null() => f.write_str(" → nil"),
-            Some(Value::Null) => f.write_str(" → ok"),
-            Some(v) => write!(f, " → {v}"),
+            None => out.push_str(" → ?"),
+            Some(Value::Null) if self.input.is_null() => out.push_str(" → nil"),
+            Some(Value::Null) => out.push_str(" → ok"),
+            Some(v) => {
+                out.push_str(" → ");
+                out.push_str(&elide(v.to_string()));
+            }
         }
+        out
     }
 }
 
@@ -196,10 +266,10 @@ impl History {
         let mut history: History = serde_json::from_str(text)?;
         history.validate()?;
         for op in &mut history.ops {
-            if op.ret.is_some() && op.output.is_none() {
+            if !op.is_indeterminate() && op.output.is_none() {
                 op.output = Some(Value::Null);
             }
-            if op.ret.is_none() {
+            if op.is_indeterminate() {
                 op.output = None;
             }
         }

@@ -15,6 +15,12 @@
 //!
 //! Malformed input is a typed [`LinError`], never a panic.
 //!
+//! Besides its own [JSON format](#json-format), the checker reads Jepsen's etcd logs and
+//! Jepsen/knossos EDN histories (which include porcupine's kv logs): see [`Format`],
+//! [`History::from_jepsen_log`], [`History::from_edn`]. A violation can be drawn as a
+//! self-contained HTML page ([`render_html`]), and `cargo xtask lin check FILE` ([`cli`])
+//! runs all of it from the command line. `docs/checker.md` is the user's guide.
+//!
 //! ```
 //! use procshare_harness::lin::{check, History, Operation, Register};
 //! use serde_json::json;
@@ -42,6 +48,12 @@
 //! `:info` operation as knossos treats it. Other operations of the same client need not
 //! be ordered after it (a killed process is usually replaced by a new client id anyway).
 //!
+//! An operation that *returned* without an outcome ([`Operation::info`], JSON
+//! `"unknown": true`: a client-side timeout reported at `ret`) is checked the same way:
+//! it may take effect at any time after its call, including after its return, or never.
+//! Its return time is kept for display only. This is not a read that returned `null`
+//! (`"output": null`), which claims the value was `null`.
+//!
 //! # Models
 //!
 //! | model         | operations                                    | state             |
@@ -50,10 +62,11 @@
 //! | [`Counter`]   | `add(n)`, `get`, `fetch_add(n)` → old value   | `i64`             |
 //! | [`FifoQueue`] | `enqueue(v)`, `dequeue` → front or `null`     | `VecDeque<Value>` |
 //! | [`Map`]       | `put(v)`, `get` → value or `null`, `remove`   | one key's value   |
+//! | [`KeyValue`]  | `get` → string (`""` if absent), `put(s)`, `append(s)` | one key's string |
 //!
 //! Each model's type documents its inputs and outputs exactly. A new model implements
 //! [`Model`]: a state type, `init`, parsing of calls and outputs, and `step` /
-//! `step_unknown`.
+//! `step_unknown`; the trait's docs add a grow-only set as a worked example.
 //!
 //! # Partitioning (P-compositionality)
 //!
@@ -63,6 +76,11 @@
 //! state. A [`Map`] history thus becomes one small history per key. Operations without a
 //! key form one more partition. A model whose operations span keys opts out with
 //! [`Model::partitioned`].
+//!
+//! Partitions are checked in parallel ([`Checker::threads`], default: every core, with
+//! `std::thread::scope`). The verdict does not depend on the thread count: partitions are
+//! ordered (smallest first, then by key), the first failing one in that order is
+//! reported, and a partition's search is abandoned only once an earlier one has failed.
 //!
 //! # Algorithm
 //!
@@ -90,7 +108,8 @@
 //! not be sound: deleting the write a read observed turns a stale read into "read of a
 //! value nobody wrote". Weakening is monotone, so one pass gives a 1-minimal witness (no
 //! single operation can be left out), unless the minimisation budget
-//! ([`Checker::minimize_steps`]) runs out first.
+//! ([`Checker::minimize_steps`]) runs out first; [`Checker::one_minimal`] lifts the
+//! budget (only the timeout remains), so the witness is 1-minimal.
 //!
 //! # JSON format
 //!
@@ -112,7 +131,8 @@
 //! | `op`     | string                  | the operation, interpreted by the model; required    |
 //! | `key`    | string, optional        | the object/key; absent or `null`: the unkeyed object |
 //! | `input`  | any JSON, optional      | the argument (`null` / absent: none; an array for several) |
-//! | `output` | any JSON, optional      | the result (`null` / absent: none); must be `null` or absent when `return` is `null` |
+//! | `output` | any JSON, optional      | the result (`null` / absent: none); must be `null` or absent when `return` is `null` or `unknown` is true |
+//! | `unknown`| boolean, optional       | `true`: returned, outcome unknown ([`Operation::info`]); absent: false |
 //!
 //! Times come from any logical clock shared by all clients (e.g. a global event counter);
 //! only their order matters. Unknown fields are rejected (a misspelt `"ret"` would
@@ -141,14 +161,25 @@
 //!
 //! Each model's file has hand-written legal and illegal histories, including
 //! indeterminate operations; [`sim`] generates histories of correct objects, which must
-//! all pass, and the checker must catch a corrupted read in them. `benches/lin.rs`
-//! measures a 10 000-operation map history and a 100-operation register history with 20
-//! indeterminate operations.
+//! all pass, and the checker must catch a corrupted read in them. The readers have
+//! tests of every event kind and of malformed input; `tests/lin_formats.rs` checks the
+//! sample files of `tests/lin-data/` and one hand-written history per imported feature
+//! (`:fail`, `:info`, `append`, empty-string reads); `tests/lin_html.rs` opens the HTML
+//! page in headless Chromium. `benches/lin.rs` measures a 10 000-operation map history
+//! and a 100-operation register history with 20 indeterminate operations;
+//! `benches/lin_porcupine.rs` histories shaped like porcupine's test data, with one and
+//! with all threads.
 
 mod check;
+pub mod cli;
 mod counter;
+pub mod edn;
 mod error;
+mod formats;
 mod history;
+mod html;
+pub mod jepsen_log;
+mod kv;
 mod map;
 mod minimize;
 mod model;
@@ -158,15 +189,18 @@ mod render;
 mod search;
 pub mod sim;
 
-pub use check::{check, Checker, Outcome, Unknown, Violation};
+pub use check::{check, Checker, Outcome, Report, Unknown, Violation};
 pub use counter::{Counter, CounterCall};
-pub use error::{LinError, OpError};
+pub use error::{LinError, OpError, SyntaxError};
+pub use formats::{Format, UnknownFormat};
 pub use history::{History, Operation};
+pub use html::{explain, render_html, Explanation};
+pub use kv::{KeyValue, KvCall};
 pub use map::{Map, MapCall};
 pub use model::Model;
 pub use queue::{FifoQueue, QueueCall};
 pub use register::{Register, RegisterCall};
-pub use render::render_table;
+pub use render::{render_table, render_table_elided};
 pub use search::Exhausted;
 
 #[cfg(test)]

@@ -31,14 +31,102 @@ use std::hash::Hash;
 /// state afterwards?"; `step_unknown` answers the same for a call whose output is unknown
 /// (an indeterminate operation, or one the minimiser weakened), listing every state it may
 /// leave. Both must be deterministic functions of their arguments.
-pub trait Model {
+///
+/// # Adding a model
+///
+/// A grow-only set with `add(v)` and `read → [values]`; a read returns the members in
+/// any order. Partitioned by key like the built-in models, so one model value describes
+/// one set:
+///
+/// ```
+/// use procshare_harness::lin::{check, History, Model, OpError, Operation};
+/// use serde_json::{json, Value};
+/// use std::collections::BTreeSet;
+///
+/// struct GSet;
+///
+/// #[derive(Debug)]
+/// enum Call {
+///     Add(i64),
+///     Read,
+/// }
+///
+/// impl Model for GSet {
+///     type State = BTreeSet<i64>; // canonical: equal sets are equal states
+///     type Call = Call;
+///     type Output = Option<BTreeSet<i64>>; // what `read` returned
+///
+///     fn name(&self) -> &'static str {
+///         "GSet"
+///     }
+///     fn init(&self) -> BTreeSet<i64> {
+///         BTreeSet::new()
+///     }
+///     fn parse_call(&self, op: &str, _key: Option<&str>, input: &Value) -> Result<Call, OpError> {
+///         match op {
+///             "add" => input
+///                 .as_i64()
+///                 .map(Call::Add)
+///                 .ok_or_else(|| OpError::bad_input(op, "an integer", input)),
+///             "read" => Ok(Call::Read),
+///             _ => Err(OpError::unknown(self.name(), op)),
+///         }
+///     }
+///     fn parse_output(&self, call: &Call, output: &Value) -> Result<Self::Output, OpError> {
+///         match call {
+///             Call::Add(_) => Ok(None),
+///             Call::Read => output
+///                 .as_array()
+///                 .and_then(|items| items.iter().map(Value::as_i64).collect())
+///                 .map(Some)
+///                 .ok_or_else(|| OpError::bad_output("read", "an array of integers", output)),
+///         }
+///     }
+///     fn step(&self, state: &BTreeSet<i64>, call: &Call, output: &Self::Output) -> Option<BTreeSet<i64>> {
+///         match call {
+///             Call::Add(v) => {
+///                 let mut next = state.clone();
+///                 next.insert(*v);
+///                 Some(next)
+///             }
+///             Call::Read => (output.as_ref() == Some(state)).then(|| state.clone()),
+///         }
+///     }
+///     fn step_unknown(&self, state: &BTreeSet<i64>, call: &Call) -> Vec<BTreeSet<i64>> {
+///         match call {
+///             Call::Add(v) => {
+///                 let mut next = state.clone();
+///                 next.insert(*v);
+///                 vec![next]
+///             }
+///             Call::Read => vec![state.clone()],
+///         }
+///     }
+/// }
+///
+/// // add(1) returns; then a read misses it.
+/// let history = History::from(vec![
+///     Operation::completed(0, "add", json!(1), 0, 1, json!(null)),
+///     Operation::completed(1, "read", json!(null), 2, 3, json!([])),
+/// ]);
+/// assert!(check(&GSet, &history).unwrap().is_illegal());
+/// // A timed-out add (unknown outcome) may land after a read that misses it.
+/// let history = History::from(vec![
+///     Operation::info(0, "add", json!(1), 0, 1),
+///     Operation::completed(1, "read", json!(null), 2, 3, json!([])),
+///     Operation::completed(1, "read", json!(null), 4, 5, json!([1])),
+/// ]);
+/// assert!(check(&GSet, &history).unwrap().is_ok());
+/// ```
+pub trait Model: Sync {
     /// The object's state. Hashed and compared by Lowe's memoisation cache, so keep it
     /// small and canonical (two states that behave the same should be equal).
     type State: Clone + Eq + Hash + Debug;
-    /// A parsed call (operation name, key and input).
-    type Call: Debug;
+    /// A parsed call (operation name, key and input). `Sync`: partitions are checked on
+    /// several threads.
+    type Call: Debug + Sync;
     /// A parsed output.
-    type Output: Debug;
+    type Output: Debug + Sync;
 
     /// The model's name, for error messages.
     fn name(&self) -> &'static str;

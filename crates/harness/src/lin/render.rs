@@ -18,6 +18,13 @@ use std::collections::BTreeSet;
 /// 2..3 |               | read → 0
 /// ```
 pub fn render_table(history: &History) -> String {
+    render_table_elided(history, usize::MAX)
+}
+
+/// [`render_table`] with every value longer than `max_value` characters elided (see
+/// [`Operation::describe`]), for terminals. An operation that returned with an unknown
+/// outcome shows its times as `call..return?`.
+pub fn render_table_elided(history: &History, max_value: usize) -> String {
     let clients: Vec<u32> = history
         .ops()
         .iter()
@@ -34,11 +41,12 @@ pub fn render_table(history: &History) -> String {
     for op in ops {
         let mut row = vec![String::new(); clients.len() + 1];
         row[0] = match op.ret {
+            Some(ret) if op.unknown => format!("{}..{}?", op.call, ret),
             Some(ret) => format!("{}..{}", op.call, ret),
             None => format!("{}..?", op.call),
         };
         if let Ok(column) = clients.binary_search(&op.client) {
-            row[column + 1] = op.to_string();
+            row[column + 1] = op.describe(max_value);
         }
         table.row(row);
     }

@@ -51,6 +51,15 @@
 //!   search would try every subset of a set of pending writes.
 //! * A successor equal to the current state is skipped (applying the operation changes
 //!   nothing but its own availability).
+//! * **Symmetry.** Two indeterminate operations with the same call (name, key and input:
+//!   the same *class*) that may both come next are interchangeable from then on: neither
+//!   has a return to respect, and both may take effect at any later point. A
+//!   linearization applying the second while the first is unapplied becomes one applying
+//!   the first by swapping their roles. So a node tries only the first of each class.
+//!   Configurations reached this way still cover the skipped ones for the subsumption
+//!   argument (applying the class's first member instead of another gives a subset of
+//!   the other's indeterminate set, with the same state). Jepsen histories with many
+//!   timed-out writes of a few values gain the most.
 //!
 //! Without indeterminate operations the `I` sets are empty and the cache is exactly
 //! Lowe's. The module's tests compare the search with a brute-force enumeration of
@@ -65,6 +74,8 @@
 use super::model::Model;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// An operation ready for the search: times and model-parsed call/output.
@@ -72,6 +83,9 @@ use std::time::Instant;
 pub(super) struct Prepared<M: Model> {
     /// Position in the history being checked.
     pub(super) index: usize,
+    /// Operations of one class have the same call (name, key, input); indeterminate
+    /// ones of a class are interchangeable once called.
+    pub(super) class: u32,
     pub(super) call: u64,
     /// `None`: indeterminate.
     pub(super) ret: Option<u64>,
@@ -104,6 +118,13 @@ pub(super) struct Budget {
     max_steps: u64,
     /// Steps used so far.
     pub(super) steps: u64,
+    /// Parallel checking: `(first, me)` stops this search (read every 1024 steps, like
+    /// the deadline) once `first` holds a partition index below `me`, i.e. once an
+    /// earlier partition has no linearization (or ran out of budget), which makes this
+    /// partition's verdict irrelevant.
+    cancel: Option<(Arc<AtomicUsize>, usize)>,
+    /// Set when `cancel` stopped the search (which then answers `Exhausted(Steps)`).
+    pub(super) cancelled: bool,
 }
 
 impl Budget {
@@ -112,7 +133,15 @@ impl Budget {
             deadline,
             max_steps: max_steps.unwrap_or(u64::MAX),
             steps: 0,
+            cancel: None,
+            cancelled: false,
         }
+    }
+
+    /// The same budget, cancelled once `first` drops below `me` (see the field).
+    pub(super) fn cancelled_by(mut self, first: Arc<AtomicUsize>, me: usize) -> Self {
+        self.cancel = Some((first, me));
+        self
     }
 
     /// A budget for one sub-search: the same deadline and at most `cap` of the steps
@@ -122,6 +151,8 @@ impl Budget {
             deadline: self.deadline,
             max_steps: cap.min(self.max_steps - self.steps),
             steps: 0,
+            cancel: self.cancel.clone(),
+            cancelled: false,
         }
     }
 
@@ -142,27 +173,60 @@ impl Budget {
                     return Err(Exhausted::Timeout);
                 }
             }
+            if let Some((first, me)) = &self.cancel {
+                if first.load(Ordering::Relaxed) < *me {
+                    self.cancelled = true;
+                    return Err(Exhausted::Steps);
+                }
+            }
         }
         Ok(())
     }
 }
 
-/// A fixed-size bitset.
+/// A fixed-size bitset; up to 256 bits inline, so that the cache's keys of the usual
+/// partition sizes cost no allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Bits(Box<[u64]>);
+enum Bits {
+    Small([u64; 4]),
+    Large(Box<[u64]>),
+}
 
 impl Bits {
     fn new(n: usize) -> Self {
-        Bits(vec![0; n.div_ceil(64)].into_boxed_slice())
+        let words = n.div_ceil(64);
+        if words <= 4 {
+            Bits::Small([0; 4])
+        } else {
+            Bits::Large(vec![0; words].into_boxed_slice())
+        }
+    }
+    fn words(&self) -> &[u64] {
+        match self {
+            Bits::Small(w) => w,
+            Bits::Large(w) => w,
+        }
+    }
+    fn words_mut(&mut self) -> &mut [u64] {
+        match self {
+            Bits::Small(w) => w,
+            Bits::Large(w) => w,
+        }
     }
     fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.words_mut()[i / 64] |= 1 << (i % 64);
     }
     fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+        self.words_mut()[i / 64] &= !(1 << (i % 64));
+    }
+    fn is_empty(&self) -> bool {
+        self.words().iter().all(|&w| w == 0)
     }
     fn is_subset_of(&self, other: &Bits) -> bool {
-        self.0.iter().zip(other.0.iter()).all(|(a, b)| a & !b == 0)
+        self.words()
+            .iter()
+            .zip(other.words().iter())
+            .all(|(a, b)| a & !b == 0)
     }
 }
 
@@ -197,9 +261,18 @@ impl Hasher for FxHasher {
 
 type FxBuild = BuildHasherDefault<FxHasher>;
 
+/// The indeterminate sets recorded for one `(completed, state)`: the minimal ones.
+enum Recorded {
+    /// The empty set: covers every configuration with this `(completed, state)`. The
+    /// usual case (no indeterminate operation applied), stored without an allocation.
+    Empty,
+    /// Non-empty minimal sets.
+    Sets(Vec<Bits>),
+}
+
 /// Lowe's cache with subsumption on the indeterminate part (see the module docs).
 struct Cache<S> {
-    map: HashMap<(Bits, S), Vec<Bits>, FxBuild>,
+    map: HashMap<(Bits, S), Recorded, FxBuild>,
 }
 
 impl<S: Clone + Eq + Hash> Cache<S> {
@@ -212,17 +285,33 @@ impl<S: Clone + Eq + Hash> Cache<S> {
     /// Records configuration `(completed, indet, state)`; false if it is covered by one
     /// recorded before (same `completed` and `state`, a subset of `indet`).
     fn insert(&mut self, completed: &Bits, indet: &Bits, state: &S) -> bool {
+        use std::collections::hash_map::Entry;
         // The key is cloned to probe; the clone is a few words and a small state.
-        let seen = self
-            .map
-            .entry((completed.clone(), state.clone()))
-            .or_default();
-        if seen.iter().any(|old| old.is_subset_of(indet)) {
-            return false;
+        match self.map.entry((completed.clone(), state.clone())) {
+            Entry::Vacant(v) => {
+                v.insert(if indet.is_empty() {
+                    Recorded::Empty
+                } else {
+                    Recorded::Sets(vec![indet.clone()])
+                });
+                true
+            }
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Recorded::Empty => false,
+                Recorded::Sets(seen) => {
+                    if seen.iter().any(|old| old.is_subset_of(indet)) {
+                        return false;
+                    }
+                    if indet.is_empty() {
+                        *o.get_mut() = Recorded::Empty;
+                    } else {
+                        seen.retain(|old| !indet.is_subset_of(old));
+                        seen.push(indet.clone());
+                    }
+                    true
+                }
+            },
         }
-        seen.retain(|old| !indet.is_subset_of(old));
-        seen.push(indet.clone());
-        true
     }
 }
 
@@ -385,10 +474,23 @@ impl<M: Model> Search<'_, M> {
         fresh.then_some(next)
     }
 
+    /// The not yet linearized completed operation that returns first.
+    fn first_returning(&self) -> Option<usize> {
+        let mut node = self.entries.next[HEAD];
+        while node != NIL {
+            if !is_call(node) {
+                return Some(op_of(node));
+            }
+            node = self.entries.next[node];
+        }
+        None
+    }
+
     /// Every indeterminate operation that may come next, with each state it may leave;
     /// all recorded in the cache at once (see the module docs).
     fn indeterminate_children(&mut self) -> Vec<(usize, M::State)> {
         let mut children = Vec::new();
+        let mut classes: Vec<u32> = Vec::new();
         let mut node = self.entries.next[HEAD];
         while node != NIL && is_call(node) {
             let op = op_of(node);
@@ -396,6 +498,13 @@ impl<M: Model> Search<'_, M> {
             if !self.indet[op] {
                 continue;
             }
+            // Symmetry: of the callable indeterminate operations with the same call,
+            // only the first is tried (see the module docs).
+            let class = self.ops[op].class;
+            if classes.contains(&class) {
+                continue;
+            }
+            classes.push(class);
             let bit = self.slot[op];
             self.done_indet.set(bit);
             for next in self.model.step_unknown(&self.state, &self.ops[op].parsed) {
@@ -413,6 +522,19 @@ impl<M: Model> Search<'_, M> {
     }
 }
 
+/// The deepest point a search reached: the longest sequence of operations it could
+/// linearize (most completed operations), and the completed operation that then had to
+/// come next and could not (the earliest-returning one left), if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Deepest {
+    /// Positions in `ops`, in linearization order (indeterminate ones included).
+    pub(super) order: Vec<usize>,
+    /// Completed operations among `order`.
+    pub(super) completed: usize,
+    /// The operation the search could not place after `order`.
+    pub(super) blocked: Option<usize>,
+}
+
 /// Is `ops` linearizable? `weaken[i]` (if given) treats operation `i` as indeterminate
 /// even if it completed (used by the minimiser).
 pub(super) fn search<M: Model>(
@@ -420,6 +542,17 @@ pub(super) fn search<M: Model>(
     ops: &[&Prepared<M>],
     weaken: Option<&[bool]>,
     budget: &mut Budget,
+) -> SearchResult {
+    search_recording(model, ops, weaken, budget, None)
+}
+
+/// [`search`], also recording the [`Deepest`] point reached in `deepest` if given.
+pub(super) fn search_recording<M: Model>(
+    model: &M,
+    ops: &[&Prepared<M>],
+    weaken: Option<&[bool]>,
+    budget: &mut Budget,
+    mut deepest: Option<&mut Deepest>,
 ) -> SearchResult {
     let n = ops.len();
     let indet: Vec<bool> = (0..n)
@@ -456,6 +589,13 @@ pub(super) fn search<M: Model>(
         applied: None,
         moves: Moves::Completed(s.entries.next[HEAD]),
     }];
+    if let Some(d) = deepest.as_deref_mut() {
+        *d = Deepest {
+            order: Vec::new(),
+            completed: 0,
+            blocked: s.first_returning(),
+        };
+    }
 
     loop {
         if s.remaining == 0 {
@@ -500,6 +640,17 @@ pub(super) fn search<M: Model>(
         if let Some((op, next)) = child {
             let node = s.apply(op, next);
             path.push(node);
+            if let Some(d) = deepest.as_deref_mut() {
+                let done = n_completed - s.remaining;
+                if done > d.completed || d.order.is_empty() {
+                    d.completed = done;
+                    d.order = path
+                        .iter()
+                        .filter_map(|n| n.applied.as_ref().map(|a| a.0))
+                        .collect();
+                    d.blocked = s.first_returning();
+                }
+            }
         }
     }
 }

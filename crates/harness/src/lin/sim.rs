@@ -205,6 +205,80 @@ pub fn register_history(cfg: SimConfig) -> History {
     )
 }
 
+/// A history shaped like Jepsen's etcd register tests (porcupine's `test_data/jepsen`):
+/// one unkeyed [`Register`](super::Register) starting at 0, a third each of `read`,
+/// `write(v)` and `cas([old, new])` with `v`, `old`, `new` drawn from `0..values` (a small
+/// domain, so cas succeeds often and states repeat), and `cfg.crashes` operations that
+/// never return (Jepsen's timed-out `:info` operations, pending to the end of the history;
+/// each crashed client is replaced by a new one, as Jepsen replaces a process).
+pub fn cas_register_history(cfg: SimConfig, values: u64) -> History {
+    let values = values.max(1);
+    let mut current = json!(0);
+    simulate(
+        SimConfig { keys: 0, ..cfg },
+        |rng| match rng.below(3) {
+            0 => ("read", None, Value::Null),
+            1 => ("write", None, json!(rng.below(values))),
+            _ => ("cas", None, json!([rng.below(values), rng.below(values)])),
+        },
+        |op, _, input| match op {
+            "read" => current.clone(),
+            "write" => {
+                current = input.clone();
+                Value::Null
+            }
+            _ => {
+                let ok = current == input[0];
+                if ok {
+                    current = input[1].clone();
+                }
+                json!(ok)
+            }
+        },
+    )
+}
+
+/// A history of a correct [`KeyValue`](super::KeyValue) store shaped like porcupine's
+/// `test_data/kv` logs: 50% `get`, 10% `put`, 40% `append` of fresh strings
+/// (`"x N y"`), over keys `"0"`, `"1"`, ... (`cfg.keys` of them, at least one). Values
+/// grow long, as appends accumulate.
+pub fn kv_history(cfg: SimConfig) -> History {
+    let keys = cfg.keys.max(1) as u64;
+    let mut fresh = 0u64;
+    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    simulate(
+        cfg,
+        |rng| {
+            let key = Some(rng.below(keys).to_string());
+            match rng.below(10) {
+                0..=4 => ("get", key, Value::Null),
+                5 => {
+                    fresh += 1;
+                    ("put", key, json!(format!("x {fresh} y")))
+                }
+                _ => {
+                    fresh += 1;
+                    ("append", key, json!(format!("x {fresh} y")))
+                }
+            }
+        },
+        |op, key, input| {
+            let value = store.entry(key.unwrap_or_default().to_owned()).or_default();
+            match op {
+                "get" => json!(value.clone()),
+                "put" => {
+                    *value = input.as_str().unwrap_or_default().to_owned();
+                    Value::Null
+                }
+                _ => {
+                    value.push_str(input.as_str().unwrap_or_default());
+                    Value::Null
+                }
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{check, Map, Register};
@@ -267,6 +341,46 @@ mod tests {
             )
             .unwrap();
             assert!(o.is_ok(), "register seed {seed}: {o}");
+        }
+    }
+
+    #[test]
+    fn porcupine_shaped_histories_are_linearizable() {
+        use super::super::KeyValue;
+        for seed in 0..5 {
+            let cfg = SimConfig {
+                clients: 5,
+                ops: 85,
+                keys: 0,
+                crashes: 20,
+                seed,
+            };
+            let h = cas_register_history(cfg, 5);
+            assert_eq!(h.ops().iter().filter(|o| o.is_indeterminate()).count(), 20);
+            let o = check(&Register::default(), &h).unwrap();
+            assert!(o.is_ok(), "cas register seed {seed}: {o}");
+            let cfg = SimConfig {
+                clients: 50,
+                ops: 300,
+                keys: 10,
+                crashes: 0,
+                seed,
+            };
+            let h = kv_history(cfg);
+            assert!(h.ops().iter().any(|o| o.op == "append"));
+            let o = check(&KeyValue, &h).unwrap();
+            assert!(o.is_ok(), "kv seed {seed}: {o}");
+            // Teeth: a get that misses the last append before it is caught.
+            let mut ops: Vec<Operation> = h.into_iter().collect();
+            let Some(get) = ops
+                .iter_mut()
+                .rev()
+                .find(|o| o.op == "get" && o.output.as_ref().is_some_and(|v| v != ""))
+            else {
+                continue;
+            };
+            get.output = Some(json!("x never y"));
+            assert!(check(&KeyValue, &History::from(ops)).unwrap().is_illegal());
         }
     }
 
