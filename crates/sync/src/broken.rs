@@ -71,6 +71,55 @@ mod objects {
 #[cfg(loom)]
 pub use lost_wake::LostWakeMutex;
 #[cfg(loom)]
+pub use one_fence::OneFencePeterson;
+
+#[cfg(loom)]
+mod one_fence {
+    use crate::peterson::{acquire_with, Fences};
+    use crate::{LockError, RawLock, UnfencedPeterson};
+    use std::mem::MaybeUninit;
+    use std::time::Duration;
+
+    /// `Peterson` with the textbook single `fence(SeqCst)` after both entry stores,
+    /// instead of one after each: correct on x86-TSO, but not in the Rust memory model,
+    /// which loom reports (see `tests/loom_peterson.rs`).
+    #[derive(Debug, Default)]
+    pub struct OneFencePeterson(UnfencedPeterson);
+
+    impl OneFencePeterson {
+        /// A fresh, broken lock.
+        pub fn new() -> Self {
+            OneFencePeterson(UnfencedPeterson::new())
+        }
+    }
+
+    // SAFETY: it is not safe (both sides may enter); that is the point. Only loom models
+    // instantiate it, and they expect loom to report the failure.
+    unsafe impl RawLock for OneFencePeterson {
+        const NAME: &'static str = "broken-one-fence-peterson";
+        type GuardMarker = crate::GuardSend;
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(OneFencePeterson::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            acquire_with(&self.0, Fences::One, None);
+            Ok(())
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            Ok(acquire_with(&self.0, Fences::One, Some(Duration::ZERO)))
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            Ok(acquire_with(&self.0, Fences::One, Some(timeout)))
+        }
+        unsafe fn unlock(&self) -> Result<(), LockError> {
+            self.0.leave();
+            Ok(())
+        }
+    }
+}
+#[cfg(loom)]
 pub use relaxed_spin::RelaxedSpinLock;
 
 #[cfg(loom)]

@@ -30,6 +30,7 @@ pub mod os;
 #[cfg(not(loom))]
 mod sys;
 
+mod bakery;
 mod barrier;
 mod condition;
 mod error;
@@ -39,18 +40,21 @@ pub mod hook;
 mod lock;
 mod monitor;
 mod no_lock;
+mod peterson;
 mod process_shared;
 #[cfg(not(loom))]
 mod pthread_mutex;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+mod slots;
 mod spin_lock;
 mod ticket_lock;
 
 #[doc(hidden)]
 pub mod broken;
 
+pub use bakery::{Bakery, UnfencedBakery};
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionLock};
 pub use error::{GuardError, GuardResult, LockError, SyncError, TryGuardResult};
@@ -58,6 +62,7 @@ pub use event::Event;
 pub use futex_mutex::FutexMutex;
 pub use lock::{Lock, LockGuard};
 pub use no_lock::NoLock;
+pub use peterson::{Peterson, UnfencedPeterson};
 pub use process_shared::ProcessShared;
 #[cfg(not(loom))]
 pub use pthread_mutex::PthreadMutex;
