@@ -84,5 +84,6 @@ pub use procshare_connection::{Client, Connection, Listener, Pipe};
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.
 pub mod strategy {
+    pub use procshare_sync::{Bakery, ClhLock, McsLock, Peterson};
     pub use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
 }

@@ -219,15 +219,18 @@ impl<const N: usize> UnfencedBakery<N> {
         UnfencedBakery(Core::new())
     }
 
-    /// Run the unfenced entry protocol (waiting as long as it takes).
-    pub fn enter(&self) {
-        self.0.acquire(false, Some(&Deadline::never()));
+    /// Run the unfenced entry protocol (waiting as long as it takes); the slot taken.
+    pub fn enter(&self) -> usize {
+        self.0
+            .acquire(false, Some(&Deadline::never()))
+            .expect("an untimed entry always enters")
     }
 
-    /// Leave after [`enter`](Self::enter). Leaving without having entered corrupts the
-    /// state of this instance (never memory).
-    pub fn leave(&self) {
-        self.0.release();
+    /// Leave `slot` after [`enter`](Self::enter) returned it. (Several parties may be
+    /// inside at once, so the twin cannot remember who is.) Leaving a slot one did not
+    /// enter corrupts the state of this instance (never memory).
+    pub fn leave(&self, slot: usize) {
+        self.0.withdraw(slot % N);
     }
 }
 
@@ -262,7 +265,7 @@ unsafe impl<const N: usize> RawLock for UnfencedBakery<N> {
             .is_some())
     }
     unsafe fn unlock(&self) -> Result<(), LockError> {
-        self.leave();
+        self.0.release();
         Ok(())
     }
 }

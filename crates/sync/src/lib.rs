@@ -32,12 +32,14 @@ mod sys;
 
 mod bakery;
 mod barrier;
+mod clh_lock;
 mod condition;
 mod error;
 mod event;
 mod futex_mutex;
 pub mod hook;
 mod lock;
+mod mcs_lock;
 mod monitor;
 mod no_lock;
 mod peterson;
@@ -56,11 +58,13 @@ pub mod broken;
 
 pub use bakery::{Bakery, UnfencedBakery};
 pub use barrier::Barrier;
+pub use clh_lock::ClhLock;
 pub use condition::{Condition, ConditionLock};
 pub use error::{GuardError, GuardResult, LockError, SyncError, TryGuardResult};
 pub use event::Event;
 pub use futex_mutex::FutexMutex;
 pub use lock::{Lock, LockGuard};
+pub use mcs_lock::McsLock;
 pub use no_lock::NoLock;
 pub use peterson::{Peterson, UnfencedPeterson};
 pub use process_shared::ProcessShared;
@@ -71,3 +75,24 @@ pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, Semaphore};
 pub use spin_lock::SpinLock;
 pub use ticket_lock::TicketLock;
+
+/// Calls macro `$m` once with every excluding [`RawLock`] strategy of this crate, as
+/// `name: Type;` pairs, so that tests, benches and comparisons list them in one place:
+/// `procshare_sync::with_all_strategies!(my_macro);`. (`NoLock`, which excludes nothing,
+/// is not in the list.)
+#[cfg(not(loom))]
+#[macro_export]
+macro_rules! with_all_strategies {
+    ($m:ident) => {
+        $m! {
+            futex: $crate::FutexMutex;
+            spin: $crate::SpinLock;
+            ticket: $crate::TicketLock;
+            pthread: $crate::PthreadMutex;
+            peterson: $crate::Peterson;
+            bakery: $crate::Bakery;
+            mcs: $crate::McsLock;
+            clh: $crate::ClhLock;
+        }
+    };
+}

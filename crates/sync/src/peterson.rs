@@ -197,6 +197,12 @@ pub(crate) fn acquire_with(
     .is_some()
 }
 
+/// The release of the loom controls of `broken.rs` (through the shared `holder` word).
+#[cfg(loom)]
+pub(crate) fn release_one_fence(lock: &UnfencedPeterson) {
+    lock.0.release();
+}
+
 impl Peterson {
     /// An unlocked lock (for in-process use and loom models).
     pub fn new() -> Self {
@@ -264,21 +270,18 @@ impl UnfencedPeterson {
         UnfencedPeterson(Core::new())
     }
 
-    /// Run the unfenced entry protocol (waiting as long as it takes).
-    pub fn enter(&self) {
+    /// Run the unfenced entry protocol (waiting as long as it takes); the side taken.
+    pub fn enter(&self) -> usize {
         self.0
-            .acquire(Fences::None, Wait::Until(&Deadline::never()));
+            .acquire(Fences::None, Wait::Until(&Deadline::never()))
+            .expect("an untimed entry always enters")
     }
 
-    /// Try the unfenced entry protocol once.
-    pub fn try_enter(&self) -> bool {
-        self.0.acquire(Fences::None, Wait::No).is_some()
-    }
-
-    /// Leave after [`enter`](Self::enter) (or a successful `try_enter`). Leaving without
-    /// having entered corrupts the state of this instance (never memory).
-    pub fn leave(&self) {
-        self.0.release();
+    /// Leave `side` after [`enter`](Self::enter) returned it. (Both sides may be inside at
+    /// once, so unlike `Peterson` the twin cannot remember who is inside.) Leaving a side
+    /// one did not enter corrupts the state of this instance (never memory).
+    pub fn leave(&self, side: usize) {
+        self.0.withdraw(side & 1);
     }
 }
 
@@ -304,7 +307,7 @@ unsafe impl RawLock for UnfencedPeterson {
         Ok(())
     }
     fn try_lock(&self) -> Result<bool, LockError> {
-        Ok(self.try_enter())
+        Ok(self.0.acquire(Fences::None, Wait::No).is_some())
     }
     fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
         Ok(self
@@ -313,7 +316,7 @@ unsafe impl RawLock for UnfencedPeterson {
             .is_some())
     }
     unsafe fn unlock(&self) -> Result<(), LockError> {
-        self.leave();
+        self.0.release();
         Ok(())
     }
 }
