@@ -57,6 +57,7 @@
 //! `Listener`, `Client`). See `docs/architecture.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub use procshare_shm::SeqLock;
 pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,

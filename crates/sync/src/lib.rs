@@ -49,6 +49,7 @@ mod pthread_mutex;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+mod seq_lock;
 mod slots;
 mod spin_lock;
 mod ticket_lock;
@@ -73,6 +74,7 @@ pub use pthread_mutex::PthreadMutex;
 pub use raw_lock::{GuardNoSend, GuardSend, RawLock};
 pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, Semaphore};
+pub use seq_lock::RawSeqLock;
 pub use spin_lock::SpinLock;
 pub use ticket_lock::TicketLock;
 
