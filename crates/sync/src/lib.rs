@@ -10,7 +10,9 @@
 //!   interleaving and reports a lost wake-up as a deadlock.
 //!
 //! The seam is [`RawLock`]: an `unsafe trait` that each strategy implements
-//! ([`FutexMutex`], [`SpinLock`], [`TicketLock`], [`PthreadMutex`], [`NoLock`]). Safe typed
+//! ([`FutexMutex`], [`SpinLock`], [`TicketLock`], [`PthreadMutex`], [`NoLock`], and the
+//! strategy zoo: [`Peterson`], [`Bakery`], [`McsLock`], [`ClhLock`]; the list of all of
+//! them is [`with_all_strategies!`]). Safe typed
 //! wrappers (`Value`, `Array`) live in `procshare-shm` and are generic over it.
 //!
 //! CPython's synchronisation objects are protocols on the same facade: [`Lock`],

@@ -89,9 +89,10 @@ fn try_lock_for_beside_a_queued_locker() {
     );
 }
 
-/// The broken control fails the three-thread exclusion model.
+/// The broken control fails the three-thread exclusion model: loom reports the waiter
+/// that is never handed the lock as a deadlock.
 #[test]
-#[should_panic]
+#[should_panic(expected = "deadlock; threads = ")]
 fn broken_control_fails_with_three_threads() {
     raw_lock::exclusion(
         "broken mcs exclusion_three_threads",
