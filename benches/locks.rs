@@ -9,7 +9,8 @@
 //! | `bare_futex`       | a minimal hand-written 3-state futex mutex (Drepper's mutex 2, |
 //! |                    | no spinning) around a relaxed load + store, in a `Region`     |
 //! | `value_<lock>`     | `*v.lock().unwrap() += 1` on a `Value<u64, L>`, for `L` in    |
-//! |                    | `FutexMutex`, `SpinLock`, `TicketLock`, `PthreadMutex`        |
+//! |                    | `FutexMutex`, `SpinLock`, `TicketLock`, `PthreadMutex`, and   |
+//! |                    | the zoo: `Peterson`, `Bakery`, `McsLock`, `ClhLock`          |
 //! | `array_lock_<n>`   | `a.lock().unwrap()[0] += 1` on an `Array<u64>` of 16 or 1 M   |
 //! |                    | elements: `lock()` works in place, so the two should match    |
 //!
@@ -50,7 +51,9 @@ mod common;
 
 use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
-use procshare::strategy::{FutexMutex, PthreadMutex, SpinLock, TicketLock};
+use procshare::strategy::{
+    Bakery, ClhLock, FutexMutex, McsLock, Peterson, PthreadMutex, SpinLock, TicketLock,
+};
 use procshare::{Array, Process, RawArray, RawLock, RawValue, Region, Value};
 use procshare_table::Table;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -288,6 +291,10 @@ fn cases() -> Vec<TableCase> {
         case::<Locked<SpinLock>>(),
         case::<Locked<TicketLock>>(),
         case::<Locked<PthreadMutex>>(),
+        case::<Locked<Peterson>>(),
+        case::<Locked<Bakery>>(),
+        case::<Locked<McsLock>>(),
+        case::<Locked<ClhLock>>(),
         case::<ArrayLock<16>>(),
         case::<ArrayLock<1_048_576>>(),
     ]
@@ -306,6 +313,10 @@ fn locked_increment_2proc(c: &mut Criterion) {
     bench_case::<Locked<SpinLock>>(&mut group);
     bench_case::<Locked<TicketLock>>(&mut group);
     bench_case::<Locked<PthreadMutex>>(&mut group);
+    bench_case::<Locked<Peterson>>(&mut group);
+    bench_case::<Locked<Bakery>>(&mut group);
+    bench_case::<Locked<McsLock>>(&mut group);
+    bench_case::<Locked<ClhLock>>(&mut group);
     bench_case::<ArrayLock<16>>(&mut group);
     bench_case::<ArrayLock<1_048_576>>(&mut group);
     group.finish();

@@ -57,6 +57,7 @@
 //! `Listener`, `Client`). See `docs/architecture.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub use procshare_shm::SeqLock;
 pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
@@ -101,5 +102,6 @@ pub use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError, SimpleQueu
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.
 pub mod strategy {
+    pub use procshare_sync::{Bakery, ClhLock, McsLock, Peterson};
     pub use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::run_children;
-use procshare::strategy::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
+use procshare::strategy::{NoLock, TicketLock};
 use procshare::{Process, RawLock, Value};
 use std::time::{Duration, Instant};
 
@@ -70,12 +70,8 @@ macro_rules! strategy_tests {
     )*};
 }
 
-strategy_tests! {
-    futex: FutexMutex;
-    spin: SpinLock;
-    ticket: TicketLock;
-    pthread: PthreadMutex;
-}
+// Every excluding strategy, from the one list in `procshare-sync`.
+procshare_sync::with_all_strategies!(strategy_tests);
 
 #[test]
 fn nolock_excludes_nothing() {

@@ -45,7 +45,8 @@ commands:
                  re-run a harness schedule step by step and print its per-actor table
   stress <counter|lost-update> [--strategy S] [--runs N] [--increments K]
                  free-running repetitions and their outcome histogram (S: futex, spin,
-                 ticket, pthread, nolock)
+                 ticket, pthread, nolock); also the store-buffer litmus tests
+                 store-buffer[-fenced], peterson[-unfenced], bakery[-unfenced]
   catalog [--cases N] [--seed S]
                  search every harness scenario with random and PCT schedules
   list           the harness's scenario names

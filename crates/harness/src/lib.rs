@@ -19,6 +19,7 @@ mod scenario;
 pub mod scenarios;
 mod schedule;
 pub mod search;
+pub mod store_buffer;
 pub mod stress;
 
 /// The table renderer every report uses (re-exported for scenarios' own reports).

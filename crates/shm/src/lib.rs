@@ -22,6 +22,7 @@ pub mod heap;
 mod locking;
 pub mod process;
 mod region;
+mod seq_lock;
 mod shared;
 mod value;
 
@@ -32,5 +33,6 @@ pub use locking::{HandleGuard, LockHandle};
 pub use process::Process;
 pub use procshare_sync::{GuardError, GuardResult, LockError, RawLock, TryGuardResult};
 pub use region::Region;
+pub use seq_lock::SeqLock;
 pub use shared::Shared;
 pub use value::{RawValue, Value, ValueGuard};

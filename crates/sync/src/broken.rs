@@ -100,6 +100,140 @@ mod objects {
 #[cfg(loom)]
 pub use lost_wake::LostWakeMutex;
 #[cfg(loom)]
+pub use one_fence::OneFencePeterson;
+#[cfg(loom)]
+pub use queue_locks::{EagerFreeClhLock, ForgetfulMcsLock};
+
+#[cfg(loom)]
+mod queue_locks {
+    use crate::{ClhLock, LockError, McsLock, RawLock};
+    use std::mem::MaybeUninit;
+    use std::time::Duration;
+
+    /// `McsLock` whose release, finding no successor linked yet but `tail` moved on,
+    /// frees its node instead of waiting for the successor to link itself: that
+    /// successor is never granted the lock (a deadlock loom reports).
+    #[derive(Debug, Default)]
+    pub struct ForgetfulMcsLock<const N: usize>(McsLock<N>);
+
+    impl<const N: usize> ForgetfulMcsLock<N> {
+        /// An unlocked, broken lock.
+        pub fn new() -> Self {
+            ForgetfulMcsLock(McsLock::new())
+        }
+    }
+
+    // SAFETY: it is not safe (a successor may be stranded); that is the point. Only loom
+    // models instantiate it, and they expect loom to report the failure.
+    unsafe impl<const N: usize> RawLock for ForgetfulMcsLock<N> {
+        const NAME: &'static str = "broken-forgetful-mcs";
+        type GuardMarker = crate::GuardSend;
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(ForgetfulMcsLock::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            self.0.lock()
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            self.0.try_lock()
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            self.0.try_lock_for(timeout)
+        }
+        unsafe fn unlock(&self) -> Result<(), LockError> {
+            self.0.release_broken();
+            Ok(())
+        }
+    }
+
+    /// `ClhLock` whose release frees the holder's own node at once, instead of leaving
+    /// it to the successor that still has to see it released: a new claimer may mark it
+    /// locked again first.
+    #[derive(Debug, Default)]
+    pub struct EagerFreeClhLock<const N: usize>(ClhLock<N>);
+
+    impl<const N: usize> EagerFreeClhLock<N> {
+        /// An unlocked, broken lock.
+        pub fn new() -> Self {
+            EagerFreeClhLock(ClhLock::new())
+        }
+    }
+
+    // SAFETY: it is not safe (a node may be reused while a successor waits on it); that is
+    // the point. Only loom models instantiate it, and they expect loom to report it.
+    unsafe impl<const N: usize> RawLock for EagerFreeClhLock<N> {
+        const NAME: &'static str = "broken-eager-free-clh";
+        type GuardMarker = crate::GuardSend;
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(EagerFreeClhLock::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            self.0.lock()
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            self.0.try_lock()
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            self.0.try_lock_for(timeout)
+        }
+        unsafe fn unlock(&self) -> Result<(), LockError> {
+            self.0.release_broken();
+            Ok(())
+        }
+    }
+}
+
+#[cfg(loom)]
+mod one_fence {
+    use crate::peterson::{acquire_with, release_one_fence, Fences};
+    use crate::{LockError, RawLock, UnfencedPeterson};
+    use std::mem::MaybeUninit;
+    use std::time::Duration;
+
+    /// `Peterson` with the textbook single `fence(SeqCst)` after both entry stores,
+    /// instead of one after each: correct on x86-TSO, but not in the Rust memory model,
+    /// which loom reports (see `tests/loom_peterson.rs`).
+    #[derive(Debug, Default)]
+    pub struct OneFencePeterson(UnfencedPeterson);
+
+    impl OneFencePeterson {
+        /// A fresh, broken lock.
+        pub fn new() -> Self {
+            OneFencePeterson(UnfencedPeterson::new())
+        }
+    }
+
+    // SAFETY: it is not safe (both sides may enter); that is the point. Only loom models
+    // instantiate it, and they expect loom to report the failure.
+    unsafe impl RawLock for OneFencePeterson {
+        const NAME: &'static str = "broken-one-fence-peterson";
+        type GuardMarker = crate::GuardSend;
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(OneFencePeterson::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            acquire_with(&self.0, Fences::One, None);
+            Ok(())
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            Ok(acquire_with(&self.0, Fences::One, Some(Duration::ZERO)))
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            Ok(acquire_with(&self.0, Fences::One, Some(timeout)))
+        }
+        unsafe fn unlock(&self) -> Result<(), LockError> {
+            release_one_fence(&self.0);
+            Ok(())
+        }
+    }
+}
+#[cfg(loom)]
 pub use relaxed_spin::RelaxedSpinLock;
 
 #[cfg(loom)]

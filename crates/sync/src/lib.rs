@@ -10,7 +10,9 @@
 //!   interleaving and reports a lost wake-up as a deadlock.
 //!
 //! The seam is [`RawLock`]: an `unsafe trait` that each strategy implements
-//! ([`FutexMutex`], [`SpinLock`], [`TicketLock`], [`PthreadMutex`], [`NoLock`]). Safe typed
+//! ([`FutexMutex`], [`SpinLock`], [`TicketLock`], [`PthreadMutex`], [`NoLock`], and the
+//! strategy zoo: [`Peterson`], [`Bakery`], [`McsLock`], [`ClhLock`]; the list of all of
+//! them is [`with_all_strategies!`]). Safe typed
 //! wrappers (`Value`, `Array`) live in `procshare-shm` and are generic over it.
 //!
 //! CPython's synchronisation objects are protocols on the same facade: [`Lock`],
@@ -33,21 +35,27 @@ pub mod os;
 mod sys;
 
 pub mod adaptive_wait;
+mod bakery;
 mod barrier;
+mod clh_lock;
 mod condition;
 mod error;
 mod event;
 mod futex_mutex;
 pub mod hook;
 mod lock;
+mod mcs_lock;
 mod monitor;
 mod no_lock;
+mod peterson;
 mod process_shared;
 #[cfg(not(loom))]
 mod pthread_mutex;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+mod seq_lock;
+mod slots;
 mod spin_lock;
 mod ticket_lock;
 
@@ -55,18 +63,44 @@ mod ticket_lock;
 pub mod broken;
 
 pub use adaptive_wait::AdaptiveWait;
+pub use bakery::{Bakery, UnfencedBakery};
 pub use barrier::Barrier;
+pub use clh_lock::ClhLock;
 pub use condition::{Condition, ConditionLock};
 pub use error::{GuardError, GuardResult, LockError, SyncError, TryGuardResult};
 pub use event::Event;
 pub use futex_mutex::FutexMutex;
 pub use lock::{Lock, LockGuard};
+pub use mcs_lock::McsLock;
 pub use no_lock::NoLock;
+pub use peterson::{Peterson, UnfencedPeterson};
 pub use process_shared::ProcessShared;
 #[cfg(not(loom))]
 pub use pthread_mutex::PthreadMutex;
 pub use raw_lock::{GuardNoSend, GuardSend, RawLock};
 pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, Semaphore};
+pub use seq_lock::RawSeqLock;
 pub use spin_lock::SpinLock;
 pub use ticket_lock::TicketLock;
+
+/// Calls macro `$m` once with every excluding [`RawLock`] strategy of this crate, as
+/// `name: Type;` pairs, so that tests, benches and comparisons list them in one place:
+/// `procshare_sync::with_all_strategies!(my_macro);`. (`NoLock`, which excludes nothing,
+/// is not in the list.)
+#[cfg(not(loom))]
+#[macro_export]
+macro_rules! with_all_strategies {
+    ($m:ident) => {
+        $m! {
+            futex: $crate::FutexMutex;
+            spin: $crate::SpinLock;
+            ticket: $crate::TicketLock;
+            pthread: $crate::PthreadMutex;
+            peterson: $crate::Peterson;
+            bakery: $crate::Bakery;
+            mcs: $crate::McsLock;
+            clh: $crate::ClhLock;
+        }
+    };
+}

@@ -82,6 +82,18 @@ enum LitmusKind {
     Counter,
     /// `v.store(v.load() + 1)`: two critical sections, loses updates.
     LostUpdate,
+    /// The store-buffer litmus test, no fence (x86 shows `r1 = r2 = 0`).
+    StoreBuffer,
+    /// The store-buffer litmus test with `fence(SeqCst)` (never `r1 = r2 = 0`).
+    StoreBufferFenced,
+    /// Two processes enter and leave `Peterson` (`--increments` times each).
+    Peterson,
+    /// The same with `UnfencedPeterson` (both get in).
+    PetersonUnfenced,
+    /// Two processes enter and leave `Bakery`.
+    Bakery,
+    /// The same with `UnfencedBakery` (both get in).
+    BakeryUnfenced,
 }
 
 /// The built-in lock strategies.
@@ -223,6 +235,34 @@ fn run_stress(
     runs: u64,
     increments: u64,
 ) -> Result<bool, String> {
+    use procshare_harness::store_buffer::{PairExclusionLitmus, StoreBufferLitmus};
+    let rounds = u32::try_from(increments).map_err(|_| "--increments is too large")?;
+    let zoo = match litmus {
+        LitmusKind::Counter | LitmusKind::LostUpdate => None,
+        LitmusKind::StoreBuffer => Some(go(&StoreBufferLitmus::new(false), runs)),
+        LitmusKind::StoreBufferFenced => Some(go(&StoreBufferLitmus::new(true), runs)),
+        LitmusKind::Peterson => Some(go(
+            &PairExclusionLitmus::<procshare_sync::Peterson>::new(rounds),
+            runs,
+        )),
+        LitmusKind::PetersonUnfenced => Some(go(
+            &PairExclusionLitmus::<procshare_sync::UnfencedPeterson>::new(rounds),
+            runs,
+        )),
+        LitmusKind::Bakery => Some(go(
+            &PairExclusionLitmus::<procshare_sync::Bakery<2>>::new(rounds),
+            runs,
+        )),
+        LitmusKind::BakeryUnfenced => Some(go(
+            &PairExclusionLitmus::<procshare_sync::UnfencedBakery<2>>::new(rounds),
+            runs,
+        )),
+    };
+    if let Some(histogram) = zoo {
+        let histogram = histogram.map_err(|e| e.to_string())?;
+        print!("{histogram}");
+        return Ok(histogram.forbidden() == 0);
+    }
     let load_then_store = litmus == LitmusKind::LostUpdate;
     let histogram = match strategy {
         Strategy::Futex => go(

@@ -170,6 +170,11 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
     all.extend(lock_catalog::<TicketLock>());
     all.extend(lock_catalog::<PthreadMutex>());
     all.extend(lock_catalog::<NoLock>());
+    // The strategy zoo (issue 17).
+    all.extend(lock_catalog::<procshare_sync::Peterson>());
+    all.extend(lock_catalog::<procshare_sync::Bakery>());
+    all.extend(lock_catalog::<procshare_sync::McsLock>());
+    all.extend(lock_catalog::<procshare_sync::ClhLock>());
     all.extend(crash_catalog::<FutexMutex>());
     all.extend(crash_catalog::<SpinLock>());
     all.extend(crash_catalog::<PthreadMutex>());
