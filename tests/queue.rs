@@ -473,10 +473,17 @@ fn a_producer_killed_between_claim_and_publish_does_not_wedge_the_consumer() {
     wait_stopped(r);
     child.kill().unwrap();
     assert_eq!(child.join().unwrap(), -libc::SIGKILL);
-    assert_eq!(q.qsize(), 3, "the dead claim still counts until it is skipped");
+    assert_eq!(
+        q.qsize(),
+        3,
+        "the dead claim still counts until it is skipped"
+    );
     assert_eq!(q.try_get().unwrap(), 1);
     assert_eq!(q.try_get().unwrap(), 2);
-    assert!(matches!(q.try_get(), Err(QueueError::Empty)), "the unpublished item");
+    assert!(
+        matches!(q.try_get(), Err(QueueError::Empty)),
+        "the unpublished item"
+    );
     for i in 10..14 {
         q.try_put(&i).unwrap();
     }
