@@ -83,12 +83,12 @@ fn spsc_two_slots_three_messages() {
     spsc("ring spsc_two_slots_three_messages", 2, 3, Some(2));
 }
 
-/// Preemption bound 1 (bound 2 did not finish in 200 s here).
+/// Preemption bound 1 (bound 3 did not finish in 200 s here).
 #[test]
 fn a_two_slot_message_between_one_slot_messages() {
     explore(
         "ring a_two_slot_message_between_one_slot_messages",
-        None,
+        Some(1),
         || {
             let ring = Arc::new(LoomRing::new(2, 1, 2, 0));
             let r = ring.clone();
