@@ -535,3 +535,36 @@ fn a_consumer_killed_between_claim_and_release_does_not_wedge_the_producer() {
         libc::close(w);
     }
 }
+
+/// Seed 003's `empty()` trap across processes, made exact by handshakes: the producer has
+/// put item 0 and is slower for the rest; a consumer looping `while !q.is_empty()` takes
+/// item 0, finds the queue empty and stops, missing items 1 and 2. The correct loop beside
+/// it — `get` until the sentinel — takes everything that follows.
+#[test]
+fn the_empty_trap_a_consumer_looping_on_is_empty_stops_early() {
+    let q = Queue::<Option<u32>>::new(0).unwrap();
+    let (ready, go) = (Queue::<u32>::new(0).unwrap(), Queue::<u32>::new(0).unwrap());
+    let mut producer = Process::spawn(|| {
+        q.put(&Some(0)).unwrap();
+        ready.put(&0).unwrap();
+        // "Slower": the rest comes only after the consumer's loop has run.
+        assert_eq!(go.get().unwrap(), 1);
+        q.put(&Some(1)).unwrap();
+        q.put(&Some(2)).unwrap();
+        q.put(&None).unwrap();
+    })
+    .unwrap();
+    assert_eq!(ready.get().unwrap(), 0);
+    let mut trapped = Vec::new();
+    while !q.is_empty() {
+        trapped.push(q.get().unwrap().unwrap());
+    }
+    assert_eq!(trapped, [0], "the trap stops after the first item");
+    go.put(&1).unwrap();
+    let mut rest = Vec::new();
+    while let Some(x) = q.get().unwrap() {
+        rest.push(x);
+    }
+    assert_eq!(rest, [1, 2], "the sentinel loop gets what the trap missed");
+    assert_eq!(producer.join().unwrap(), 0);
+}

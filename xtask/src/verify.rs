@@ -74,7 +74,7 @@ pub(crate) const STAGES: &[Stage] = &[
     Stage::new("clippy",      "clippy --workspace --all-targets -- -D warnings"),
     Stage::new("test",        "test --workspace --exclude procshare-tutorials").counts("tests"),
     Stage::new("tutorials",   "test -p procshare-tutorials").counts("snapshots"),
-    Stage::new("loom",        "test --release -p procshare-sync --tests --target-dir target/loom").env(LOOM_ENV).counts("loom models").slow(),
+    Stage::new("loom",        "test --release -p procshare-sync -p procshare-queue --tests --target-dir target/loom").env(LOOM_ENV).counts("loom models").slow(),
     Stage::new("catalog",     "run --release -p procshare-harness --bin procshare-harness -- catalog --cases 256").counts("scenario searches"),
     Stage::new("bench-build", "bench --workspace --no-run"),
     // Smoke run of the comparison: fails if an excluding strategy or a channel lost an

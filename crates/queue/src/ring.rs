@@ -23,10 +23,13 @@
 //!   position until it publishes), and the consumer turns the slot into a one-slot
 //!   *tombstone* (a CAS on its sequence word) that consumers skip. Symmetrically a producer
 //!   that finds a slot consumed but never released by a dead consumer releases it.
-//! * **Announced sleepers.** Blocking put/get spin briefly, then announce themselves in a
-//!   [`Signal`] (`sleepers += 1`, `fence(SeqCst)`), re-check, and futex-sleep on its epoch.
-//!   The other side wakes (a system call) only if a sleeper announced itself: with both
-//!   sides keeping up there is no system call at all.
+//! * **Announced sleepers.** Blocking put/get wait on the shared
+//!   [`AdaptiveWait`] (`ready` for consumers, `space` for producers, `joined` for `join`):
+//!   a short spin, then an announced futex sleep; every publish and release notifies, which
+//!   is a system call only if a sleeper announced itself, so with both sides keeping up
+//!   there is none. Each sleep is bounded by the liveness slice: when it passes, the waiter
+//!   recovers dead claims and checks whether the other side is gone (`Disconnected`); no
+//!   liveness probe is made before the first slice has passed.
 //!
 //! # Slot states
 //!
@@ -73,13 +76,17 @@
 //! Every message whose `put` returned is delivered exactly once, except a message that a
 //! consumer had claimed when it was killed, which is delivered at most once (the dead
 //! consumer may or may not have copied it out; nobody else gets it). A `put` that was
-//! killed before it returned delivers its message at most once (if it published before
-//! dying) and otherwise leaves a tombstone. Messages of one producer thread are delivered
-//! in the order they were put (FIFO per producer); the ring as a whole is FIFO in claim
-//! order, and `put`/`get` are linearizable at their claiming CASes... except that a
-//! message is not visible to `get` until it is published, so a `get` may return `Empty`
-//! while an earlier-claimed, unpublished message is being written (that `put` has not
-//! returned yet).
+//! killed before it returned delivers its message at most once: exactly once if it had
+//! published, never if it died between claim and publish (its slot becomes a tombstone).
+//! Messages of one producer thread are delivered in the order they were put (FIFO per
+//! producer), and the ring as a whole hands messages out in claim order.
+//!
+//! Linearizability is *not* claimed: a message becomes visible only when it is published,
+//! after its claim, so a `get` may return `Empty` (or wait) while an earlier-claimed message
+//! is still being written and a later one is already published behind it; and a consumer
+//! killed mid-read removes a message that nobody receives. Neither case loses an
+//! acknowledged message. (Checking histories against a FIFO specification with the
+//! harness's linearizability checker is issue 13's item 6, not done yet.)
 //!
 //! # Tests
 //!
