@@ -22,83 +22,19 @@
 
 mod common;
 
-use common::{mode, write_result, Mode};
+use common::{mode, raw_socketpair, write_result, Mode};
 use criterion::Criterion;
 use hdrhistogram::Histogram;
 use procshare::{Pipe, Process};
-use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-const LEN: usize = 64;
+const LEN: usize = common::RAW_LEN;
 const TABLE_RUNS: usize = 21;
 const TABLE_ROUNDS: usize = 2000;
 const TEST_ROUNDS: usize = 50;
 
 /// Round-trip latencies (ns) of `rounds` round trips, one echoing child per call.
 type Case = fn(usize) -> Vec<u64>;
-
-fn raw_fd_pair() -> (RawFd, RawFd) {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two fds into the array.
-    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
-    assert_eq!(r, 0, "socketpair");
-    (fds[0], fds[1])
-}
-
-fn read_exact(fd: RawFd, buf: &mut [u8]) -> bool {
-    let mut got = 0;
-    while got < buf.len() {
-        // SAFETY: reads into the unfilled tail of a live buffer.
-        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
-        if n <= 0 {
-            return false;
-        }
-        got += n as usize;
-    }
-    true
-}
-
-fn write_all(fd: RawFd, buf: &[u8]) {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: writes from a live buffer.
-        let n = unsafe { libc::write(fd, buf[done..].as_ptr().cast(), buf.len() - done) };
-        assert!(n > 0, "write");
-        done += n as usize;
-    }
-}
-
-fn raw_socketpair(rounds: usize) -> Vec<u64> {
-    let (parent, child_fd) = raw_fd_pair();
-    let mut child = Process::spawn(|| {
-        let mut buf = [0u8; LEN];
-        while read_exact(child_fd, &mut buf) && buf[0] != 0xff {
-            write_all(child_fd, &buf);
-        }
-    })
-    .unwrap();
-    let mut msg = [7u8; LEN];
-    let mut back = [0u8; LEN];
-    let mut times = Vec::with_capacity(rounds);
-    for i in 0..=rounds {
-        msg[1] = i as u8;
-        let t = Instant::now();
-        write_all(parent, &msg);
-        assert!(read_exact(parent, &mut back));
-        if i > 0 {
-            times.push(t.elapsed().as_nanos() as u64);
-        }
-        assert_eq!(back, msg);
-    }
-    write_all(parent, &[0xff; LEN]);
-    assert_eq!(child.join().unwrap(), 0);
-    // SAFETY: closing the two fds this function created.
-    unsafe {
-        libc::close(parent);
-        libc::close(child_fd);
-    }
-    times
-}
 
 fn connection(rounds: usize) -> Vec<u64> {
     connection_with(false, rounds)
