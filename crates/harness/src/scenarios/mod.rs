@@ -153,6 +153,10 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(RLockNesting::new(2), false),
         entry(SharedConnection, false),
         entry(TicketFifo::new(3, 2), false),
+        // The barrier's state words at atomic granularity: a point at every access to
+        // its count, state and party slots, so a monitor that excludes nothing is found.
+        entry(crate::AtomicGranularity(BarrierPhases::new(2, 2)), false),
+        entry(crate::AtomicGranularity(BarrierPhases::new(3, 1)), false),
         entry(ManagedDict::new(2), false),
         entry(ManagedDict::new(3), false),
         entry(ManagedDict::new(2).with_kills(1), false),
