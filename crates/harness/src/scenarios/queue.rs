@@ -46,7 +46,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A queue of non-zero `u64` items shared between processes, as the queue scenarios use
-/// it. Implement it for your own queue and run [`queue_catalog`] on it.
+/// it. Implement it for your own queue and run [`queue_catalog`](super::queue_catalog) on it.
 ///
 /// The value is created by the controller before the actors are forked, so it must keep
 /// its state in shared memory. Calls should pass the schedule points of
