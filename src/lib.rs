@@ -62,6 +62,7 @@ pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
+pub use procshare_shm::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use procshare_sync::loom::Deadline;
 /// The adaptive wait (spin, then a futex sleep a waker makes only for announced sleepers)
 /// that the blocking objects share; for researchers building their own.
@@ -104,4 +105,5 @@ pub use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError, SimpleQueu
 pub mod strategy {
     pub use procshare_sync::{Bakery, ClhLock, McsLock, Peterson};
     pub use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
+    pub use procshare_sync::{RawRwLock, WriterPreferringRwLock};
 }
