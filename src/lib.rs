@@ -64,6 +64,9 @@ pub use procshare_shm::{
 };
 pub use procshare_shm::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use procshare_sync::loom::Deadline;
+/// The state word's bits of [`RwLock`]'s strategy (`WriterPreferringRwLock`), for tests
+/// and diagnostics of [`RwLock::raw`]'s `state()`.
+pub use procshare_sync::rw_lock as rw_lock_bits;
 /// The adaptive wait (spin, then a futex sleep a waker makes only for announced sleepers)
 /// that the blocking objects share; for researchers building their own.
 pub use procshare_sync::AdaptiveWait;

@@ -176,6 +176,12 @@ impl WriterPreferringRwLock {
         self.state.load(Ordering::Relaxed)
     }
 
+    /// How many waiters (readers and writers) have announced themselves in the lock's
+    /// [`AdaptiveWait`] (a snapshot, for tests that force an interleaving).
+    pub fn sleepers(&self) -> u32 {
+        self.wait.sleepers()
+    }
+
     /// One attempt to enter as a reader.
     fn try_read_once(&self, how: Reader) -> bool {
         match how {
