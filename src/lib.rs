@@ -62,7 +62,11 @@ pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
+pub use procshare_shm::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use procshare_sync::loom::Deadline;
+/// The state word's bits of [`RwLock`]'s strategy (`WriterPreferringRwLock`), for tests
+/// and diagnostics of [`RwLock::raw`]'s `state()`.
+pub use procshare_sync::rw_lock as rw_lock_bits;
 /// The adaptive wait (spin, then a futex sleep a waker makes only for announced sleepers)
 /// that the blocking objects share; for researchers building their own.
 pub use procshare_sync::AdaptiveWait;
@@ -104,4 +108,5 @@ pub use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError, SimpleQueu
 pub mod strategy {
     pub use procshare_sync::{Bakery, ClhLock, McsLock, Peterson};
     pub use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
+    pub use procshare_sync::{RawRwLock, WriterPreferringRwLock};
 }

@@ -6,6 +6,8 @@
 //! [`BrokenEvent`], [`BrokenSemaphore`]) over crate-internal entry points.
 
 #[cfg(loom)]
+pub use crate::rw_lock::UncheckedReaderRwLock;
+#[cfg(loom)]
 pub use broken_takeover::BrokenTakeoverMutex;
 #[cfg(loom)]
 pub use objects::{
