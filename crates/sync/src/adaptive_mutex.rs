@@ -114,7 +114,7 @@ impl AdaptiveMutex {
     }
 
     /// The bounded spin: true if it acquired. Ends early (false) when a finite `deadline`
-    /// passes; the caller's park then returns at once.
+    /// passes; the caller's park then re-checks the word once and returns `Ok(false)`.
     #[cfg(not(loom))]
     fn spin(&self, deadline: &Deadline) -> bool {
         if crate::hook::is_active() {
@@ -156,9 +156,8 @@ impl AdaptiveMutex {
     /// Spin, then park (FutexMutex's contended path, with the owner-death takeover).
     #[cold]
     fn lock_slow(&self, deadline: &Deadline) -> Result<bool, LockError> {
-        if deadline.is_finite() && deadline.expired() {
-            return Ok(false);
-        }
+        // No early return on an expired deadline: the park answers `Ok(false)` at once
+        // then (its futex wait times out), after it has re-checked the word.
         if self.spin(deadline) {
             return Ok(true);
         }
