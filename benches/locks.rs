@@ -53,7 +53,8 @@ mod common;
 use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use procshare::strategy::{
-    AdaptiveMutex, Bakery, ClhLock, FutexMutex, McsLock, Peterson, PthreadMutex, SpinLock, TicketLock,
+    AdaptiveMutex, Bakery, ClhLock, FutexMutex, McsLock, Peterson, PthreadMutex, SpinLock,
+    TicketLock,
 };
 use procshare::{Array, Process, RawArray, RawLock, RawValue, Region, Value};
 use procshare_table::Table;

@@ -63,9 +63,9 @@
 use crate::futex_mutex::OnDeadOwner;
 use crate::loom::Deadline;
 #[cfg(not(loom))]
-use crate::loom::{AtomicU32, Ordering};
-#[cfg(not(loom))]
 use crate::loom::{spin_loop, SpinBudget, SPIN_BUDGET};
+#[cfg(not(loom))]
+use crate::loom::{AtomicU32, Ordering};
 use crate::{FutexMutex, LockError, RawLock};
 use std::mem::MaybeUninit;
 use std::time::Duration;

@@ -36,12 +36,22 @@ fn a_waiter_sleeps(lock: &AdaptiveMutex) -> bool {
 
 #[test]
 fn exclusion_two_threads() {
-    raw_lock::exclusion("adaptive exclusion_two_threads", None, AdaptiveMutex::new, 2);
+    raw_lock::exclusion(
+        "adaptive exclusion_two_threads",
+        None,
+        AdaptiveMutex::new,
+        2,
+    );
 }
 
 #[test]
 fn exclusion_three_threads() {
-    raw_lock::exclusion("adaptive exclusion_three_threads", None, AdaptiveMutex::new, 3);
+    raw_lock::exclusion(
+        "adaptive exclusion_three_threads",
+        None,
+        AdaptiveMutex::new,
+        3,
+    );
 }
 
 #[test]

@@ -22,7 +22,8 @@ use crate::model::Family;
 use crate::pairs::{Conditions, Connections, Events, Pairs, RawSocketpair, RawWords};
 use crate::streams::{ProcshareQueue, RawPipe, Streams};
 use procshare::strategy::{
-    AdaptiveMutex, Bakery, ClhLock, FutexMutex, McsLock, NoLock, Peterson, PthreadMutex, SpinLock, TicketLock,
+    AdaptiveMutex, Bakery, ClhLock, FutexMutex, McsLock, NoLock, Peterson, PthreadMutex, SpinLock,
+    TicketLock,
 };
 use procshare::{Lock, RLock};
 
