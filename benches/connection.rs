@@ -21,14 +21,17 @@
 //! socketpair). In test mode it runs each case once, briefly, checking the echoes.
 
 mod common;
+#[path = "common/socketpair.rs"]
+mod socketpair;
 
-use common::{mode, raw_socketpair, write_result, Mode};
+use common::{mode, write_result, Mode};
 use criterion::Criterion;
 use hdrhistogram::Histogram;
 use procshare::{Pipe, Process};
+use socketpair::raw_socketpair;
 use std::time::{Duration, Instant};
 
-const LEN: usize = common::RAW_LEN;
+const LEN: usize = socketpair::RAW_LEN;
 const TABLE_RUNS: usize = 21;
 const TABLE_ROUNDS: usize = 2000;
 const TEST_ROUNDS: usize = 50;

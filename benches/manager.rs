@@ -24,11 +24,14 @@
 //! with `benches/manager_cpython.py` (see `docs/guide.md`).
 
 mod common;
+#[path = "common/socketpair.rs"]
+mod socketpair;
 
-use common::{mode, raw_socketpair, write_result, Mode};
+use common::{mode, write_result, Mode};
 use criterion::{Criterion, Throughput};
 use hdrhistogram::Histogram;
 use procshare::{DictProxy, Manager, Process, Semaphore, Shared};
+use socketpair::raw_socketpair;
 use std::time::{Duration, Instant};
 
 const TABLE_RUNS: usize = 15;

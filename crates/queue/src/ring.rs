@@ -85,8 +85,9 @@
 //! after its claim, so a `get` may return `Empty` (or wait) while an earlier-claimed message
 //! is still being written and a later one is already published behind it; and a consumer
 //! killed mid-read removes a message that nobody receives. Neither case loses an
-//! acknowledged message. (Checking histories against a FIFO specification with the
-//! harness's linearizability checker is issue 13's item 6, not done yet.)
+//! acknowledged message. The harness's queue scenarios (`procshare-harness`,
+//! `scenarios/queue.rs`) check recorded histories, kills included, as a FIFO queue with
+//! the empty answers dropped, and show that with them kept a history is rejected.
 //!
 //! # Tests
 //!
