@@ -10,7 +10,8 @@
 //! |                    | no spinning) around a relaxed load + store, in a `Region`     |
 //! | `value_<lock>`     | `*v.lock().unwrap() += 1` on a `Value<u64, L>`, for `L` in    |
 //! |                    | `FutexMutex`, `SpinLock`, `TicketLock`, `PthreadMutex`, and   |
-//! |                    | the zoo: `Peterson`, `Bakery`, `McsLock`, `ClhLock`          |
+//! |                    | the zoo: `Peterson`, `Bakery`, `McsLock`, `ClhLock`,         |
+//! |                    | `AdaptiveMutex`                                              |
 //! | `array_lock_<n>`   | `a.lock().unwrap()[0] += 1` on an `Array<u64>` of 16 or 1 M   |
 //! |                    | elements: `lock()` works in place, so the two should match    |
 //!
@@ -52,7 +53,8 @@ mod common;
 use common::{futex_wait, futex_wake, mode, write_result, Mode};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use procshare::strategy::{
-    Bakery, ClhLock, FutexMutex, McsLock, Peterson, PthreadMutex, SpinLock, TicketLock,
+    AdaptiveMutex, Bakery, ClhLock, FutexMutex, McsLock, Peterson, PthreadMutex, SpinLock,
+    TicketLock,
 };
 use procshare::{Array, Process, RawArray, RawLock, RawValue, Region, Value};
 use procshare_table::Table;
@@ -295,6 +297,7 @@ fn cases() -> Vec<TableCase> {
         case::<Locked<Bakery>>(),
         case::<Locked<McsLock>>(),
         case::<Locked<ClhLock>>(),
+        case::<Locked<AdaptiveMutex>>(),
         case::<ArrayLock<16>>(),
         case::<ArrayLock<1_048_576>>(),
     ]
@@ -317,6 +320,7 @@ fn locked_increment_2proc(c: &mut Criterion) {
     bench_case::<Locked<Bakery>>(&mut group);
     bench_case::<Locked<McsLock>>(&mut group);
     bench_case::<Locked<ClhLock>>(&mut group);
+    bench_case::<Locked<AdaptiveMutex>>(&mut group);
     bench_case::<ArrayLock<16>>(&mut group);
     bench_case::<ArrayLock<1_048_576>>(&mut group);
     group.finish();

@@ -106,7 +106,7 @@ pub use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError, SimpleQueu
 /// Lock strategies: every one implements [`RawLock`], and `Value`/`Array` are generic over
 /// them. Fairness, owner-death behaviour and cost are compared in `docs/strategies.md`.
 pub mod strategy {
-    pub use procshare_sync::{Bakery, ClhLock, McsLock, Peterson};
+    pub use procshare_sync::{AdaptiveMutex, Bakery, ClhLock, McsLock, Peterson};
     pub use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
     pub use procshare_sync::{RawRwLock, WriterPreferringRwLock};
 }

@@ -1,14 +1,15 @@
 //! A holder SIGKILLed inside its critical section never hangs the others: the next locker
 //! gets the owner-died error *with the lock held*, exactly once, and the lock works again
 //! afterwards. Covered for `FutexMutex` (pid recorded in the lock word, detected by the
-//! waiters' liveness checks), `SpinLock` (same, from its spin loop) and `PthreadMutex`
-//! (robust mutex, detected by the kernel).
+//! waiters' liveness checks), `SpinLock` (same, from its spin loop), `PthreadMutex`
+//! (robust mutex, detected by the kernel) and the zoo's `AdaptiveMutex` (`FutexMutex`'s
+//! word and park behind its spin).
 
 mod common;
 
 use common::first_line;
 use procshare::process::exit;
-use procshare::strategy::{FutexMutex, PthreadMutex, SpinLock};
+use procshare::strategy::{AdaptiveMutex, FutexMutex, PthreadMutex, SpinLock};
 use procshare::{GuardError, LockError, Process, RawLock, Value};
 use std::io::Write;
 use std::time::Duration;
@@ -123,6 +124,21 @@ fn futex_reaped_holder() {
 #[test]
 fn futex_sleeping_waiters() {
     sleeping_waiters_wake_and_exactly_one_gets_owner_died::<FutexMutex>();
+}
+
+#[test]
+fn adaptive_zombie_holder() {
+    next_locker_gets_owner_died::<AdaptiveMutex>(false, true);
+}
+
+#[test]
+fn adaptive_reaped_holder() {
+    next_locker_gets_owner_died::<AdaptiveMutex>(true, true);
+}
+
+#[test]
+fn adaptive_sleeping_waiters() {
+    sleeping_waiters_wake_and_exactly_one_gets_owner_died::<AdaptiveMutex>();
 }
 
 #[test]

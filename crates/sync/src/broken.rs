@@ -419,3 +419,59 @@ mod broken_takeover {
         }
     }
 }
+
+#[cfg(loom)]
+pub use no_wake_adaptive::NoWakeAdaptiveMutex;
+
+#[cfg(loom)]
+mod no_wake_adaptive {
+    use crate::{AdaptiveMutex, LockError, RawLock};
+    use std::mem::MaybeUninit;
+    use std::time::Duration;
+
+    /// `AdaptiveMutex` whose `unlock` skips the wake although `WAITERS` is set (a waiter
+    /// past its spin sleeps through the release).
+    #[derive(Debug, Default)]
+    pub struct NoWakeAdaptiveMutex(AdaptiveMutex);
+
+    impl NoWakeAdaptiveMutex {
+        /// An unlocked, broken mutex.
+        pub fn new() -> Self {
+            NoWakeAdaptiveMutex(AdaptiveMutex::new())
+        }
+
+        /// The raw word (see [`AdaptiveMutex::state`]).
+        pub fn state(&self) -> u32 {
+            self.0.state()
+        }
+    }
+
+    // SAFETY: it is not safe; that is the point. Only loom models instantiate it, and they
+    // expect loom to report the lost wake-up as a deadlock.
+    unsafe impl RawLock for NoWakeAdaptiveMutex {
+        const NAME: &'static str = "broken-adaptive-no-wake";
+        type GuardMarker = crate::GuardSend;
+
+        fn init(slot: &mut MaybeUninit<Self>) -> Result<(), LockError> {
+            slot.write(NoWakeAdaptiveMutex::new());
+            Ok(())
+        }
+        fn lock(&self) -> Result<(), LockError> {
+            self.0.lock()
+        }
+        fn try_lock(&self) -> Result<bool, LockError> {
+            self.0.try_lock()
+        }
+        fn try_lock_for(&self, timeout: Duration) -> Result<bool, LockError> {
+            self.0.try_lock_for(timeout)
+        }
+        unsafe fn unlock(&self) -> Result<(), LockError> {
+            // The bug: release the word, and wake nobody even when WAITERS was set.
+            self.0
+                .inner()
+                .word()
+                .swap(0, crate::loom::Ordering::Release);
+            Ok(())
+        }
+    }
+}

@@ -11,7 +11,7 @@
 //!
 //! The seam is [`RawLock`]: an `unsafe trait` that each strategy implements
 //! ([`FutexMutex`], [`SpinLock`], [`TicketLock`], [`PthreadMutex`], [`NoLock`], and the
-//! strategy zoo: [`Peterson`], [`Bakery`], [`McsLock`], [`ClhLock`]; the list of all of
+//! strategy zoo: [`Peterson`], [`Bakery`], [`McsLock`], [`ClhLock`], [`AdaptiveMutex`]; the list of all of
 //! them is [`with_all_strategies!`]). Safe typed
 //! wrappers (`Value`, `Array`) live in `procshare-shm` and are generic over it.
 //!
@@ -34,6 +34,7 @@ pub mod os;
 #[cfg(not(loom))]
 mod sys;
 
+mod adaptive_mutex;
 pub mod adaptive_wait;
 mod bakery;
 mod barrier;
@@ -63,6 +64,7 @@ mod ticket_lock;
 #[doc(hidden)]
 pub mod broken;
 
+pub use adaptive_mutex::AdaptiveMutex;
 pub use adaptive_wait::AdaptiveWait;
 pub use bakery::{Bakery, UnfencedBakery};
 pub use barrier::Barrier;
@@ -103,6 +105,7 @@ macro_rules! with_all_strategies {
             bakery: $crate::Bakery;
             mcs: $crate::McsLock;
             clh: $crate::ClhLock;
+            adaptive: $crate::AdaptiveMutex;
         }
     };
 }

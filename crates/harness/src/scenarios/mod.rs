@@ -125,7 +125,8 @@ pub fn lock_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
 
 /// The lock scenarios with a holder killed mid-critical-section (crash injection): the
 /// survivors must finish, recovering the lock through the owner-died error. Only for
-/// strategies that detect a dead owner (`FutexMutex`, `SpinLock`, `PthreadMutex`).
+/// strategies that detect a dead owner (`FutexMutex`, `SpinLock`, `PthreadMutex`,
+/// `AdaptiveMutex`).
 pub fn crash_catalog<L: RawLock + 'static>() -> Vec<Box<dyn CatalogEntry>> {
     vec![
         entry(
@@ -207,9 +208,11 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
     all.extend(lock_catalog::<procshare_sync::Bakery>());
     all.extend(lock_catalog::<procshare_sync::McsLock>());
     all.extend(lock_catalog::<procshare_sync::ClhLock>());
+    all.extend(lock_catalog::<procshare_sync::AdaptiveMutex>());
     all.extend(crash_catalog::<FutexMutex>());
     all.extend(crash_catalog::<SpinLock>());
     all.extend(crash_catalog::<PthreadMutex>());
+    all.extend(crash_catalog::<procshare_sync::AdaptiveMutex>());
     all.extend(sync_catalog());
     all.extend(queue_catalog::<procshare_queue::ByteRing>(false));
     all.extend(queue_catalog::<PeekQueue>(true));
