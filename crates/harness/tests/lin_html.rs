@@ -14,7 +14,7 @@ use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The browser binary, if one is installed.
 fn chromium() -> Option<PathBuf> {
@@ -72,20 +72,23 @@ fn run_browser(browser: &Path, page: &Path, profile: &Path, extra: &[String]) ->
         let mut text = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match child.try_wait().expect("wait for the browser") {
-            Some(status) => {
-                assert!(status.success(), "browser failed: {status}");
-                break;
-            }
-            None if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the browser did not finish within a minute");
-            }
-            // Polling a child process's exit, not synchronising with it.
-            None => std::thread::sleep(Duration::from_millis(50)),
+    // A thread blocks in `wait`; this one waits for its answer at most a minute, and
+    // kills the browser (by pid: the thread owns the handle) if none comes.
+    let pid = child.id();
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    match exited.recv_timeout(Duration::from_secs(60)) {
+        Ok(status) => {
+            let status = status.expect("wait for the browser");
+            assert!(status.success(), "browser failed: {status}");
+        }
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("the browser did not finish within a minute");
         }
     }
     reader
