@@ -124,7 +124,12 @@ impl<T: Pod, L: RawRwLock> Cells<T, L> {
     }
 
     /// Acquire for reading (`write == false`) or writing and build the guard.
-    fn acquire<G>(&self, write: bool, wait: Wait, make: impl FnOnce(bool) -> G) -> TryGuardResult<G> {
+    fn acquire<G>(
+        &self,
+        write: bool,
+        wait: Wait,
+        make: impl FnOnce(bool) -> G,
+    ) -> TryGuardResult<G> {
         let hooked = hook::is_active();
         hook::point_if(hooked, Point::Acquire);
         let l = self.lock();
@@ -254,7 +259,10 @@ impl<T: Pod, L: RawRwLock> RwValue<T, L> {
     /// Lock for reading, waiting as long as it takes.
     /// [`GuardError::OwnerDied`] carries the (read) guard.
     pub fn read(&self) -> GuardResult<RwValueReadGuard<'_, T, L>> {
-        forever(self.cells.acquire(false, Wait::Forever, |h| self.read_guard(h)))
+        forever(
+            self.cells
+                .acquire(false, Wait::Forever, |h| self.read_guard(h)),
+        )
     }
 
     /// Lock for reading if that is possible now (`Ok(None)` otherwise).
@@ -271,7 +279,10 @@ impl<T: Pod, L: RawRwLock> RwValue<T, L> {
     /// Lock for writing, waiting as long as it takes.
     /// [`GuardError::OwnerDied`] carries the (write) guard.
     pub fn write(&self) -> GuardResult<RwValueWriteGuard<'_, T, L>> {
-        forever(self.cells.acquire(true, Wait::Forever, |h| self.write_guard(h)))
+        forever(
+            self.cells
+                .acquire(true, Wait::Forever, |h| self.write_guard(h)),
+        )
     }
 
     /// Lock for writing if that is possible now (`Ok(None)` otherwise).
@@ -280,10 +291,7 @@ impl<T: Pod, L: RawRwLock> RwValue<T, L> {
     }
 
     /// Lock for writing, giving up after `timeout` (`Ok(None)`).
-    pub fn try_write_for(
-        &self,
-        timeout: Duration,
-    ) -> TryGuardResult<RwValueWriteGuard<'_, T, L>> {
+    pub fn try_write_for(&self, timeout: Duration) -> TryGuardResult<RwValueWriteGuard<'_, T, L>> {
         self.cells
             .acquire(true, Wait::For(timeout), |h| self.write_guard(h))
     }
@@ -329,7 +337,9 @@ impl<T: Pod, L: RawRwLock> Deref for RwValueReadGuard<'_, T, L> {
 
 impl<T: Pod + std::fmt::Debug, L: RawRwLock> std::fmt::Debug for RwValueReadGuard<'_, T, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RwValueReadGuard").field(&self.local).finish()
+        f.debug_tuple("RwValueReadGuard")
+            .field(&self.local)
+            .finish()
     }
 }
 
@@ -467,7 +477,10 @@ impl<T: Pod, L: RawRwLock> RwArray<T, L> {
     /// Lock for reading, waiting as long as it takes.
     /// [`GuardError::OwnerDied`] carries the (read) guard.
     pub fn read(&self) -> GuardResult<RwArrayReadGuard<'_, T, L>> {
-        forever(self.cells.acquire(false, Wait::Forever, |h| self.read_guard(h)))
+        forever(
+            self.cells
+                .acquire(false, Wait::Forever, |h| self.read_guard(h)),
+        )
     }
 
     /// Lock for reading if that is possible now (`Ok(None)` otherwise).
@@ -484,7 +497,10 @@ impl<T: Pod, L: RawRwLock> RwArray<T, L> {
     /// Lock for writing, waiting as long as it takes.
     /// [`GuardError::OwnerDied`] carries the (write) guard.
     pub fn write(&self) -> GuardResult<RwArrayWriteGuard<'_, T, L>> {
-        forever(self.cells.acquire(true, Wait::Forever, |h| self.write_guard(h)))
+        forever(
+            self.cells
+                .acquire(true, Wait::Forever, |h| self.write_guard(h)),
+        )
     }
 
     /// Lock for writing if that is possible now (`Ok(None)` otherwise).
@@ -493,10 +509,7 @@ impl<T: Pod, L: RawRwLock> RwArray<T, L> {
     }
 
     /// Lock for writing, giving up after `timeout` (`Ok(None)`).
-    pub fn try_write_for(
-        &self,
-        timeout: Duration,
-    ) -> TryGuardResult<RwArrayWriteGuard<'_, T, L>> {
+    pub fn try_write_for(&self, timeout: Duration) -> TryGuardResult<RwArrayWriteGuard<'_, T, L>> {
         self.cells
             .acquire(true, Wait::For(timeout), |h| self.write_guard(h))
     }
@@ -584,7 +597,9 @@ impl<T: Pod, L: RawRwLock> Deref for RwArrayReadGuard<'_, T, L> {
 
 impl<T: Pod + std::fmt::Debug, L: RawRwLock> std::fmt::Debug for RwArrayReadGuard<'_, T, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RwArrayReadGuard").field(&self.local).finish()
+        f.debug_tuple("RwArrayReadGuard")
+            .field(&self.local)
+            .finish()
     }
 }
 
@@ -629,13 +644,23 @@ impl<T: Pod + std::fmt::Debug, L: RawRwLock> std::fmt::Debug for RwArrayWriteGua
     }
 }
 
-impl<T: Pod, L: RawRwLock> Drop for RwArrayWriteGuard<'_, T, L> {
-    fn drop(&mut self) {
+impl<T: Pod, L: RawRwLock> RwArrayWriteGuard<'_, T, L> {
+    /// Write the changes back now (element by element), keeping the lock: other
+    /// processes see them once the lock is released, or at once if a writer dies holding
+    /// it (the next locker's `OwnerDied` then finds them).
+    pub fn flush(&mut self) {
         if self.dirty {
             for (i, x) in self.local.iter().enumerate() {
                 self.array.cells.store(i, x, self.hooked);
             }
+            self.dirty = false;
         }
+    }
+}
+
+impl<T: Pod, L: RawRwLock> Drop for RwArrayWriteGuard<'_, T, L> {
+    fn drop(&mut self) {
+        self.flush();
         // SAFETY: a write guard exists only while its write lock is held; drop runs once.
         if let Err(e) = unsafe { self.array.cells.release(true, self.hooked) } {
             locking::unlock_failed(L::NAME, e);

@@ -9,6 +9,7 @@ mod holder_killed;
 mod managed_dict;
 mod producer_consumer;
 mod queue;
+mod rw_lock;
 mod semaphore_bound;
 mod shared_connection;
 mod sync_paths;
@@ -21,6 +22,7 @@ pub use holder_killed::{HolderKilled, HolderState};
 pub use managed_dict::{DictState, ManagedDict};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use queue::{HarnessQueue, PeekCells, PeekQueue, QueueScenario};
+pub use rw_lock::{ReaderDeath, RegisterOnlyRwLock, RwHow, RwScenario, RwState};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
 pub use shared_connection::{ConnectionState, SharedConnection};
 pub use sync_paths::{
@@ -32,7 +34,7 @@ pub use transfer::{ArrayTransfer, TransferHow};
 
 use crate::search::{search, SearchConfig, SearchReport};
 use crate::{HarnessError, Scenario};
-use procshare_sync::RawLock;
+use procshare_sync::{RawLock, RawRwLock};
 
 /// A scenario in the catalog, with what a correct implementation should produce.
 pub trait CatalogEntry: Sync {
@@ -193,6 +195,36 @@ pub fn queue_catalog<Q: HarnessQueue>(broken: bool) -> Vec<Box<dyn CatalogEntry>
     entries
 }
 
+/// The reader-writer scenarios, run with reader-writer strategy `L` (procshare's
+/// `WriterPreferringRwLock` or a researcher's own). `broken` declares that `L` is
+/// expected to break exclusion (the [`RegisterOnlyRwLock`] control): the
+/// readers-and-writers scenarios must then fail, and the crash-injection ones are left
+/// out. `reader_death` is what `L` documents for a reader killed while holding.
+pub fn rw_catalog<L: RawRwLock + 'static>(
+    broken: bool,
+    reader_death: ReaderDeath,
+) -> Vec<Box<dyn CatalogEntry>> {
+    let mut entries = vec![
+        entry(RwScenario::<L>::new(2, 1, 1, RwHow::Blocking), broken),
+        entry(RwScenario::<L>::new(1, 2, 1, RwHow::Blocking), broken),
+        entry(RwScenario::<L>::new(1, 1, 2, RwHow::Blocking), broken),
+        entry(RwScenario::<L>::new(2, 1, 1, RwHow::Timed), broken),
+    ];
+    if !broken {
+        // A writer or a reader killed anywhere, also while holding: the outcome the
+        // strategy documents (takeover with OwnerDied; a wedge, bounded by the timeouts).
+        entries.push(entry(
+            RwScenario::<L>::new(1, 2, 1, RwHow::Timed).with_kills(1, reader_death),
+            false,
+        ));
+        entries.push(entry(
+            RwScenario::<L>::new(2, 1, 1, RwHow::Timed).with_kills(1, reader_death),
+            false,
+        ));
+    }
+    entries
+}
+
 /// The whole built-in catalog: every lock scenario with every built-in strategy, the
 /// crash scenarios, and the synchronisation objects.
 pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
@@ -213,6 +245,11 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
     all.extend(crash_catalog::<SpinLock>());
     all.extend(crash_catalog::<PthreadMutex>());
     all.extend(crash_catalog::<procshare_sync::AdaptiveMutex>());
+    all.extend(rw_catalog::<procshare_sync::WriterPreferringRwLock>(
+        false,
+        ReaderDeath::Wedges,
+    ));
+    all.extend(rw_catalog::<RegisterOnlyRwLock>(true, ReaderDeath::Wedges));
     all.extend(sync_catalog());
     all.extend(queue_catalog::<procshare_queue::ByteRing>(false));
     all.extend(queue_catalog::<PeekQueue>(true));
