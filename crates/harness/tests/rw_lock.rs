@@ -140,3 +140,31 @@ fn a_writer_killed_holding_is_reached_and_must_be_reported() {
         );
     }
 }
+
+/// The SeqLock entries of the sync catalog (also in the whole catalog), here on their
+/// own: green under random and PCT, with a writer killed too.
+#[test]
+fn seqlock_entries_pass() {
+    use procshare_harness::scenarios::SeqScenario;
+    for s in [
+        SeqScenario::new(2, 1, 2),
+        SeqScenario::new(1, 2, 2),
+        SeqScenario::new(2, 1, 2).with_kills(1),
+    ] {
+        for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
+            let config = SearchConfig {
+                cases: 64,
+                mode,
+                shrink: false,
+                ..SearchConfig::default()
+            };
+            let report = search(&s, &config).unwrap();
+            assert!(
+                report.finding.is_none(),
+                "{} [{mode}]: {:?}",
+                procshare_harness::Scenario::name(&s),
+                report.finding.map(|f| f.report.verdict)
+            );
+        }
+    }
+}

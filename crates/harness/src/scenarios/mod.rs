@@ -11,6 +11,7 @@ mod producer_consumer;
 mod queue;
 mod rw_lock;
 mod semaphore_bound;
+mod seq_lock;
 mod shared_connection;
 mod sync_paths;
 mod ticket_fifo;
@@ -24,6 +25,7 @@ pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use queue::{HarnessQueue, PeekCells, PeekQueue, QueueScenario};
 pub use rw_lock::{ReaderDeath, RegisterOnlyRwLock, RwHow, RwScenario, RwState};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
+pub use seq_lock::SeqScenario;
 pub use shared_connection::{ConnectionState, SharedConnection};
 pub use sync_paths::{
     BarrierBreak, BoundedOverRelease, BoundedState, BreakHow, BreakState, EventSetClear,
@@ -166,6 +168,10 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(ManagedDict::new(3), false),
         entry(ManagedDict::new(2).with_kills(1), false),
         entry(ManagedDict::new(2).stale_reads(), true),
+        // SeqLock (issue 17): reads retried around writes; a writer killed mid-write.
+        entry(SeqScenario::new(2, 1, 2), false),
+        entry(SeqScenario::new(1, 2, 2), false),
+        entry(SeqScenario::new(2, 1, 2).with_kills(1), false),
     ]
 }
 
