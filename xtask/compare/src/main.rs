@@ -30,7 +30,8 @@ usage: cargo xtask compare --render DIR
 
 usage: cargo xtask compare --strategies-table [--from JSON] [--doc FILE]
   rewrite the generated table of FILE (default docs/strategies.md) from JSON
-  (default docs/results/compare.json), no measuring";
+  (default docs/results/compare.json), no measuring (a full default run does this
+  itself after writing docs/results/)";
 
 /// What the invocation does besides (or instead of) measuring.
 enum Action {
@@ -216,6 +217,14 @@ fn main() -> ExitCode {
     if let Err(e) = written {
         eprintln!("error: cannot write to {}: {e}", dir.display());
         return ExitCode::FAILURE;
+    }
+    if options.out.is_none() && !options.plan.quick && options.plan.only.is_empty() {
+        // A full default run is the one docs/strategies.md's table comes from.
+        if strategies_table(&dir.join("compare.json"), &root.join("docs/strategies.md"))
+            != ExitCode::SUCCESS
+        {
+            return ExitCode::FAILURE;
+        }
     }
     match plot::write_all(&report, &dir) {
         Ok(files) => eprintln!(
