@@ -403,7 +403,7 @@ impl<L: RawRwLock + 'static> Scenario for RwScenario<L> {
         }
         let (value, probe_report) = if wedge_expected {
             match state.data.try_write() {
-                Ok(None) => return self.count(history, killed, None),
+                Ok(None) => (None, false),
                 Ok(Some(_)) | Err(GuardError::OwnerDied { .. }) => {
                     return Err(format!(
                         "a reader killed holding the lock should wedge writers (documented), \
@@ -414,18 +414,21 @@ impl<L: RawRwLock + 'static> Scenario for RwScenario<L> {
             }
         } else {
             let probe = match state.data.try_write() {
+                // A reader killed inside `read()` or its guard's drop may hold.
                 Ok(None) if maybe(false) > 0 && self.reader_death == ReaderDeath::Wedges => {
-                    // A reader killed inside `read()` or its guard's drop may hold.
-                    return self.count(history, killed, None);
+                    Ok(None)
                 }
                 // A dead writer is detected within one liveness slice (50 ms).
                 Ok(None) => state.data.try_write_for(Duration::from_millis(500)),
                 r => r,
             };
             match probe {
-                Ok(Some(g)) => (g[0], false),
+                Ok(Some(g)) => (Some(g[0]), false),
+                Ok(None) if maybe(false) > 0 && self.reader_death == ReaderDeath::Wedges => {
+                    (None, false)
+                }
                 Ok(None) => return Err("the lock was left held".into()),
-                Err(GuardError::OwnerDied { guard, .. }) => (guard[0].max(guard[1]), true),
+                Err(GuardError::OwnerDied { guard, .. }) => (Some(guard[0].max(guard[1])), true),
                 Err(e) => return Err(e.to_string()),
             }
         };
@@ -453,7 +456,7 @@ impl<L: RawRwLock + 'static> Scenario for RwScenario<L> {
                  holding the lock"
             ));
         }
-        self.count(history, killed, Some(value))
+        self.count(history, killed, value)
     }
 }
 
