@@ -106,6 +106,11 @@ use crate::ProcessShared;
 /// Predicate checks between two looks at the spin clock.
 #[cfg(not(loom))]
 const CHECKS_PER_CLOCK: u32 = 16;
+/// Predicate checks of [`AdaptiveWait::poll`]: a clock-free busy-wait short enough to be
+/// cheap when it fails (well under the shortest spin) and long enough to cover a peer
+/// that is running on another CPU and about to publish.
+#[cfg(not(loom))]
+const POLL_CHECKS: u32 = 64;
 /// The shortest spin is `SPIN_BUDGET >> MAX_SPIN_SHIFT`.
 #[cfg(not(loom))]
 const MAX_SPIN_SHIFT: u32 = 4;
@@ -192,6 +197,28 @@ impl AdaptiveWait {
             return true;
         }
         self.wait_slow(&mut ready, deadline, Fences::On)
+    }
+
+    /// Re-check `ready()` a few times (64) in a busy-wait that never reads the clock;
+    /// true as soon as it returns true. For callers that have a deadline to compute
+    /// before [`AdaptiveWait::wait_until`] (reading the clock costs more than a message
+    /// between two running processes): they poll first and compute the deadline only if
+    /// the poll fails. Under a controlled scheduler, and under loom, one check.
+    #[inline]
+    pub fn poll(&self, mut ready: impl FnMut() -> bool) -> bool {
+        if ready() {
+            return true;
+        }
+        #[cfg(not(loom))]
+        if !crate::hook::is_active() {
+            for _ in 0..POLL_CHECKS {
+                spin_loop();
+                if ready() {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// The spin, the announcement and the sleeps; `fences` is [`Fences::On`] except in
@@ -345,6 +372,24 @@ mod tests {
         let w = AdaptiveWait::new();
         assert!(w.wait_until(|| true, &Deadline::never()));
         assert_eq!(w.sleepers(), 0);
+    }
+
+    #[test]
+    fn poll_checks_a_bounded_number_of_times_and_never_announces() {
+        let w = AdaptiveWait::new();
+        let mut calls = 0;
+        assert!(!w.poll(|| {
+            calls += 1;
+            false
+        }));
+        assert_eq!(calls, POLL_CHECKS + 1, "one check, then the busy-wait's");
+        assert_eq!(w.sleepers(), 0);
+        let mut calls = 0;
+        assert!(w.poll(|| {
+            calls += 1;
+            calls == 3
+        }));
+        assert_eq!(calls, 3, "stops at the first true");
     }
 
     #[test]
