@@ -8,7 +8,9 @@
 //! the queue. It is an *eventcount* (Vyukov's name; the same scheme as Linux's
 //! `wait_event`/`wake_up` with a waitqueue-active check, and folly's `EventCount`):
 //!
-//! * the **waiter** re-checks its predicate in a busy-wait of at most
+//! * the **waiter** re-checks its predicate first in a clock-free poll of 64 checks
+//!   ([`AdaptiveWait::poll`]; skipped with a finite deadline, whose expiry is checked
+//!   first), then in a busy-wait of at most
 //!   [`loom::SPIN_BUDGET`](crate::loom::SPIN_BUDGET) (20 µs), which is where a peer that runs on
 //!   another CPU answers (the budget shrinks to 1/16 while spins on this object keep
 //!   failing, as on an oversubscribed machine, and grows back when they succeed); only
@@ -206,9 +208,14 @@ impl AdaptiveWait {
     /// the poll fails. Under a controlled scheduler, and under loom, one check.
     #[inline]
     pub fn poll(&self, mut ready: impl FnMut() -> bool) -> bool {
-        if ready() {
-            return true;
-        }
+        ready() || self.poll_only(&mut ready)
+    }
+
+    /// The busy-wait of [`AdaptiveWait::poll`] without its first check: nothing under a
+    /// controlled scheduler or loom (there, who runs is a choice, and spinning would only
+    /// repeat idle steps).
+    #[inline]
+    fn poll_only(&self, ready: &mut impl FnMut() -> bool) -> bool {
         #[cfg(not(loom))]
         if !crate::hook::is_active() {
             for _ in 0..POLL_CHECKS {
@@ -218,6 +225,8 @@ impl AdaptiveWait {
                 }
             }
         }
+        #[cfg(loom)]
+        let _ = ready;
         false
     }
 
@@ -230,8 +239,14 @@ impl AdaptiveWait {
         deadline: &Deadline,
         fences: Fences,
     ) -> bool {
-        if deadline.is_finite() && deadline.expired() {
-            return false;
+        if deadline.is_finite() {
+            if deadline.expired() {
+                return false;
+            }
+        } else if self.poll_only(ready) {
+            // Without a finite deadline, a peer that answers within a few hundred
+            // nanoseconds is seen before any look at the clock (the spin budget's).
+            return true;
         }
         match self.spin(ready, deadline) {
             Spun::Ready => return true,
@@ -500,12 +515,23 @@ mod tests {
         assert_eq!(w.spin_shift.load(Ordering::Relaxed), 1);
         assert!(!w.wait_until(|| false, &Deadline::never().or_liveness_check()));
         assert_eq!(w.spin_shift.load(Ordering::Relaxed), 2);
-        // Succeeds on the spin's first check (the check before the spin said no).
+        // Succeeds within the clock-free poll: the spin never started, its length stays.
         let mut calls = 0;
         assert!(w.wait_until(
             || {
                 calls += 1;
-                calls == 2
+                calls == 3
+            },
+            &Deadline::never()
+        ));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 2);
+        // Succeeds on the spin's first check (the check before it and the clock-free
+        // poll's said no).
+        let mut calls = 0;
+        assert!(w.wait_until(
+            || {
+                calls += 1;
+                calls == POLL_CHECKS + 2
             },
             &Deadline::never()
         ));
