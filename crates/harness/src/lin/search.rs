@@ -228,7 +228,13 @@ impl Bits {
     fn is_empty(&self) -> bool {
         self.words().iter().all(|&w| w == 0)
     }
+    #[inline]
     fn is_subset_of(&self, other: &Bits) -> bool {
+        if let (Bits::Small(a), Bits::Small(b)) = (self, other) {
+            // Branch-free for the usual size: the cache's subsumption scan calls this in
+            // a loop.
+            return (a[0] & !b[0]) | (a[1] & !b[1]) | (a[2] & !b[2]) | (a[3] & !b[3]) == 0;
+        }
         self.words()
             .iter()
             .zip(other.words().iter())
