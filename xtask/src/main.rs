@@ -41,14 +41,18 @@ commands:
                  and the line `verify: N passed, M failed`
                    --quick   skip the slow stages (the loom model checks)
                    STAGE...  run only the named stages (e.g. `cargo xtask verify loom`)
-  replay <scenario> <token>
+  replay <scenario> <token> [--html FILE]
                  re-run a harness schedule step by step and print its per-actor table
+                 (--html: draw the case's HTML timeline if its history is not
+                 linearizable)
   stress <counter|lost-update> [--strategy S] [--runs N] [--increments K]
                  free-running repetitions and their outcome histogram (S: futex, spin,
                  ticket, pthread, nolock); also the store-buffer litmus tests
                  store-buffer[-fenced], peterson[-unfenced], bakery[-unfenced]
-  catalog [--cases N] [--seed S]
-                 search every harness scenario with random and PCT schedules
+  catalog [--cases N] [--seed S] [--only TEXT] [--html DIR]
+                 search every harness scenario (or those whose name contains TEXT)
+                 with random and PCT schedules; --html: draw every linearizability
+                 finding's timeline into DIR
   list           the harness's scenario names
   lin check FILE [--model M] [--timeout S] [--html OUT] [--format F] [--threads N]
                  [--one-minimal] [--initial JSON]
