@@ -50,7 +50,10 @@ fn the_fast_path_is_taken_by_default_and_the_server_counts_its_requests() {
     })
     .unwrap();
     join_ok(&mut child);
-    assert!(m.ring_requests().unwrap() > mark + 50, "50 gets and this query");
+    assert!(
+        m.ring_requests().unwrap() > mark + 50,
+        "50 gets and this query"
+    );
 
     // A client with the fast path off: the counter does not move for its requests.
     let off = Manager::builder()
