@@ -27,6 +27,14 @@
 //! makes the server touch memory outside the mapping; a claimed message length is
 //! clamped to the ring's size before anything is allocated.
 //!
+//! What a client *can* do to its own rings by writing their control words directly
+//! (rather than through the protocol) is confined to its own connection: a sequence word
+//! set ahead of the ring's head or tail makes the ring's claim loop retry, so that
+//! client's server thread may spin until the server stops. That client is authenticated
+//! (it holds the authkey, with which it could as well ask the server to shut down); no
+//! other client's rings, objects or threads are affected. Bounding those retries belongs
+//! in the ring protocol (loom-checked) and is not done yet.
+//!
 //! # Messages in the rings
 //!
 //! A message (a request or a reply envelope) travels as one or more ring messages, each
