@@ -249,6 +249,9 @@ fn a_client_waiting_on_the_rings_does_not_hang_when_the_server_dies() {
     let (ready_rx, ready_tx) = Pipe::simplex().unwrap();
     let mut waiter = Process::spawn(|| {
         on_rings(&m);
+        // Take this process's reference now (over the socket), so that the acquire
+        // below is one request on the rings and nothing else.
+        assert!(lock.is_locked().unwrap());
         ready_tx.send_bytes(b"waiting").unwrap();
         // Blocks on the server until the server dies: then an error, not a hang.
         assert!(lock.acquire().is_err());
@@ -260,6 +263,23 @@ fn a_client_waiting_on_the_rings_does_not_hang_when_the_server_dies() {
     assert_eq!(unsafe { libc::kill(server as i32, libc::SIGKILL) }, 0);
     let code = waiter.join_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(code, Some(0), "the waiting client returned with an error");
+}
+
+/// A thread that ends (its process lives on) closes its fast-path connection: its
+/// server thread notices and gives back the RLock the thread held.
+#[test]
+fn a_thread_that_ends_releases_what_its_fast_path_connection_held() {
+    let m = Manager::start().unwrap();
+    let rlock = m.rlock().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            on_rings(&m);
+            rlock.acquire().unwrap();
+        });
+    });
+    // Held by the ended thread's connection until the server notices it closed.
+    assert!(rlock.acquire_timeout(Duration::from_secs(20)).unwrap());
+    rlock.release().unwrap();
 }
 
 #[test]
