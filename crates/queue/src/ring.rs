@@ -783,7 +783,12 @@ impl<'a> RingRef<'a> {
                 let (len, k) = if tomb {
                     (0, 1)
                 } else {
-                    let len = self.meta(first).load(Ordering::Relaxed) as usize;
+                    // Clamped: a producer never writes more than the ring holds, so
+                    // only a peer scribbling on the ring's memory (the Manager's fast
+                    // path maps a client's ring) could claim more; it must not make
+                    // this consumer allocate without bound.
+                    let len = (self.meta(first).load(Ordering::Relaxed) as usize)
+                        .min(self.geo.max_message());
                     (len, self.geo.slots_for(len).min(self.geo.slots))
                 };
                 rec.announce(true, h, k);

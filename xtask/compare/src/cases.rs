@@ -367,11 +367,11 @@ pub fn cases() -> Vec<Case> {
         Procshare,
         crate::manager::ManagerDict::prepare,
     ));
-    cases.push(todo(
+    cases.push(rust(
         "manager",
         "manager_local",
         Procshare,
-        "the Manager's local shared-memory fast path is not built yet",
+        crate::manager::ManagerDict::prepare_local,
     ));
     cases.push(python("manager", "cpython_manager_dict", true));
 
