@@ -66,8 +66,9 @@ commands:
   hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off),
                  medians of 5 interleaved rounds
-  results        regenerate docs/results/ (lock and sync-object benchmark tables, the
-                 harness against shuttle, the scenario catalog) from fresh measurements
+  results        regenerate docs/results/ (lock, sync-object, queue, connection and
+                 manager benchmark tables, the harness against shuttle, the scenario
+                 catalog) from fresh measurements
   compare [--quick] [--json] [options]
                  every strategy and primitive against the raw limits, CPython and the
                  Rust peers, in one run: writes docs/results/compare.md, compare.json
@@ -255,12 +256,15 @@ fn results() -> ExitCode {
     let dir_str = dir.to_string_lossy().into_owned();
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [CargoStep<'_>; 4] = [
+    let steps: [CargoStep<'_>; 7] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
             &env,
         ),
+        (vec!["bench", "--bench", "queue", "--", "table"], &env),
+        (vec!["bench", "--bench", "connection", "--", "table"], &env),
+        (vec!["bench", "--bench", "manager", "--", "table"], &env),
         (
             vec![
                 "bench",
