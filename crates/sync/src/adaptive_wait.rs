@@ -468,12 +468,26 @@ mod tests {
     fn a_sleeper_is_counted_and_woken_by_notify() {
         let w = AdaptiveWait::new();
         let flag = AtomicBool::new(false);
+        // Set by the waiter's predicate once it runs after the announcement (the last
+        // check before the futex wait): from then on the waiter stays counted until it
+        // sees the flag, so the notify below must find it. (Waiting for `sleepers` alone
+        // let the waiter's last check see the flag and leave before the notify looked.)
+        let checked_announced = AtomicBool::new(false);
         std::thread::scope(|s| {
-            let waiter =
-                s.spawn(|| w.wait_until(|| flag.load(Ordering::Acquire), &Deadline::never()));
+            let waiter = s.spawn(|| {
+                w.wait_until(
+                    || {
+                        if w.sleepers() > 0 {
+                            checked_announced.store(true, Ordering::Release);
+                        }
+                        flag.load(Ordering::Acquire)
+                    },
+                    &Deadline::never(),
+                )
+            });
             // Past its spin, the waiter announces itself; then (and only then) the notify
             // must make the system call.
-            while w.sleepers() == 0 {
+            while !checked_announced.load(Ordering::Acquire) {
                 std::thread::yield_now();
             }
             flag.store(true, Ordering::Release);
@@ -488,13 +502,26 @@ mod tests {
     fn notify_all_wakes_every_sleeper() {
         let w = AdaptiveWait::new();
         let flag = AtomicBool::new(false);
+        // As in the test above: a check that sees all three announced was made by an
+        // announced waiter, which then stays counted until it is woken.
+        let checked_announced = AtomicBool::new(false);
         std::thread::scope(|s| {
             let waiters: Vec<_> = (0..3)
                 .map(|_| {
-                    s.spawn(|| w.wait_until(|| flag.load(Ordering::Acquire), &Deadline::never()))
+                    s.spawn(|| {
+                        w.wait_until(
+                            || {
+                                if w.sleepers() == 3 {
+                                    checked_announced.store(true, Ordering::Release);
+                                }
+                                flag.load(Ordering::Acquire)
+                            },
+                            &Deadline::never(),
+                        )
+                    })
                 })
                 .collect();
-            while w.sleepers() < 3 {
+            while w.sleepers() < 3 || !checked_announced.load(Ordering::Acquire) {
                 std::thread::yield_now();
             }
             flag.store(true, Ordering::Release);
