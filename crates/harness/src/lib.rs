@@ -13,6 +13,7 @@
 
 mod actor;
 mod control;
+pub mod killpoints;
 pub mod lin;
 mod runner;
 mod scenario;
