@@ -670,6 +670,43 @@ pub fn matrix(quick: bool) -> Vec<Box<dyn Target>> {
             1,
             "consumer",
         ));
+        for victim in [0, 1] {
+            t.push(target(
+                "ByteRing",
+                AtomicGranularity(
+                    QueueScenario::<ByteRing>::new(1, 2, 2, 1)
+                        .capacity(1)
+                        .with_kills(1),
+                ),
+                victim,
+                if victim == 0 { "producer" } else { "consumer" },
+            ));
+        }
+        t.push(target(
+            "Queue<u64>",
+            AtomicGranularity(QueueScenario::<Queue<u64>>::new(2, 1, 1, 2).with_kills(1)),
+            0,
+            "producer",
+        ));
+        // The locks at atomic granularity: every access of the lock word is a point.
+        t.push(target(
+            "FutexMutex",
+            AtomicGranularity(HolderKilled::<FutexMutex>::new(2)),
+            0,
+            "holder",
+        ));
+        t.push(target(
+            "SpinLock",
+            AtomicGranularity(HolderKilled::<SpinLock>::new(2)),
+            0,
+            "holder",
+        ));
+        t.push(target(
+            "AdaptiveMutex",
+            AtomicGranularity(HolderKilled::<AdaptiveMutex>::new(2)),
+            0,
+            "holder",
+        ));
     }
     t
 }
@@ -684,13 +721,14 @@ pub fn policies(_quick: bool) -> &'static [Policy] {
 pub fn render(rows: &[Row], markdown: bool) -> String {
     let mut table = procshare_table::Table::new([
         "primitive",
+        "scenario",
         "operation",
         "point",
         "killed",
         "cases",
         "outcome",
     ])
-    .align(4, procshare_table::Align::Right);
+    .align(5, procshare_table::Align::Right);
     for r in rows {
         let outcome = match &r.outcome {
             RowOutcome::Pass => "pass".to_string(),
@@ -711,6 +749,7 @@ pub fn render(rows: &[Row], markdown: bool) -> String {
         };
         table.row([
             r.primitive.clone(),
+            r.scenario.clone(),
             r.operation.clone(),
             r.point.clone(),
             r.role.to_string(),

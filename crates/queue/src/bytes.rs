@@ -95,6 +95,10 @@ impl ByteRing {
     /// `max_bytes` bytes of payload. With `max_items > 0` every slot holds
     /// `⌈max_bytes / max_items⌉` bytes (rounded up to 8), so `max_items` small messages
     /// always fit; with 0, slots hold 112 bytes and there are `⌈max_bytes / 112⌉`.
+    ///
+    /// A ring of more than [`MAX_SLOTS`] slots or [`MAX_RING_BYTES`] bytes of shared
+    /// memory is refused with [`QueueError::CapacityTooLarge`] before anything is
+    /// allocated (so is every typed queue built on one).
     pub fn new(max_items: usize, max_bytes: usize) -> Result<Self, QueueError> {
         Self::with_flags(max_items, max_bytes, 0)
     }
