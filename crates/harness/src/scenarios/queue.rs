@@ -59,6 +59,14 @@ pub trait HarnessQueue: Sync + Sized + 'static {
     fn create(capacity: usize) -> Result<Self, String>;
     /// Put `item` (never 0), waiting for room.
     fn put(&self, item: u64) -> Result<(), String>;
+    /// Put `item`, waiting at most `timeout` for room; false if there was none (default:
+    /// [`HarnessQueue::put`], which waits as long as it takes). Used on a queue with less
+    /// room than the scenario's items ([`QueueScenario::capacity`]), so that a producer
+    /// whose consumers gave up does not wait forever.
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        let _ = timeout;
+        self.put(item).map(|()| true)
+    }
     /// Take the next item, waiting at most `timeout`; `None` if none came.
     fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String>;
     /// Take the next item if there is one now (used by the janitor, unscheduled).
@@ -80,6 +88,10 @@ impl HarnessQueue for ByteRing {
     fn put(&self, item: u64) -> Result<(), String> {
         self.put_bytes(&item.to_le_bytes())
             .map_err(|e| e.to_string())
+    }
+
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        full_is_false(self.put_bytes_timeout(&item.to_le_bytes(), timeout))
     }
 
     fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
@@ -105,6 +117,10 @@ impl HarnessQueue for Queue<u64> {
         Queue::put(self, &item).map_err(|e| e.to_string())
     }
 
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        full_is_false(Queue::put_timeout(self, &item, timeout))
+    }
+
     fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
         typed(Queue::get_timeout(self, timeout))
     }
@@ -126,6 +142,10 @@ impl HarnessQueue for JoinableQueue<u64> {
         Queue::put(self, &item).map_err(|e| e.to_string())
     }
 
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        full_is_false(Queue::put_timeout(self, &item, timeout))
+    }
+
     fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
         typed(Queue::get_timeout(self, timeout))
     }
@@ -137,6 +157,14 @@ impl HarnessQueue for JoinableQueue<u64> {
     fn reset(&self) {
         while let Ok(Some(_)) = HarnessQueue::try_get(self) {}
         while JoinableQueue::task_done(self).is_ok() {}
+    }
+}
+
+fn full_is_false(r: Result<(), QueueError>) -> Result<bool, String> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(QueueError::Full | QueueError::Disconnected) => Ok(false),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -306,6 +334,29 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
     }
 
     fn check_history(&self, q: &Q, history: &[Event]) -> Result<(), String> {
+        // A put that timed out (returned 1) put nothing: leave it out of the history, and
+        // its item must never be delivered.
+        let timed_out: Vec<(u32, u64)> = history
+            .iter()
+            .filter(|e| e.is_return && e.op == OP_PUT && e.value == 1)
+            .filter_map(|r| {
+                history
+                    .iter()
+                    .find(|e| !e.is_return && e.id == r.id)
+                    .map(|e| (e.id, e.value))
+            })
+            .collect();
+        let kept: Vec<Event>;
+        let history = if timed_out.is_empty() {
+            history
+        } else {
+            kept = history
+                .iter()
+                .filter(|e| !timed_out.iter().any(|&(id, _)| id == e.id))
+                .copied()
+                .collect();
+            &kept[..]
+        };
         let (p, n) = (self.producers, self.items);
         let mut end = history.iter().map(|e| e.clock).max().map_or(0, |c| c + 1);
         // The drain: what is left, taken after everything recorded.
@@ -331,6 +382,9 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
         delivered.extend(drained.iter().copied());
         let mut seen = HashSet::new();
         for &(v, _, _) in &delivered {
+            if timed_out.iter().any(|&(_, t)| t == v) {
+                return Err(format!("item {v:#x} delivered, but its put timed out"));
+            }
             if decode(v, p, n).is_none() {
                 return Err(format!("item {v:#x} delivered but never put"));
             }
@@ -467,8 +521,13 @@ impl<Q: HarnessQueue> Scenario for QueueScenario<Q> {
             for i in 1..=self.items {
                 let v = item(actor, i);
                 let id = rec.invoke(OP_PUT, 0, v);
-                q.put(v)?;
-                rec.ret(id, 0);
+                // On a queue with less room than the items, a put waits at most as long
+                // as a get (its return value 1: timed out, not put).
+                let put = match self.capacity {
+                    Some(_) => q.put_timeout(v, Duration::from_millis(20))?,
+                    None => q.put(v).map(|()| true)?,
+                };
+                rec.ret(id, u64::from(!put));
             }
         } else {
             for _ in 0..self.gets {
