@@ -72,7 +72,8 @@ commands:
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off),
                  medians of 5 interleaved rounds
   results        regenerate docs/results/ (lock and sync-object benchmark tables, the
-                 harness against shuttle, the scenario catalog) from fresh measurements
+                 harness against shuttle, the scenario catalog, the kill-point matrix)
+                 from fresh measurements
   compare [--quick] [--json] [options]
                  every strategy and primitive against the raw limits, CPython and the
                  Rust peers, in one run: writes docs/results/compare.md, compare.json
@@ -289,8 +290,9 @@ fn results() -> ExitCode {
     let dir = root.join("docs").join("results");
     let dir_str = dir.to_string_lossy().into_owned();
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
+    let killpoints_page = dir.join("killpoints.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [CargoStep<'_>; 4] = [
+    let steps: [CargoStep<'_>; 5] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
@@ -323,6 +325,23 @@ fn results() -> ExitCode {
                 "256",
                 "--write",
                 &catalog_page,
+            ],
+            &[],
+        ),
+        (
+            vec![
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "procshare-harness",
+                "--bin",
+                "procshare-killpoints",
+                "--",
+                "--command-line",
+                "cargo xtask killpoints",
+                "--write",
+                &killpoints_page,
             ],
             &[],
         ),
