@@ -1,17 +1,21 @@
-//! The Manager's cost: one dict request from a client process to the forked server,
-//! against a raw `socketpair` round trip to an echoing process measured the same way in
-//! the same run, and throughput with 1 and 4 client processes.
+//! The Manager's cost: one dict request from a client process to the forked server, over
+//! the socket and over the local fast path, against a raw `socketpair` round trip and a
+//! raw shared-memory ring round trip to an echoing process, measured the same way in the
+//! same run; and throughput with 1 and 4 client processes over each.
 //!
-//! | case                | one operation                                                    |
-//! |---------------------|------------------------------------------------------------------|
-//! | `raw_socketpair`    | baseline: `socketpair(AF_UNIX, SOCK_STREAM)`; write 64 bytes, the echoing child reads exactly 64 and writes them back, read 64 (no framing, no codec) |
-//! | `dict_get`          | `DictProxy<String, i64>::get` of a present key over the manager's Unix socket |
-//! | `dict_insert`       | `DictProxy<String, i64>::insert` replacing a key's value          |
+//! | case                 | one operation                                                   |
+//! |----------------------|-----------------------------------------------------------------|
+//! | `raw_socketpair`     | baseline: `socketpair(AF_UNIX, SOCK_STREAM)`; write 64 bytes, the echoing child reads exactly 64 and writes them back, read 64 (no framing, no codec) |
+//! | `raw_ring`           | baseline: two single-slot-per-message rings written here over a shared region (a sequence word and eight data words per slot, 64 slots), one each way; put 64 bytes, the echoing child takes them and puts them back; spin (then `sched_yield`) when empty or full, no registration, no recovery, no sleeping |
+//! | `dict_get_socket`    | `DictProxy<String, i64>::get` of a present key over the manager's Unix socket (a client with `fast_path(false)`) |
+//! | `dict_insert_socket` | `DictProxy<String, i64>::insert` replacing a key's value, over the socket |
+//! | `dict_get_fast`      | the same `get` over the local fast path (the default)            |
+//! | `dict_insert_fast`   | the same `insert` over the local fast path                       |
 //!
 //! A request is about 40 bytes and a reply about 20, so the 64-byte echo moves as much.
-//! Throughput (`throughput_1` / `throughput_4`): 1 or 4 client processes each make
-//! [`THROUGHPUT_OPS`] `insert`s on their own keys of one dict, timed from a start barrier
-//! to the last child's exit.
+//! Both clients talk to the same server. Throughput (`socket_clients_N`,
+//! `fast_clients_N`): 1 or 4 client processes each make [`THROUGHPUT_OPS`] `insert`s on
+//! their own keys of one dict, timed from a start barrier to the last child's exit.
 //!
 //! # Latency table
 //!
@@ -19,9 +23,11 @@
 //! [`TABLE_RUNS`] runs of [`TABLE_ROUNDS`] operations per case, **alternating** the order
 //! of the cases run by run (this VM's wake-up latency swings by 10×: a burst hits every
 //! case), and prints p50 / p99 per case and the ratio of the medians of the per-run
-//! medians to the raw socketpair (target ≤ 1.3×). In test mode each case runs once,
-//! briefly, checking its results. CPython's manager dict operation is measured by hand
-//! with `benches/manager_cpython.py` (see `docs/guide.md`).
+//! medians to the matching raw baseline: the socket cases to `raw_socketpair` (target ≤
+//! 1.3×), the fast-path cases to `raw_ring` (target ≤ 3×). CPython's manager dict
+//! operation is measured with `benches/manager_cpython.py` (see `docs/guide.md`; target:
+//! the fast path ≥ 10× faster), and in the same run as procshare's by `cargo xtask
+//! compare` (the `manager_local` row).
 
 mod common;
 #[path = "common/socketpair.rs"]
@@ -30,14 +36,128 @@ mod socketpair;
 use common::{mode, write_result, Mode};
 use criterion::{Criterion, Throughput};
 use hdrhistogram::Histogram;
-use procshare::{DictProxy, Manager, Process, Semaphore, Shared};
-use socketpair::raw_socketpair;
+use procshare::{heap, DictProxy, Manager, Process, Semaphore, Shared};
+use socketpair::{raw_socketpair, RAW_LEN};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const TABLE_RUNS: usize = 15;
 const TABLE_ROUNDS: usize = 1000;
 const TEST_ROUNDS: usize = 50;
 const THROUGHPUT_OPS: usize = 2000;
+
+// ------------------------------------------------------------------ the raw ring
+
+/// Slots per raw ring.
+const RAW_SLOTS: usize = 64;
+/// Words per raw slot: the sequence word and the 64-byte message.
+const RAW_WORDS: usize = 1 + RAW_LEN / 8;
+
+/// A bounded ring of 64-byte messages, one producer and one consumer (Vyukov's slot
+/// sequence numbers): the raw baseline of the fast path. Word 0 is the tail, word 8 the
+/// head (another cache line), the slots start at word 16.
+struct RawRing {
+    block: heap::Block,
+}
+
+impl RawRing {
+    fn new() -> Self {
+        let block = heap::alloc((16 + RAW_SLOTS * RAW_WORDS) * 8).expect("heap::alloc");
+        let r = RawRing { block };
+        for i in 0..RAW_SLOTS {
+            r.word(16 + i * RAW_WORDS)
+                .store(i as u64, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        assert!(i * 8 + 8 <= self.block.len());
+        // SAFETY: in bounds (checked), 8-aligned (the block is 64-aligned), zero-filled
+        // shared memory reached only through atomics.
+        unsafe { &*self.block.ptr().cast::<AtomicU64>().add(i) }
+    }
+
+    fn put(&self, m: &[u8; RAW_LEN]) {
+        let t = self.word(0).load(Ordering::Relaxed);
+        let slot = 16 + (t as usize % RAW_SLOTS) * RAW_WORDS;
+        let mut spins = 0;
+        while self.word(slot).load(Ordering::Acquire) != t {
+            backoff(&mut spins);
+        }
+        for (j, c) in m.chunks_exact(8).enumerate() {
+            self.word(slot + 1 + j)
+                .store(u64::from_le_bytes(c.try_into().unwrap()), Ordering::Relaxed);
+        }
+        self.word(slot).store(t + 1, Ordering::Release);
+        self.word(0).store(t + 1, Ordering::Relaxed);
+    }
+
+    fn get(&self, out: &mut [u8; RAW_LEN]) {
+        let h = self.word(8).load(Ordering::Relaxed);
+        let slot = 16 + (h as usize % RAW_SLOTS) * RAW_WORDS;
+        let mut spins = 0;
+        while self.word(slot).load(Ordering::Acquire) != h + 1 {
+            backoff(&mut spins);
+        }
+        for (j, c) in out.chunks_exact_mut(8).enumerate() {
+            c.copy_from_slice(
+                &self
+                    .word(slot + 1 + j)
+                    .load(Ordering::Relaxed)
+                    .to_le_bytes(),
+            );
+        }
+        self.word(slot)
+            .store(h + RAW_SLOTS as u64, Ordering::Release);
+        self.word(8).store(h + 1, Ordering::Relaxed);
+    }
+}
+
+fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        std::hint::spin_loop();
+        *spins += 1;
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// `rounds` raw ring round trips of [`RAW_LEN`] bytes to a fresh echoing child, after one
+/// untimed round; each one's latency in ns. A message starting with `0xff` stops the
+/// child.
+fn raw_ring(rounds: usize) -> Vec<u64> {
+    let (ping, pong) = (RawRing::new(), RawRing::new());
+    let mut child = Process::spawn(|| {
+        let mut buf = [0u8; RAW_LEN];
+        loop {
+            ping.get(&mut buf);
+            if buf[0] == 0xff {
+                break;
+            }
+            pong.put(&buf);
+        }
+    })
+    .unwrap();
+    let mut msg = [7u8; RAW_LEN];
+    let mut back = [0u8; RAW_LEN];
+    let mut times = Vec::with_capacity(rounds);
+    for i in 0..=rounds {
+        msg[1] = i as u8;
+        let t = Instant::now();
+        ping.put(&msg);
+        pong.get(&mut back);
+        if i > 0 {
+            times.push(t.elapsed().as_nanos() as u64);
+        }
+        assert_eq!(back, msg);
+    }
+    ping.put(&[0xff; RAW_LEN]);
+    assert_eq!(child.join().unwrap(), 0);
+    times
+}
+
+// ------------------------------------------------------------------ the manager
 
 /// `rounds` dict operations from this process (the server is the other process).
 fn dict_op(d: &DictProxy<String, i64>, rounds: usize, insert: bool) -> Vec<u64> {
@@ -95,36 +215,54 @@ fn throughput(m: &Manager, clients: usize, ops: usize) -> Duration {
     elapsed
 }
 
-fn criterion_group(c: &mut Criterion, m: &Manager, d: &DictProxy<String, i64>) {
+/// The two clients of one server: over the socket and over the fast path.
+struct Clients {
+    socket: Manager,
+    fast: Manager,
+    d_socket: DictProxy<String, i64>,
+    d_fast: DictProxy<String, i64>,
+}
+
+fn criterion_group(c: &mut Criterion, cl: &Clients) {
     let mut group = c.benchmark_group("manager_round_trip");
     group
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1))
         .sample_size(20);
+    let sum = |v: Vec<u64>| Duration::from_nanos(v.iter().sum());
     group.bench_function("raw_socketpair", |b| {
-        b.iter_custom(|iters| Duration::from_nanos(raw_socketpair(iters as usize).iter().sum()))
+        b.iter_custom(|iters| sum(raw_socketpair(iters as usize)))
     });
-    group.bench_function("dict_get", |b| {
-        b.iter_custom(|iters| Duration::from_nanos(dict_op(d, iters as usize, false).iter().sum()))
+    group.bench_function("raw_ring", |b| {
+        b.iter_custom(|iters| sum(raw_ring(iters as usize)))
     });
-    group.bench_function("dict_insert", |b| {
-        b.iter_custom(|iters| Duration::from_nanos(dict_op(d, iters as usize, true).iter().sum()))
-    });
+    for (name, d, insert) in [
+        ("dict_get_socket", &cl.d_socket, false),
+        ("dict_insert_socket", &cl.d_socket, true),
+        ("dict_get_fast", &cl.d_fast, false),
+        ("dict_insert_fast", &cl.d_fast, true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| sum(dict_op(d, iters as usize, insert)))
+        });
+    }
     group.finish();
     let mut group = c.benchmark_group("manager_throughput");
     group
         .measurement_time(Duration::from_secs(5))
         .warm_up_time(Duration::from_secs(1))
         .sample_size(10);
-    for clients in [1usize, 4] {
-        group.throughput(Throughput::Elements((clients * THROUGHPUT_OPS) as u64));
-        group.bench_function(format!("clients_{clients}"), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| throughput(m, clients, THROUGHPUT_OPS))
-                    .sum()
-            })
-        });
+    for (path, m) in [("socket", &cl.socket), ("fast", &cl.fast)] {
+        for clients in [1usize, 4] {
+            group.throughput(Throughput::Elements((clients * THROUGHPUT_OPS) as u64));
+            group.bench_function(format!("{path}_clients_{clients}"), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| throughput(m, clients, THROUGHPUT_OPS))
+                        .sum()
+                })
+            });
+        }
     }
     group.finish();
 }
@@ -134,12 +272,24 @@ fn median(v: &mut [u64]) -> u64 {
     v[v.len() / 2]
 }
 
-fn latency_table(m: &Manager, d: &DictProxy<String, i64>) {
+fn latency_table(cl: &Clients) {
     type Case<'a> = (&'static str, Box<dyn Fn(usize) -> Vec<u64> + 'a>);
     let cases: Vec<Case<'_>> = vec![
         ("raw_socketpair", Box::new(raw_socketpair)),
-        ("dict_get", Box::new(|n| dict_op(d, n, false))),
-        ("dict_insert", Box::new(|n| dict_op(d, n, true))),
+        ("raw_ring", Box::new(raw_ring)),
+        (
+            "dict_get_socket",
+            Box::new(|n| dict_op(&cl.d_socket, n, false)),
+        ),
+        (
+            "dict_insert_socket",
+            Box::new(|n| dict_op(&cl.d_socket, n, true)),
+        ),
+        ("dict_get_fast", Box::new(|n| dict_op(&cl.d_fast, n, false))),
+        (
+            "dict_insert_fast",
+            Box::new(|n| dict_op(&cl.d_fast, n, true)),
+        ),
     ];
     let mut hists: Vec<Histogram<u64>> = (0..cases.len())
         .map(|_| Histogram::new_with_bounds(1, 10_000_000_000, 3).unwrap())
@@ -156,39 +306,51 @@ fn latency_table(m: &Manager, d: &DictProxy<String, i64>) {
             run_medians[i].push(median(&mut times));
         }
     }
-    let base = median(&mut run_medians[0]) as f64;
+    let socketpair = median(&mut run_medians[0]) as f64;
+    let ring = median(&mut run_medians[1]) as f64;
     let mut table = String::from(
-        "| case | p50 µs | p99 µs | median of run medians µs | ratio vs raw_socketpair |\n|---|---|---|---|---|\n",
+        "| case | p50 µs | p99 µs | median of run medians µs | ratio vs its raw baseline |\n|---|---|---|---|---|\n",
     );
     for (i, (name, _)) in cases.iter().enumerate() {
         let h = &hists[i];
         let med = median(&mut run_medians[i]) as f64;
+        let (base, base_name) = if name.ends_with("_fast") || *name == "raw_ring" {
+            (ring, "raw_ring")
+        } else {
+            (socketpair, "raw_socketpair")
+        };
         table.push_str(&format!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.2}× |\n",
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2}× {base_name} |\n",
             h.value_at_quantile(0.5) as f64 / 1e3,
             h.value_at_quantile(0.99) as f64 / 1e3,
             med / 1e3,
             med / base,
         ));
     }
-    let mut rates = String::from("\n| clients | inserts/s (median of 5) |\n|---|---|\n");
-    for clients in [1usize, 4] {
-        let mut per_s: Vec<u64> = (0..5)
-            .map(|_| {
-                let t = throughput(m, clients, THROUGHPUT_OPS);
-                ((clients * THROUGHPUT_OPS) as f64 / t.as_secs_f64()) as u64
-            })
-            .collect();
-        rates.push_str(&format!("| {clients} | {} |\n", median(&mut per_s)));
+    let mut rates = String::from("\n| path | clients | inserts/s (median of 5) |\n|---|---|---|\n");
+    for (path, m) in [("socket", &cl.socket), ("fast", &cl.fast)] {
+        for clients in [1usize, 4] {
+            let mut per_s: Vec<u64> = (0..5)
+                .map(|_| {
+                    let t = throughput(m, clients, THROUGHPUT_OPS);
+                    ((clients * THROUGHPUT_OPS) as f64 / t.as_secs_f64()) as u64
+                })
+                .collect();
+            rates.push_str(&format!(
+                "| {path} | {clients} | {} |\n",
+                median(&mut per_s)
+            ));
+        }
     }
     table.push_str(&rates);
     println!(
-        "\nManager dict operation vs raw socketpair round trip, {TABLE_RUNS} rotating runs × \
-         {TABLE_ROUNDS} operations (target ≤ 1.3×)\n\n{table}"
+        "\nManager dict operation vs the raw round trips, {TABLE_RUNS} rotating runs × \
+         {TABLE_ROUNDS} operations (targets: socket ≤ 1.3× raw_socketpair, fast path ≤ 3× \
+         raw_ring)\n\n{table}"
     );
     write_result(
         "manager.md",
-        "Manager dict operation vs a raw socketpair round trip",
+        "Manager dict operation vs a raw socketpair and a raw ring round trip",
         "cargo bench --bench manager",
         &table,
     );
@@ -196,18 +358,41 @@ fn latency_table(m: &Manager, d: &DictProxy<String, i64>) {
 
 fn main() {
     let mode = mode();
-    let m = Manager::start().unwrap();
-    let d = m.dict::<String, i64>().unwrap();
+    let fast = Manager::start().unwrap();
+    let socket = Manager::builder()
+        .fast_path(false)
+        .connect(fast.address().clone(), fast.authkey())
+        .unwrap();
+    let d_fast = fast.dict::<String, i64>().unwrap();
+    let d_socket: DictProxy<String, i64> = socket.attach(d_fast.id()).unwrap();
+    assert_eq!(
+        fast.transport().unwrap(),
+        procshare::manager::TransportKind::SharedMemory
+    );
+    assert_eq!(
+        socket.transport().unwrap(),
+        procshare::manager::TransportKind::Socket
+    );
+    let cl = Clients {
+        socket,
+        fast,
+        d_socket,
+        d_fast,
+    };
     let mut criterion = Criterion::default().configure_from_args();
-    criterion_group(&mut criterion, &m, &d);
+    criterion_group(&mut criterion, &cl);
     criterion.final_summary();
     match mode {
-        Mode::Bench => latency_table(&m, &d),
+        Mode::Bench => latency_table(&cl),
         Mode::Test => {
             assert_eq!(raw_socketpair(TEST_ROUNDS).len(), TEST_ROUNDS);
-            assert_eq!(dict_op(&d, TEST_ROUNDS, false).len(), TEST_ROUNDS);
-            assert_eq!(dict_op(&d, TEST_ROUNDS, true).len(), TEST_ROUNDS);
-            throughput(&m, 4, TEST_ROUNDS);
+            assert_eq!(raw_ring(TEST_ROUNDS).len(), TEST_ROUNDS);
+            for d in [&cl.d_socket, &cl.d_fast] {
+                assert_eq!(dict_op(d, TEST_ROUNDS, false).len(), TEST_ROUNDS);
+                assert_eq!(dict_op(d, TEST_ROUNDS, true).len(), TEST_ROUNDS);
+            }
+            throughput(&cl.socket, 4, TEST_ROUNDS);
+            throughput(&cl.fast, 4, TEST_ROUNDS);
         }
         Mode::Other => {}
     }

@@ -268,11 +268,31 @@ impl Drop for PipeCh {
 
 /// One throughput run: `producers` and `consumers` child processes move `msgs` messages
 /// (a multiple of both). Returns the time and the ring's system calls per message.
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine, so a
+/// child's end and the parent's start can be subtracted.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `msgs` messages from `producers` to `consumers` processes; the time from the start
+/// signal to the last consumer's last message, and system calls per message. The parent
+/// does not spin while the children run: it blocks in `join` (on 2 CPUs a third
+/// runnable process would take CPU time from the two it measures), and each consumer
+/// stamps its own end.
 fn throughput<C: Channel>(producers: u64, consumers: u64, msgs: u64) -> (Duration, f64) {
     let ch = C::create();
     let ready = RawValue::<u64>::new(0).unwrap();
     let go = RawValue::<u64>::new(0).unwrap();
-    let done = RawValue::<u64>::new(0).unwrap();
+    let ends: Vec<RawValue<u64>> = (0..consumers)
+        .map(|_| RawValue::<u64>::new(0).unwrap())
+        .collect();
     let calls = RawValue::<u64>::new(0).unwrap();
     let per_p = msgs / producers;
     let per_c = msgs / consumers;
@@ -294,8 +314,8 @@ fn throughput<C: Channel>(producers: u64, consumers: u64, msgs: u64) -> (Duratio
             .unwrap(),
         );
     }
-    for _ in 0..consumers {
-        let (ch, ready, go, done, calls) = (&ch, &ready, &go, &done, &calls);
+    for end in &ends {
+        let (ch, ready, go, calls) = (&ch, &ready, &go, &calls);
         children.push(
             Process::spawn(move || {
                 ready.fetch_add(1);
@@ -312,8 +332,9 @@ fn throughput<C: Channel>(producers: u64, consumers: u64, msgs: u64) -> (Duratio
                     assert!(last[p as usize].is_none_or(|l| l < i), "out of order");
                     last[p as usize] = Some(i);
                 }
+                let finished = monotonic_ns();
                 calls.fetch_add(ring_calls() - before);
-                done.fetch_add(1);
+                end.store(finished);
             })
             .unwrap(),
         );
@@ -321,15 +342,13 @@ fn throughput<C: Channel>(producers: u64, consumers: u64, msgs: u64) -> (Duratio
     while ready.load() < producers + consumers {
         std::thread::yield_now();
     }
-    let start = Instant::now();
+    let start = monotonic_ns();
     go.store(1);
-    while done.load() < consumers {
-        std::thread::yield_now();
-    }
-    let elapsed = start.elapsed();
     for c in &mut children {
         assert_eq!(c.join().unwrap(), 0, "{}: a child failed", C::name());
     }
+    let last = ends.iter().map(RawValue::load).max().unwrap_or(start);
+    let elapsed = Duration::from_nanos(last.saturating_sub(start).max(1));
     (elapsed, calls.load() as f64 / msgs as f64)
 }
 

@@ -62,6 +62,9 @@ pub use procshare_shm::{
     heap, process, Array, ArrayGuard, AtomicInt, Error, GuardError, HandleGuard, LockHandle,
     Process, RawArray, RawValue, Region, Shared, Value, ValueGuard,
 };
+pub use procshare_shm::{
+    RwArray, RwArrayReadGuard, RwArrayWriteGuard, RwValue, RwValueReadGuard, RwValueWriteGuard,
+};
 pub use procshare_shm::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use procshare_sync::loom::Deadline;
 /// The state word's bits of [`RwLock`]'s strategy (`WriterPreferringRwLock`), for tests

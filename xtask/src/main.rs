@@ -44,14 +44,18 @@ commands:
                  and the line `verify: N passed, M failed`
                    --quick   skip the slow stages (the loom model checks)
                    STAGE...  run only the named stages (e.g. `cargo xtask verify loom`)
-  replay <scenario> <token>
+  replay <scenario> <token> [--html FILE]
                  re-run a harness schedule step by step and print its per-actor table
+                 (--html: draw the case's HTML timeline if its history is not
+                 linearizable)
   stress <counter|lost-update> [--strategy S] [--runs N] [--increments K]
                  free-running repetitions and their outcome histogram (S: futex, spin,
                  ticket, pthread, nolock); also the store-buffer litmus tests
                  store-buffer[-fenced], peterson[-unfenced], bakery[-unfenced]
-  catalog [--cases N] [--seed S]
-                 search every harness scenario with random and PCT schedules
+  catalog [--cases N] [--seed S] [--only TEXT] [--html DIR]
+                 search every harness scenario (or those whose name contains TEXT)
+                 with random and PCT schedules; --html: draw every linearizability
+                 finding's timeline into DIR
   list           the harness's scenario names
   killpoints [--quick] | killpoints replay <scenario> <token>
                  the kill-point matrix: every schedule point of put, get, task_done, join
@@ -71,9 +75,9 @@ commands:
   hook-cost      measure what the inactive schedule hooks cost: the locked-increment bench
                  with the hooks compiled in and compiled out (--cfg procshare_hooks_off),
                  medians of 5 interleaved rounds
-  results        regenerate docs/results/ (lock and sync-object benchmark tables, the
-                 harness against shuttle, the scenario catalog, the kill-point matrix)
-                 from fresh measurements
+  results        regenerate docs/results/ (lock, sync-object, queue, connection and
+                 manager benchmark tables, the harness against shuttle, the scenario
+                 catalog, the kill-point matrix) from fresh measurements
   compare [--quick] [--json] [options]
                  every strategy and primitive against the raw limits, CPython and the
                  Rust peers, in one run: writes docs/results/compare.md, compare.json
@@ -292,12 +296,15 @@ fn results() -> ExitCode {
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
     let killpoints_page = dir.join("killpoints.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [CargoStep<'_>; 5] = [
+    let steps: [CargoStep<'_>; 8] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
             &env,
         ),
+        (vec!["bench", "--bench", "queue", "--", "table"], &env),
+        (vec!["bench", "--bench", "connection", "--", "table"], &env),
+        (vec!["bench", "--bench", "manager", "--", "table"], &env),
         (
             vec![
                 "bench",

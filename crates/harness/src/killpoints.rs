@@ -554,10 +554,15 @@ pub fn rows(target: &dyn Target, policies: &[Policy]) -> Result<Vec<Row>, Harnes
 /// unlock). `quick`: the ring at operation granularity only (the full matrix adds it at
 /// atomic granularity, where every access to its words is a point).
 pub fn matrix(quick: bool) -> Vec<Box<dyn Target>> {
-    use crate::scenarios::{HolderKilled, JoinableScenario, ManagedDict, QueueScenario};
+    use crate::scenarios::{
+        HolderKilled, JoinableScenario, ManagedDict, QueueScenario, ReaderDeath, RwHow, RwScenario,
+        SeqScenario,
+    };
     use crate::AtomicGranularity;
     use procshare_queue::{ByteRing, JoinableQueue, Queue};
-    use procshare_sync::{AdaptiveMutex, FutexMutex, PthreadMutex, SpinLock};
+    use procshare_sync::{
+        AdaptiveMutex, FutexMutex, PthreadMutex, SpinLock, WriterPreferringRwLock,
+    };
     let mut t = vec![
         // put: two producers (the victim and a survivor), one consumer.
         target(
@@ -641,6 +646,30 @@ pub fn matrix(quick: bool) -> Vec<Box<dyn Target>> {
             ManagedDict::new(2).with_kills(1),
             0,
             "client",
+        ),
+        // The reader-writer lock: a writer killed (taken over with OwnerDied, reported
+        // once) and a reader killed (the documented wedge for writers, bounded by the
+        // timeouts), at each point of read/write and their holds.
+        target(
+            "WriterPreferringRwLock",
+            RwScenario::<WriterPreferringRwLock>::new(1, 2, 1, RwHow::Timed)
+                .with_kills(1, ReaderDeath::Wedges),
+            1,
+            "writer",
+        ),
+        target(
+            "WriterPreferringRwLock",
+            RwScenario::<WriterPreferringRwLock>::new(1, 2, 1, RwHow::Timed)
+                .with_kills(1, ReaderDeath::Wedges),
+            0,
+            "reader",
+        ),
+        // SeqLock: a writer killed inside its update.
+        target(
+            "SeqLock",
+            SeqScenario::new(2, 1, 2).with_kills(1),
+            2,
+            "writer",
         ),
     ];
     // task_done passes no operation-level point (it is one compare-and-swap and a wake):

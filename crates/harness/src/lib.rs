@@ -25,6 +25,7 @@ mod schedule;
 pub mod search;
 pub mod store_buffer;
 pub mod stress;
+pub mod timeline;
 
 /// The table renderer every report uses (re-exported for scenarios' own reports).
 pub use procshare_table as table;

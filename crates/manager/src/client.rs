@@ -15,10 +15,19 @@
 //!   under a new session (CPython #101320 is a proxy sharing its parent's socket). A proxy
 //!   inherited across fork takes a reference for the child's session on first use.
 //!
-//! [`Transport`] is the seam for another carrier of the same request and reply bytes (the
-//! planned shared-memory rings for local clients); [`Connection`] implements it.
+//! * **Fast path.** A per-thread connection to a server over a Unix socket moves onto
+//!   two shared-memory rings right after `Hello` (see [`crate::fastpath`]), unless the
+//!   manager was built with `fast_path(false)` or a controlled scheduler runs this
+//!   process (the harness interleaves socket requests; the server is not one of its
+//!   actors). The anchor stays on the socket. [`TransportKind`] says which one a thread
+//!   uses.
+//!
+//! [`Transport`] is the seam for a carrier of the same request and reply bytes: the
+//! socket ([`Connection`], the manager's buffered link) and the fast path's rings
+//! implement it.
 
 use crate::error::{Error, Result};
+use crate::fastpath::{RingLink, Upgrade};
 use crate::link::Link;
 use crate::wire::{encode_request, Reply, Request};
 use procshare_connection::frame::DEFAULT_MAX_MESSAGE;
@@ -82,6 +91,45 @@ fn random_u64() -> u64 {
     u64::from_ne_bytes(b)
 }
 
+/// Which carrier a thread's requests take (see [`crate::Manager::transport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// The Unix or TCP socket.
+    Socket,
+    /// The local fast path: two shared-memory rings ([`crate::fastpath`]).
+    SharedMemory,
+}
+
+/// A per-thread connection: the socket, or the rings beside it.
+enum Conn {
+    Socket(Link),
+    Rings(RingLink),
+}
+
+impl Conn {
+    fn kind(&self) -> TransportKind {
+        match self {
+            Conn::Socket(_) => TransportKind::Socket,
+            Conn::Rings(_) => TransportKind::SharedMemory,
+        }
+    }
+}
+
+impl Transport for Conn {
+    fn send_message(&self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Conn::Socket(l) => l.send_message(bytes),
+            Conn::Rings(r) => r.send_message(bytes),
+        }
+    }
+    fn recv_message(&self) -> Result<Vec<u8>> {
+        match self {
+            Conn::Socket(l) => l.recv_message(),
+            Conn::Rings(r) => r.recv_message(),
+        }
+    }
+}
+
 struct Anchor {
     pid: u32,
     session: u64,
@@ -95,13 +143,15 @@ pub(crate) struct Core {
     key: Vec<u8>,
     address: Address,
     anchor: Mutex<Option<Anchor>>,
+    /// Move per-thread connections onto the fast path when the server is local.
+    fast_path: bool,
 }
 
 struct Slot {
     uid: u64,
     core: Weak<Core>,
     pid: u32,
-    conn: Option<Link>,
+    conn: Option<Conn>,
 }
 
 thread_local! {
@@ -109,11 +159,12 @@ thread_local! {
 }
 
 impl Core {
-    pub(crate) fn new(address: Address, key: &[u8]) -> Arc<Core> {
+    pub(crate) fn new(address: Address, key: &[u8], fast_path: bool) -> Arc<Core> {
         Arc::new(Core {
             uid: random_u64(),
             client: Client::new(address.clone()).auth(Auth::key(key)),
             key: key.to_vec(),
+            fast_path: fast_path && matches!(address, Address::Unix(_)),
             address,
             anchor: Mutex::new(None),
         })
@@ -160,6 +211,33 @@ impl Core {
         Ok(link)
     }
 
+    /// A new per-thread connection of `session`: on the fast path when it is on and the
+    /// server takes it, on the socket otherwise.
+    fn open_call(&self, session: u64) -> Result<Conn> {
+        let link = self.open(session)?;
+        if !self.fast_path || procshare_sync::hook::is_active() {
+            return Ok(Conn::Socket(link));
+        }
+        Ok(match RingLink::upgrade(link)? {
+            Upgrade::Rings(r) => Conn::Rings(r),
+            Upgrade::Socket(l) => Conn::Socket(l),
+        })
+    }
+
+    /// The carrier this thread's requests take (connecting first if needed).
+    pub(crate) fn transport(self: &Arc<Self>) -> Result<TransportKind> {
+        let conn = match self.take_conn() {
+            Some(c) => c,
+            None => {
+                let session = self.session()?;
+                self.open_call(session)?
+            }
+        };
+        let kind = conn.kind();
+        self.put_conn(conn);
+        Ok(kind)
+    }
+
     /// A request over the anchor (reference traffic).
     pub(crate) fn anchor_request(&self, req: &Request) -> Result<Vec<u8>> {
         self.session()?;
@@ -174,7 +252,7 @@ impl Core {
         r
     }
 
-    fn take_conn(&self) -> Option<Link> {
+    fn take_conn(&self) -> Option<Conn> {
         let me = pid();
         CONNS
             .try_with(|c| {
@@ -190,7 +268,7 @@ impl Core {
             .flatten()
     }
 
-    fn put_conn(self: &Arc<Self>, conn: Link) {
+    fn put_conn(self: &Arc<Self>, conn: Conn) {
         let me = pid();
         let _ = CONNS.try_with(|c| {
             let mut slots = c.borrow_mut();
@@ -212,7 +290,7 @@ impl Core {
             Some(c) => c,
             None => {
                 let session = self.session()?;
-                self.open(session)?
+                self.open_call(session)?
             }
         };
         let r = round_trip(&conn, req);

@@ -27,6 +27,7 @@
 //! | `server`     | a thread per connection; references by session, released when a client dies; requests applied whole |
 //! | [`custom`]   | user types with an explicit list of exposed methods                     |
 //! | [`client`]   | sessions, per-thread connections, the [`Transport`] seam                |
+//! | [`fastpath`] | local clients: requests and replies through two shared-memory rings handed over as a sealed memfd (`SCM_RIGHTS`); the socket stays as the liveness channel |
 //!
 //! What CPython's manager gets wrong and this one does not: a proxy inherited across
 //! `fork` never shares its parent's socket (CPython #101320); a proxy stored in a managed
@@ -42,6 +43,7 @@
 pub mod client;
 pub mod custom;
 mod error;
+pub mod fastpath;
 mod link;
 pub mod manager;
 mod objects;
@@ -49,7 +51,7 @@ pub mod proxy;
 mod server;
 pub mod wire;
 
-pub use client::Transport;
+pub use client::{Transport, TransportKind};
 pub use custom::{CallError, Exposed};
 pub use error::{Error, QueueCode, RemoteError, RemoteKind, Result, SyncCode};
 pub use manager::{Builder, Manager, Server, STOP_GRACE};

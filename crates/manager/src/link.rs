@@ -74,6 +74,12 @@ impl Link {
         frame
     }
 
+    /// Bytes read from the socket and not yet handed out (the fast path's hand-over
+    /// needs none: the descriptor must come next on the socket itself).
+    pub(crate) fn buffered(&self) -> usize {
+        self.reader.borrow().0.buffer().len()
+    }
+
     /// Send one frame (prefix and body in one `send`).
     pub(crate) fn send_frame(&self, body: &[u8]) -> io::Result<()> {
         hook::point(Point::Send);

@@ -49,16 +49,27 @@ const CREATOR_POLL: Duration = Duration::from_millis(100);
 /// How long `start` waits for the forked server to say it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Configures a manager before its server starts: registered custom types.
-#[derive(Default)]
+/// Configures a manager before its server starts (registered custom types) or before a
+/// client connects (the local fast path).
 pub struct Builder {
     types: HashMap<&'static str, Ctor>,
+    fast_path: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            types: HashMap::new(),
+            fast_path: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
             .field("types", &self.types.keys().collect::<Vec<_>>())
+            .field("fast_path", &self.fast_path)
             .finish()
     }
 }
@@ -70,15 +81,37 @@ impl Builder {
         self
     }
 
+    /// Use the local fast path (on by default): this process's per-thread connections to
+    /// a server on this machine (a Unix socket) carry their requests through two
+    /// shared-memory rings instead of the socket ([`crate::fastpath`]). `false` keeps
+    /// every request on the socket. A TCP client always uses the socket.
+    pub fn fast_path(mut self, on: bool) -> Builder {
+        self.fast_path = on;
+        self
+    }
+
+    /// Attach to a running server (see [`Manager::connect`]), with this builder's
+    /// fast-path setting.
+    pub fn connect(self, address: impl Into<Address>, authkey: &[u8]) -> Result<Manager> {
+        let core = Core::new(address.into(), authkey, self.fast_path);
+        core.session()?;
+        Ok(Manager {
+            core,
+            authkey: authkey.to_vec(),
+            server: None,
+            creator: pid(),
+        })
+    }
+
     /// Fork the server process and connect to it (see [`Manager::start`]).
-    pub fn start(self) -> Result<Manager> {
+    pub fn start(mut self) -> Result<Manager> {
         let dir = private_dir()?;
         let path = dir.join("manager.sock");
         let mut authkey = vec![0u8; 32];
         getrandom::fill(&mut authkey)
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         let (reader, writer) = Pipe::simplex()?;
-        let types = self.types;
+        let types = std::mem::take(&mut self.types);
         let key = authkey.clone();
         let sock = path.clone();
         let mut process = Process::spawn(|| server_child(&sock, &key, &types, &writer))?;
@@ -98,7 +131,7 @@ impl Builder {
         }
         let address = Address::Unix(path);
         Ok(Manager {
-            core: Core::new(address, &authkey),
+            core: Core::new(address, &authkey, self.fast_path),
             authkey,
             server: Some(ServerProcess { process, dir }),
             creator: pid(),
@@ -267,15 +300,26 @@ impl Manager {
     }
 
     /// Attach to a running server. Fails at once if it cannot connect or authenticate.
+    /// Over a Unix socket the fast path is on ([`Builder::fast_path`] turns it off).
     pub fn connect(address: impl Into<Address>, authkey: &[u8]) -> Result<Manager> {
-        let core = Core::new(address.into(), authkey);
-        core.session()?;
-        Ok(Manager {
-            core,
-            authkey: authkey.to_vec(),
-            server: None,
-            creator: pid(),
-        })
+        Builder::default().connect(address, authkey)
+    }
+
+    /// Which carrier the calling thread's requests take: [`TransportKind::SharedMemory`]
+    /// on the local fast path, [`TransportKind::Socket`] otherwise (TCP, the fast path
+    /// turned off, or a server that refused it). Connects this thread if needed.
+    ///
+    /// [`TransportKind::SharedMemory`]: crate::TransportKind::SharedMemory
+    /// [`TransportKind::Socket`]: crate::TransportKind::Socket
+    pub fn transport(&self) -> Result<crate::TransportKind> {
+        self.core.transport()
+    }
+
+    /// How many requests the server has served through fast-path rings so far, from
+    /// every client (a diagnostic: tests use it to prove the fast path is taken).
+    pub fn ring_requests(&self) -> Result<u64> {
+        let bytes = self.core.request(&Request::RingRequests)?;
+        decode(&self.core, &bytes)
     }
 
     /// The server's address.

@@ -34,6 +34,7 @@
 
 use crate::custom::Ctor;
 use crate::error::{RemoteError, RemoteKind};
+use crate::fastpath::{is_unix_socket, peer_closed, ServerRings};
 use crate::link::Link;
 use crate::objects::{self, Args, Data, ODict, Object};
 use crate::wire::{
@@ -84,6 +85,26 @@ pub(crate) struct State {
     next_conn: AtomicU64,
     on_shutdown: OnShutdown,
     max_request: u64,
+    /// Requests served through fast-path rings (for `Request::RingRequests`).
+    ring_requests: AtomicU64,
+}
+
+/// Where a connection's requests come from and its replies go.
+#[derive(Clone, Copy)]
+enum Carrier<'a> {
+    /// The connection's socket.
+    Socket(&'a Link),
+    /// The client's shared-memory rings (the socket stays open beside them).
+    Rings(&'a ServerRings),
+}
+
+/// Why [`State::serve_requests`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// The client is gone (or the server stops): end the connection.
+    Closed,
+    /// The client asked for the fast path and was told to send its region.
+    FastPath,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -128,6 +149,7 @@ impl State {
             next_conn: AtomicU64::new(1),
             on_shutdown,
             max_request: DEFAULT_MAX_REQUEST,
+            ring_requests: AtomicU64::new(0),
         }
     }
 
@@ -393,6 +415,18 @@ impl State {
             Request::Decref { id } => (self.decref_session(session, id).map(|_| Value::None), None),
             Request::LiveObjects => (Ok(Value::I64(self.live() as i64)), None),
             Request::Shutdown => (Ok(Value::None), None),
+            Request::FastPath => (
+                Err(bad_request("FastPath is served by the connection")),
+                None,
+            ),
+            Request::RingRequests => (
+                Ok(Value::I64(
+                    self.ring_requests
+                        .load(Ordering::Relaxed)
+                        .min(i64::MAX as u64) as i64,
+                )),
+                None,
+            ),
         }
     }
 
@@ -597,46 +631,91 @@ impl State {
         }
     }
 
-    /// Serve one accepted, not yet authenticated connection until it closes.
-    pub(crate) fn serve_connection(self: &Arc<Self>, conn: Connection, auth: &Auth) {
-        if self.stop.load(Ordering::Acquire) || auth.serve(&conn).is_err() {
-            return; // Dropped before any request was read.
+    /// May this connection move onto rings now?
+    fn fast_path_allowed(
+        &self,
+        carrier: &Carrier<'_>,
+        fd: RawFd,
+        cs: &ConnState,
+    ) -> Result<Value, RemoteError> {
+        match carrier {
+            Carrier::Rings(_) => Err(bad_request("this connection is on the fast path already")),
+            Carrier::Socket(_) if cs.session.is_none() => {
+                Err(bad_request("the first request must be Hello"))
+            }
+            Carrier::Socket(_) if !is_unix_socket(fd) => Err(bad_request(
+                "the fast path needs a Unix socket (a client on this machine)",
+            )),
+            Carrier::Socket(link) if link.buffered() > 0 => Err(bad_request(
+                "nothing may follow a FastPath request before its reply",
+            )),
+            Carrier::Socket(_) => Ok(Value::None),
         }
-        let Some(fd) = conn.into_fd() else {
-            return;
-        };
-        let conn = Link::new(fd, self.max_request);
-        let no = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        lock(&self.conns).insert(no, conn.as_raw_fd());
-        let mut cs = ConnState::default();
-        let fd = conn.as_raw_fd();
-        let gone = move || peer_closed(fd);
+    }
+
+    /// Serve requests from `carrier` until the client goes (or asks for the fast path,
+    /// on the socket).
+    fn serve_requests(
+        self: &Arc<Self>,
+        carrier: Carrier<'_>,
+        fd: RawFd,
+        cs: &mut ConnState,
+        gone: &dyn Fn() -> bool,
+    ) -> Exit {
+        let stop = || self.stop.load(Ordering::Acquire);
         loop {
-            let frame = match conn.recv_frame() {
-                Ok(f) => f,
-                Err(ConnError::TooLarge { len, max }) => {
-                    let e = RemoteError::new(
-                        RemoteKind::TooLarge,
-                        format!("request of {len} bytes is over the limit of {max}"),
-                    );
-                    let _ = conn.send_frame(&encode_reply(&Reply::Err(e)));
-                    break;
-                }
-                Err(_) => break,
+            let frame = match carrier {
+                Carrier::Socket(conn) => match conn.recv_frame() {
+                    Ok(f) => f,
+                    Err(ConnError::TooLarge { len, max }) => {
+                        let e = RemoteError::new(
+                            RemoteKind::TooLarge,
+                            format!("request of {len} bytes is over the limit of {max}"),
+                        );
+                        let _ = conn.send_frame(&encode_reply(&Reply::Err(e)));
+                        return Exit::Closed;
+                    }
+                    Err(_) => return Exit::Closed,
+                },
+                Carrier::Rings(rings) => match rings.recv(self.max_request, &stop) {
+                    Ok(Some(f)) => {
+                        self.ring_requests.fetch_add(1, Ordering::Relaxed);
+                        f
+                    }
+                    Ok(None) => return Exit::Closed,
+                    Err(e) => {
+                        // A message over the limit (read and dropped whole) or a bad
+                        // chunk tag: the rings still frame messages, so keep serving.
+                        if !rings.send(&encode_reply(&Reply::Err(e)), &stop) {
+                            return Exit::Closed;
+                        }
+                        continue;
+                    }
+                },
             };
-            let (result, undo, shutdown) = match decode_request(&frame) {
-                Err(e) => (Err(e), None, false),
+            let (result, undo, shutdown, fast) = match decode_request(&frame) {
+                Err(e) => (Err(e), None, false, false),
+                Ok(Request::FastPath) => {
+                    let r = self.fast_path_allowed(&carrier, fd, cs);
+                    let fast = r.is_ok();
+                    (r, None, false, fast)
+                }
                 Ok(req) => {
                     let shutdown = matches!(req, Request::Shutdown) && cs.session.is_some();
-                    let (r, u) = self.handle(req, &mut cs, &gone);
-                    (r, u, shutdown)
+                    let (r, u) = self.handle(req, cs, gone);
+                    (r, u, shutdown, false)
                 }
             };
             let reply = match result {
                 Ok(v) => Reply::Ok(pickle_value(&v)),
                 Err(e) => Reply::Err(e),
             };
-            if conn.send_frame(&encode_reply(&reply)).is_err() {
+            let reply = encode_reply(&reply);
+            let delivered = match carrier {
+                Carrier::Socket(conn) => conn.send_frame(&reply).is_ok(),
+                Carrier::Rings(rings) => rings.send(&reply, &stop),
+            };
+            if !delivered {
                 // The client is gone before it learnt the result: an acquisition it
                 // never heard of is given back.
                 match undo {
@@ -652,7 +731,10 @@ impl State {
                     }
                     None => {}
                 }
-                break;
+                return Exit::Closed;
+            }
+            if fast {
+                return Exit::FastPath;
             }
             if shutdown {
                 match self.on_shutdown {
@@ -661,8 +743,44 @@ impl State {
                     OnShutdown::Exit => unsafe { libc::_exit(0) },
                     OnShutdown::Stop => {
                         self.stop_all();
+                        return Exit::Closed;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serve one accepted, not yet authenticated connection until it closes.
+    pub(crate) fn serve_connection(self: &Arc<Self>, conn: Connection, auth: &Auth) {
+        if self.stop.load(Ordering::Acquire) || auth.serve(&conn).is_err() {
+            return; // Dropped before any request was read.
+        }
+        let Some(fd) = conn.into_fd() else {
+            return;
+        };
+        let conn = Link::new(fd, self.max_request);
+        let no = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        lock(&self.conns).insert(no, conn.as_raw_fd());
+        let mut cs = ConnState::default();
+        let fd = conn.as_raw_fd();
+        let gone = move || peer_closed(fd);
+        let mut exit = self.serve_requests(Carrier::Socket(&conn), fd, &mut cs, &gone);
+        while exit == Exit::FastPath {
+            // The client sends its region now (see `fastpath`'s hand-over table).
+            match ServerRings::accept(fd) {
+                Ok(rings) => {
+                    let ok = encode_reply(&Reply::Ok(pickle_value(&Value::None)));
+                    if conn.send_frame(&ok).is_err() {
                         break;
                     }
+                    exit = self.serve_requests(Carrier::Rings(&rings), fd, &mut cs, &gone);
+                }
+                Err(why) => {
+                    let e = bad_request(format!("the fast path is refused: {why}"));
+                    if conn.send_frame(&encode_reply(&Reply::Err(e))).is_err() {
+                        break;
+                    }
+                    exit = self.serve_requests(Carrier::Socket(&conn), fd, &mut cs, &gone);
                 }
             }
         }
@@ -739,21 +857,6 @@ fn decode_request(frame: &[u8]) -> Result<Request, RemoteError> {
         ))),
         Err(e) => Err(bad_request(format!("undecodable request: {e}"))),
     }
-}
-
-/// Has the peer of `fd` closed its end (EOF readable)?
-fn peer_closed(fd: RawFd) -> bool {
-    let mut b = 0u8;
-    // SAFETY: a one-byte peek into a local buffer on an open socket; nothing is consumed.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            (&mut b as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n == 0
 }
 
 fn as_bool(v: bool) -> Value {

@@ -72,6 +72,15 @@ pub enum Request {
     LiveObjects,
     /// Stop the server (reply first).
     Shutdown,
+    /// Move this connection onto shared-memory rings (the local fast path, see
+    /// [`crate::fastpath`]): after the `Ok` reply the client sends one byte carrying the
+    /// region's memfd (`SCM_RIGHTS`), and the server answers once more over the socket.
+    /// Refused (an error reply, the connection stays on the socket) before `Hello`, on a
+    /// connection that is not a Unix socket, or on one already on rings.
+    FastPath,
+    /// How many requests this server has served through fast-path rings so far (reply:
+    /// pickled `int`): tests use it to prove the fast path is taken.
+    RingRequests,
 }
 
 /// The server's answer to one request.

@@ -488,6 +488,21 @@ mod tests {
         }
     }
 
+    /// A peer that writes into the ring's memory instead of putting (the Manager's fast
+    /// path maps a client's ring) can claim any length: the consumer reads at most the
+    /// ring, never allocates what was claimed.
+    #[test]
+    fn a_scribbled_message_length_is_clamped_to_the_ring() {
+        let ring = ByteRing::new(4, 4 * 16).unwrap();
+        ring.try_put_bytes(b"hello").unwrap();
+        // Slot 0's `meta` word (the length), as a hostile peer would overwrite it.
+        ring.ring().words[1].store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+        let mut out = Vec::new();
+        let n = ring.try_get_bytes_into(&mut out).unwrap();
+        assert_eq!(n, ring.max_message());
+        assert_eq!(&out[..5], b"hello");
+    }
+
     #[test]
     fn an_absurd_capacity_is_refused_before_allocating() {
         let too_large = |r: Result<ByteRing, QueueError>| {

@@ -25,7 +25,9 @@
 //!   that finds a slot consumed but never released by a dead consumer releases it.
 //! * **Announced sleepers.** Blocking put/get wait on the shared
 //!   [`AdaptiveWait`] (`ready` for consumers, `space` for producers, `joined` for `join`):
-//!   a short spin, then an announced futex sleep; every publish and release notifies, which
+//!   first a clock-free poll ([`AdaptiveWait::poll`], so a message that comes within a
+//!   few hundred nanoseconds costs no clock read), then a short spin, then an announced
+//!   futex sleep; every publish and release notifies, which
 //!   is a system call only if a sleeper announced itself, so with both sides keeping up
 //!   there is none. Each sleep is bounded by the liveness slice: when it passes, the waiter
 //!   recovers dead claims and checks whether the other side is gone (`Disconnected`); no
@@ -752,32 +754,33 @@ impl<'a> RingRef<'a> {
                     },
                 }
             };
+            // The first round polls before it computes its deadline (a clock read): with
+            // both sides running, room comes within the poll.
+            let polling = first && !cfg!(loom) && !hook::is_active();
             first = false;
             let mut outcome = Ok(false);
-            let bounded = deadline.or_liveness_check_of(watch);
-            let done = space.wait_until(
-                || match self.attempt_put(me, data) {
-                    Ok(()) => {
-                        outcome = Ok(true);
-                        true
+            let mut attempt = || match self.attempt_put(me, data) {
+                Ok(()) => {
+                    outcome = Ok(true);
+                    true
+                }
+                Err(PutError::TooLarge) => {
+                    outcome = Err(WaitError::TooLarge);
+                    true
+                }
+                Err(PutError::Held(o)) => {
+                    held = Some(o);
+                    // A consumer that died holding the slot: recover without waiting
+                    // for the slice (rate-limited: each check probes).
+                    timer.due() && self.recover_consumer(o) && {
+                        held = None;
+                        false
                     }
-                    Err(PutError::TooLarge) => {
-                        outcome = Err(WaitError::TooLarge);
-                        true
-                    }
-                    Err(PutError::Held(o)) => {
-                        held = Some(o);
-                        // A consumer that died holding the slot: recover without waiting
-                        // for the slice (rate-limited: each check probes).
-                        timer.due() && self.recover_consumer(o) && {
-                            held = None;
-                            false
-                        }
-                    }
-                    Err(PutError::Full) => false,
-                },
-                &bounded,
-            );
+                }
+                Err(PutError::Full) => false,
+            };
+            let done = (polling && space.poll(&mut attempt))
+                || space.wait_until(&mut attempt, &deadline.or_liveness_check_of(watch));
             if done {
                 return outcome.map(drop);
             }
@@ -805,7 +808,12 @@ impl<'a> RingRef<'a> {
                 let (len, k) = if tomb {
                     (0, 1)
                 } else {
-                    let len = self.meta(first).load(Ordering::Relaxed) as usize;
+                    // Clamped: a producer never writes more than the ring holds, so
+                    // only a peer scribbling on the ring's memory (the Manager's fast
+                    // path maps a client's ring) could claim more; it must not make
+                    // this consumer allocate without bound.
+                    let len = (self.meta(first).load(Ordering::Relaxed) as usize)
+                        .min(self.geo.max_message());
                     (len, self.geo.slots_for(len).min(self.geo.slots))
                 };
                 rec.announce(true, h, k);
@@ -911,28 +919,28 @@ impl<'a> RingRef<'a> {
                 }
                 watch
             };
+            // As in `put_waiting`: poll first, read the clock only if that fails.
+            let polling = first && !cfg!(loom) && !hook::is_active();
             first = false;
             let mut got = 0;
-            let bounded = deadline.or_liveness_check_of(watch);
-            let done = ready.wait_until(
-                || match self.try_get(me, out) {
-                    Ok(n) => {
-                        got = n;
-                        true
+            let mut attempt = || match self.try_get(me, out) {
+                Ok(n) => {
+                    got = n;
+                    true
+                }
+                Err(GetError::Stalled(q)) => {
+                    stalled = Some(q);
+                    // A producer that died mid-put: recover without waiting for the
+                    // slice (rate-limited: each check probes).
+                    if timer.due() && self.recover_producer(q) {
+                        stalled = None;
                     }
-                    Err(GetError::Stalled(q)) => {
-                        stalled = Some(q);
-                        // A producer that died mid-put: recover without waiting for the
-                        // slice (rate-limited: each check probes).
-                        if timer.due() && self.recover_producer(q) {
-                            stalled = None;
-                        }
-                        false
-                    }
-                    Err(GetError::Empty) => false,
-                },
-                &bounded,
-            );
+                    false
+                }
+                Err(GetError::Empty) => false,
+            };
+            let done = (polling && ready.poll(&mut attempt))
+                || ready.wait_until(&mut attempt, &deadline.or_liveness_check_of(watch));
             if done {
                 return Ok(got);
             }

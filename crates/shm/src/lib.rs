@@ -23,6 +23,7 @@ mod locking;
 pub mod process;
 mod region;
 mod rw_lock;
+mod rw_value;
 mod seq_lock;
 mod shared;
 mod value;
@@ -35,6 +36,9 @@ pub use process::Process;
 pub use procshare_sync::{GuardError, GuardResult, LockError, RawLock, TryGuardResult};
 pub use region::Region;
 pub use rw_lock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use rw_value::{
+    RwArray, RwArrayReadGuard, RwArrayWriteGuard, RwValue, RwValueReadGuard, RwValueWriteGuard,
+};
 pub use seq_lock::SeqLock;
 pub use shared::Shared;
 pub use value::{RawValue, Value, ValueGuard};

@@ -10,7 +10,8 @@
 //! Owner death: a writer killed inside its section is detected by the next locker within
 //! one liveness slice, which gets [`GuardError::OwnerDied`] carrying its guard (read or
 //! write). A reader killed while holding is not detected: writers wedge (bound them with
-//! `try_write_for`). Tested by `tests/rw_lock.rs` of `procshare`.
+//! `try_write_for`). Tested by `tests/rw_lock.rs` of `procshare`. For another
+//! `RawRwLock` strategy, or for arrays, see `RwValue<T, L>` and `RwArray<T, L>`.
 
 use crate::{Error, RawValue, Shared};
 use bytemuck::Pod;

@@ -148,6 +148,7 @@ impl<T: Pod, L: RawLock> Value<T, L> {
     ///
     /// [`GuardError::OwnerDied`](procshare_sync::GuardError::OwnerDied) carries the guard: the lock is held, but its previous
     /// holder died inside its critical section.
+    #[inline]
     pub fn lock(&self) -> GuardResult<ValueGuard<'_, T, L>> {
         locking::acquire(self.raw_lock(), |hooked| self.guard(hooked))
     }

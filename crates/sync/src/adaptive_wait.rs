@@ -8,7 +8,9 @@
 //! the queue. It is an *eventcount* (Vyukov's name; the same scheme as Linux's
 //! `wait_event`/`wake_up` with a waitqueue-active check, and folly's `EventCount`):
 //!
-//! * the **waiter** re-checks its predicate in a busy-wait of at most
+//! * the **waiter** re-checks its predicate first in a clock-free poll of 64 checks
+//!   ([`AdaptiveWait::poll`]; skipped with a finite deadline, whose expiry is checked
+//!   first), then in a busy-wait of at most
 //!   [`loom::SPIN_BUDGET`](crate::loom::SPIN_BUDGET) (20 µs), which is where a peer that runs on
 //!   another CPU answers (the budget shrinks to 1/16 while spins on this object keep
 //!   failing, as on an oversubscribed machine, and grows back when they succeed); only
@@ -106,6 +108,11 @@ use crate::ProcessShared;
 /// Predicate checks between two looks at the spin clock.
 #[cfg(not(loom))]
 const CHECKS_PER_CLOCK: u32 = 16;
+/// Predicate checks of [`AdaptiveWait::poll`]: a clock-free busy-wait short enough to be
+/// cheap when it fails (well under the shortest spin) and long enough to cover a peer
+/// that is running on another CPU and about to publish.
+#[cfg(not(loom))]
+const POLL_CHECKS: u32 = 64;
 /// The shortest spin is `SPIN_BUDGET >> MAX_SPIN_SHIFT`.
 #[cfg(not(loom))]
 const MAX_SPIN_SHIFT: u32 = 4;
@@ -194,6 +201,35 @@ impl AdaptiveWait {
         self.wait_slow(&mut ready, deadline, Fences::On)
     }
 
+    /// Re-check `ready()` a few times (64) in a busy-wait that never reads the clock;
+    /// true as soon as it returns true. For callers that have a deadline to compute
+    /// before [`AdaptiveWait::wait_until`] (reading the clock costs more than a message
+    /// between two running processes): they poll first and compute the deadline only if
+    /// the poll fails. Under a controlled scheduler, and under loom, one check.
+    #[inline]
+    pub fn poll(&self, mut ready: impl FnMut() -> bool) -> bool {
+        ready() || self.poll_only(&mut ready)
+    }
+
+    /// The busy-wait of [`AdaptiveWait::poll`] without its first check: nothing under a
+    /// controlled scheduler or loom (there, who runs is a choice, and spinning would only
+    /// repeat idle steps).
+    #[inline]
+    fn poll_only(&self, ready: &mut impl FnMut() -> bool) -> bool {
+        #[cfg(not(loom))]
+        if !crate::hook::is_active() {
+            for _ in 0..POLL_CHECKS {
+                spin_loop();
+                if ready() {
+                    return true;
+                }
+            }
+        }
+        #[cfg(loom)]
+        let _ = ready;
+        false
+    }
+
     /// The spin, the announcement and the sleeps; `fences` is [`Fences::On`] except in
     /// the broken controls.
     #[inline(never)]
@@ -203,8 +239,14 @@ impl AdaptiveWait {
         deadline: &Deadline,
         fences: Fences,
     ) -> bool {
-        if deadline.is_finite() && deadline.expired() {
-            return false;
+        if deadline.is_finite() {
+            if deadline.expired() {
+                return false;
+            }
+        } else if self.poll_only(ready) {
+            // Without a finite deadline, a peer that answers within a few hundred
+            // nanoseconds is seen before any look at the clock (the spin budget's).
+            return true;
         }
         match self.spin(ready, deadline) {
             Spun::Ready => return true,
@@ -348,6 +390,24 @@ mod tests {
     }
 
     #[test]
+    fn poll_checks_a_bounded_number_of_times_and_never_announces() {
+        let w = AdaptiveWait::new();
+        let mut calls = 0;
+        assert!(!w.poll(|| {
+            calls += 1;
+            false
+        }));
+        assert_eq!(calls, POLL_CHECKS + 1, "one check, then the busy-wait's");
+        assert_eq!(w.sleepers(), 0);
+        let mut calls = 0;
+        assert!(w.poll(|| {
+            calls += 1;
+            calls == 3
+        }));
+        assert_eq!(calls, 3, "stops at the first true");
+    }
+
+    #[test]
     fn notify_without_sleepers_makes_no_system_call() {
         let w = AdaptiveWait::new();
         assert!(!w.notify_one());
@@ -455,12 +515,23 @@ mod tests {
         assert_eq!(w.spin_shift.load(Ordering::Relaxed), 1);
         assert!(!w.wait_until(|| false, &Deadline::never().or_liveness_check()));
         assert_eq!(w.spin_shift.load(Ordering::Relaxed), 2);
-        // Succeeds on the spin's first check (the check before the spin said no).
+        // Succeeds within the clock-free poll: the spin never started, its length stays.
         let mut calls = 0;
         assert!(w.wait_until(
             || {
                 calls += 1;
-                calls == 2
+                calls == 3
+            },
+            &Deadline::never()
+        ));
+        assert_eq!(w.spin_shift.load(Ordering::Relaxed), 2);
+        // Succeeds on the spin's first check (the check before it and the clock-free
+        // poll's said no).
+        let mut calls = 0;
+        assert!(w.wait_until(
+            || {
+                calls += 1;
+                calls == POLL_CHECKS + 2
             },
             &Deadline::never()
         ));

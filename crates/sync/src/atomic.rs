@@ -53,7 +53,7 @@ macro_rules! atomic_int {
                 self.0.get_mut()
             }
 
-            /// [`std::sync::atomic::$name::load`], after a schedule point.
+            /// `load` of the std atomic, after a schedule point.
             #[inline(always)]
             pub fn load(&self, order: Ordering) -> $int {
                 hook::atomic(Point::AtomicLoad);

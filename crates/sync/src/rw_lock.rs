@@ -67,7 +67,9 @@
 //! Tested by `tests/loom_rw_lock.rs` (2 and 3 threads: readers share, a writer excludes
 //! everyone, writer preference in a forced model, no lost wake-up, timeouts that expire at
 //! any step, a dead writer taken over, and a broken reader that ignores the writer bits,
-//! which loom must reject) and by `tests/rw_lock.rs` of the `procshare` package.
+//! which loom must reject), by `tests/rw_lock.rs` and `tests/rw_value.rs` of the `procshare`
+//! package, and by the harness's reader-writer scenarios (`rw_catalog`, random and PCT,
+//! with a writer or a reader killed).
 
 use crate::loom::{AtomicU32, Deadline, Ordering};
 use crate::{liveness, loom, AdaptiveWait, LockError};

@@ -92,6 +92,26 @@ pub const WORKLOADS: &[Workload] = &[
         cpython: Some("cpython_array_get_lock"),
     },
     Workload {
+        key: "rw_read90",
+        title: "Read-mostly [u64; 8] (90 % reads): reader-writer strategies",
+        op: "a read (copy 8 words, check they are equal) or, every 10th, a write (add 1 to all 8), every process at once",
+        procs: &[1, 2, 4, 8],
+        quick_procs: &[2, 4],
+        latency: false,
+        baseline: Some("value<futex>"),
+        cpython: None,
+    },
+    Workload {
+        key: "rw_write",
+        title: "Write-only [u64; 8]: reader-writer strategies",
+        op: "a write (add 1 to all 8 words) under the write lock, every process at once",
+        procs: &[1, 2, 4, 8],
+        quick_procs: &[2],
+        latency: false,
+        baseline: Some("value<futex>"),
+        cpython: None,
+    },
+    Workload {
         key: "pingpong",
         title: "Ping-pong (Event, Condition)",
         op: "one round trip of a token between two processes (pairs run side by side)",
@@ -240,6 +260,41 @@ pub fn cases() -> Vec<Case> {
     }
     cases.push(python("array64", "cpython_array_get_lock", true));
 
+    // Reader-writer workloads (the same data behind a mutex, an RwLock, a SeqLock).
+    {
+        use crate::rw::{FutexValue, ReadMostly, RwWords, SeqWords, Shape, WriteOnly};
+        cases.push(rust(
+            "rw_read90",
+            FutexValue::NAME,
+            Procshare,
+            ReadMostly::<FutexValue>::prepare,
+        ));
+        cases.push(rust(
+            "rw_read90",
+            RwWords::NAME,
+            Procshare,
+            ReadMostly::<RwWords>::prepare,
+        ));
+        cases.push(rust(
+            "rw_read90",
+            SeqWords::NAME,
+            Procshare,
+            ReadMostly::<SeqWords>::prepare,
+        ));
+        cases.push(rust(
+            "rw_write",
+            FutexValue::NAME,
+            Procshare,
+            WriteOnly::<FutexValue>::prepare,
+        ));
+        cases.push(rust(
+            "rw_write",
+            RwWords::NAME,
+            Procshare,
+            WriteOnly::<RwWords>::prepare,
+        ));
+    }
+
     // Ping-pong.
     cases.push(rust(
         "pingpong",
@@ -312,11 +367,11 @@ pub fn cases() -> Vec<Case> {
         Procshare,
         crate::manager::ManagerDict::prepare,
     ));
-    cases.push(todo(
+    cases.push(rust(
         "manager",
         "manager_local",
         Procshare,
-        "the Manager's local shared-memory fast path is not built yet",
+        crate::manager::ManagerDict::prepare_local,
     ));
     cases.push(python("manager", "cpython_manager_dict", true));
 

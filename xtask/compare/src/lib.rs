@@ -7,12 +7,13 @@
 //!   line; see its docs for how to add anything else);
 //! * [`runner`] runs one repetition of one cell in real forked processes
 //!   ([`procshare::Process::spawn`]), started together and stopped together;
-//! * [`locks`], [`pairs`], [`streams`] and [`peers`] are the workloads' implementations,
+//! * [`locks`], [`rw`], [`pairs`], [`streams`] and [`peers`] are the workloads' implementations,
 //!   [`sys`] the raw system calls of the baselines, [`python`] the CPython side
 //!   (`python/compare.py`);
 //! * [`compare`] interleaves the repetitions and reduces them to [`model::Cell`]s;
 //!   [`targets`] evaluates the project's targets; [`report`] and [`plot`] write
-//!   `compare.md` and the SVGs; the JSON is [`model::Report`] as serde writes it.
+//!   `compare.md` and the SVGs; the JSON is [`model::Report`] as serde writes it;
+//!   [`strategies`] renders `docs/strategies.md`'s table from a JSON.
 //!
 //! Tested by the unit tests of each module (the runner's accounting, every channel's
 //! counts, the loss check that `verify` relies on, the targets' arithmetic, the plots'
@@ -31,6 +32,8 @@ pub mod plot;
 pub mod python;
 pub mod report;
 pub mod runner;
+pub mod rw;
+pub mod strategies;
 pub mod streams;
 pub mod sys;
 pub mod targets;

@@ -19,13 +19,32 @@ usage: cargo xtask compare [--quick] [--json] [options]
                      (default: docs/results/ for a full run)
   --repetitions N    repetitions per cell (default 5)
   --seconds S        seconds per repetition (default 0.5, 0.05 with --quick)
-  --only WORKLOAD    only this workload (repeatable): counter, array64, pingpong,
-                     roundtrip, queue1, queue4, manager
+  --only WORKLOAD    only this workload (repeatable): counter, array64, rw_read90,
+                     rw_write, pingpong, roundtrip, queue1, queue4, manager
   --no-progress      no progress bar
   --quiet            print only the targets table (the files are written in full)
-  --command TEXT     the command line to print in the report";
+  --command TEXT     the command line to print in the report
+
+usage: cargo xtask compare --render DIR
+  re-render DIR/compare.md from DIR/compare.json (no measuring)
+
+usage: cargo xtask compare --strategies-table [--from JSON] [--doc FILE]
+  rewrite the generated table of FILE (default docs/strategies.md) from JSON
+  (default docs/results/compare.json), no measuring (a full default run does this
+  itself after writing docs/results/)";
+
+/// What the invocation does besides (or instead of) measuring.
+enum Action {
+    Measure,
+    Render(PathBuf),
+    StrategiesTable {
+        from: Option<PathBuf>,
+        doc: Option<PathBuf>,
+    },
+}
 
 struct Options {
+    action: Action,
     plan: Plan,
     json: bool,
     quiet: bool,
@@ -44,8 +63,19 @@ fn parse() -> Result<Option<Options>, lexopt::Error> {
     let mut only = Vec::new();
     let mut progress = true;
     let mut command = None;
+    let mut action = Action::Measure;
+    let (mut from, mut doc) = (None, None);
     while let Some(arg) = parser.next()? {
         match arg {
+            Long("render") => action = Action::Render(PathBuf::from(parser.value()?)),
+            Long("strategies-table") => {
+                action = Action::StrategiesTable {
+                    from: None,
+                    doc: None,
+                }
+            }
+            Long("from") => from = Some(PathBuf::from(parser.value()?)),
+            Long("doc") => doc = Some(PathBuf::from(parser.value()?)),
             Long("quick") => quick = true,
             Long("json") => json = true,
             Long("out") => out = Some(PathBuf::from(parser.value()?)),
@@ -74,12 +104,64 @@ fn parse() -> Result<Option<Options>, lexopt::Error> {
             .trim()
             .to_string()
     });
+    if let Action::StrategiesTable { .. } = action {
+        action = Action::StrategiesTable { from, doc };
+    }
     Ok(Some(Options {
+        action,
         plan,
         json,
         quiet,
         out,
     }))
+}
+
+fn load(json: &std::path::Path) -> Result<procshare_compare::model::Report, String> {
+    let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not a comparison: {e}", json.display()))
+}
+
+/// `--render DIR`: DIR/compare.md from DIR/compare.json.
+fn render(dir: &std::path::Path) -> ExitCode {
+    let written = load(&dir.join("compare.json")).and_then(|r| {
+        std::fs::write(dir.join("compare.md"), report::markdown(&r))
+            .map_err(|e| format!("{}: {e}", dir.display()))
+    });
+    match written {
+        Ok(()) => {
+            eprintln!("compare: rendered {}", dir.join("compare.md").display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--strategies-table`: the generated section of `doc` from `json`.
+fn strategies_table(json: &std::path::Path, doc: &std::path::Path) -> ExitCode {
+    use procshare_compare::strategies;
+    let done = load(json).and_then(|r| {
+        let text = std::fs::read_to_string(doc).map_err(|e| format!("{}: {e}", doc.display()))?;
+        let new = strategies::splice(&text, &strategies::section(&r))
+            .map_err(|e| format!("{}: {e}", doc.display()))?;
+        std::fs::write(doc, new).map_err(|e| format!("{}: {e}", doc.display()))
+    });
+    match done {
+        Ok(()) => {
+            eprintln!(
+                "compare: wrote the strategies table of {} from {}",
+                doc.display(),
+                json.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -104,6 +186,19 @@ fn main() -> ExitCode {
         }
     }
     let root = workspace_root();
+    match &options.action {
+        Action::Measure => {}
+        Action::Render(dir) => return render(dir),
+        Action::StrategiesTable { from, doc } => {
+            let from = from
+                .clone()
+                .unwrap_or_else(|| root.join("docs/results/compare.json"));
+            let doc = doc
+                .clone()
+                .unwrap_or_else(|| root.join("docs/strategies.md"));
+            return strategies_table(&from, &doc);
+        }
+    }
     let dir = options.out.clone().unwrap_or_else(|| {
         if options.plan.quick {
             root.join("target").join("compare-quick")
@@ -122,6 +217,14 @@ fn main() -> ExitCode {
     if let Err(e) = written {
         eprintln!("error: cannot write to {}: {e}", dir.display());
         return ExitCode::FAILURE;
+    }
+    if options.out.is_none() && !options.plan.quick && options.plan.only.is_empty() {
+        // A full default run is the one docs/strategies.md's table comes from.
+        if strategies_table(&dir.join("compare.json"), &root.join("docs/strategies.md"))
+            != ExitCode::SUCCESS
+        {
+            return ExitCode::FAILURE;
+        }
     }
     match plot::write_all(&report, &dir) {
         Ok(files) => eprintln!(

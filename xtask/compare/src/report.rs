@@ -143,6 +143,94 @@ pub fn workload_table(report: &Report, key: &str) -> String {
     t.render_markdown()
 }
 
+/// The strategies of the oversubscription comparison (issue 17): the adaptive mutex
+/// against the two it sits between, on the counter workload.
+pub const OVERSUBSCRIBED_CASES: [&str; 3] = ["value<adaptive>", "value<futex>", "value<spin>"];
+
+/// The oversubscription section: which counter process counts of this run exceed the CPU
+/// count, and `AdaptiveMutex` against `FutexMutex` and `SpinLock` at each of them (a
+/// sentence and a table, both from the cells; a run without such counts says so).
+pub fn oversubscription(report: &Report) -> String {
+    let cpus = report.machine.cpus;
+    let cell = |case: &str, procs: usize| report.find("counter", case, procs);
+    let mut procs: Vec<usize> = report
+        .cells
+        .iter()
+        .filter(|c| c.workload == "counter" && c.measured())
+        .filter(|c| OVERSUBSCRIBED_CASES.contains(&c.case.as_str()))
+        .map(|c| c.procs)
+        .collect();
+    procs.sort_unstable();
+    procs.dedup();
+    let over: Vec<usize> = procs.iter().copied().filter(|&p| p > cpus).collect();
+    let list = |ps: &[usize]| {
+        ps.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if over.is_empty() {
+        return format!(
+            "This run measured the counter workload of `AdaptiveMutex`, `FutexMutex` and \
+             `SpinLock` at {} process(es) only, none above the {cpus} CPUs: it has **no \
+             oversubscribed comparison** (a full run measures 4 and 8 processes).\n",
+            if procs.is_empty() {
+                "no".into()
+            } else {
+                list(&procs)
+            }
+        );
+    }
+    let mut out = format!(
+        "This run covers oversubscription: the counter workload at {} processes on {cpus} \
+         CPUs for `AdaptiveMutex`, `FutexMutex` and `SpinLock` (the rows below are also in \
+         the counter table).",
+        list(&over)
+    );
+    for &p in &over {
+        let futex = cell("value<futex>", p).map(|c| c.median);
+        let vs = |case: &str| {
+            let c = cell(case, p)?;
+            Some(c.median / futex.filter(|&f| f > 0.0)?)
+        };
+        let said = |case: &str| match vs(case) {
+            Some(x) => format!("`{case}` {}", ratio(Some(x))),
+            None => format!("`{case}` not measured in this run"),
+        };
+        out.push_str(&format!(
+            " At {p} processes, against `value<futex>`'s throughput: {}, {}.",
+            said("value<adaptive>"),
+            said("value<spin>")
+        ));
+    }
+    out.push_str("\n\n");
+    let mut t = Table::new([
+        "procs",
+        "case",
+        "ops/s (median)",
+        "× value<futex>",
+        "fairness",
+        "lost",
+    ])
+    .numeric()
+    .align(1, procshare_table::Align::Left);
+    for &p in &over {
+        for case in OVERSUBSCRIBED_CASES {
+            let Some(c) = cell(case, p) else { continue };
+            t.row([
+                format!("{p}*"),
+                case.to_string(),
+                rate(c.median),
+                ratio(against(report, c, Some("value<futex>"))),
+                c.fairness.map_or("-".into(), |j| format!("{j:.3}")),
+                c.lost.map_or("-".into(), |n| n.to_string()),
+            ]);
+        }
+    }
+    out.push_str(&t.render_markdown());
+    out
+}
+
 /// The whole page.
 pub fn markdown(report: &Report) -> String {
     let m = &report.machine;
@@ -196,6 +284,8 @@ pub fn markdown(report: &Report) -> String {
          throughput ratio (time per operation against the baseline's).\n\n",
     );
     out.push_str(&targets_table(report));
+    out.push_str("\n## Oversubscription: adaptive, futex and spin\n\n");
+    out.push_str(&oversubscription(report));
     for w in WORKLOADS {
         if !report.cells.iter().any(|c| c.workload == w.key) {
             continue;
@@ -220,6 +310,81 @@ mod tests {
         assert_eq!(rate(456_000.0), "456k");
         assert_eq!(rate(7.891), "7.89");
         assert_eq!(rate(2.5e9), "2.50G");
+    }
+
+    fn cell(case: &str, procs: usize, median: f64) -> Cell {
+        let mut c = Cell::empty(
+            "counter",
+            case,
+            crate::model::Family::Procshare,
+            procs,
+            2,
+            true,
+            Status::Measured,
+        );
+        c.throughput = vec![median];
+        c.summarise();
+        c.fairness = Some(0.9);
+        c.lost = Some(0);
+        c
+    }
+
+    fn report(cells: Vec<Cell>) -> Report {
+        Report {
+            machine: crate::model::Machine {
+                cpus: 2,
+                cpu_model: "test".into(),
+                kernel: "test".into(),
+                python: None,
+                load: Default::default(),
+            },
+            date: "today".into(),
+            command: "test".into(),
+            quick: true,
+            repetitions: 1,
+            seconds: 0.05,
+            cells,
+            notes: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_oversubscription_section_compares_with_futex_at_each_count_above_the_cpus() {
+        let r = report(vec![
+            cell("value<futex>", 2, 10e6),
+            cell("value<futex>", 4, 8e6),
+            cell("value<adaptive>", 4, 12e6),
+            cell("value<spin>", 4, 2e6),
+        ]);
+        let text = oversubscription(&r);
+        assert!(text.contains("at 4 processes on 2 CPUs"), "{text}");
+        assert!(
+            text.contains("At 4 processes, against `value<futex>`'s throughput: `value<adaptive>` 1.50×, `value<spin>` 0.25×."),
+            "{text}"
+        );
+        assert!(text.contains("| 4*"), "{text}");
+        assert!(!text.contains("| 2 "), "only oversubscribed rows: {text}");
+    }
+
+    #[test]
+    fn a_run_without_oversubscribed_counts_says_so() {
+        let r = report(vec![
+            cell("value<futex>", 1, 10e6),
+            cell("value<spin>", 2, 9e6),
+        ]);
+        let partial = report(vec![
+            cell("value<futex>", 8, 10e6),
+            cell("value<spin>", 8, 9e6),
+        ]);
+        assert!(
+            oversubscription(&partial).contains("`value<adaptive>` not measured in this run"),
+            "{}",
+            oversubscription(&partial)
+        );
+        let text = oversubscription(&r);
+        assert!(text.contains("at 1, 2 process(es) only"), "{text}");
+        assert!(text.contains("no oversubscribed comparison"), "{text}");
     }
 
     #[test]

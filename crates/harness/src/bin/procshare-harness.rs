@@ -1,10 +1,13 @@
 //! Command-line front of the harness (run through `cargo xtask`):
 //!
 //! * `list`: the scenario catalog;
-//! * `catalog [--cases N] [--seed S] [--write FILE]`: search every scenario with random
+//! * `catalog [--cases N] [--seed S] [--write FILE] [--html DIR] [--only TEXT]`: search every scenario with random
 //!   and PCT schedules; report cases, findings and schedules per second (also as a
 //!   Markdown page with `--write`); fail on a surprise;
-//! * `replay <scenario> <token>`: re-run one schedule step by step and print its table;
+//!   `--html DIR` draws the HTML timeline of every finding that is a linearizability
+//!   violation (see [`procshare_harness::timeline`]);
+//! * `replay <scenario> <token> [--html FILE]`: re-run one schedule step by step and
+//!   print its table (and draw its timeline, if its history is not linearizable);
 //! * `stress <counter|lost-update> [--strategy S] [--runs N] [--increments K]`: a
 //!   free-running outcome histogram.
 //!
@@ -17,14 +20,15 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use procshare_harness::scenarios::catalog;
+use procshare_harness::scenarios::{catalog, CatalogEntry};
 use procshare_harness::search::{Mode, SearchConfig};
 use procshare_harness::stress::{stress, CounterLitmus, Histogram, Litmus};
 use procshare_harness::table::{Align, Table};
+use procshare_harness::timeline;
 use procshare_harness::{decode_token, HarnessError};
 use procshare_sync::{FutexMutex, NoLock, PthreadMutex, SpinLock, TicketLock};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Controlled schedules of real processes: the scenario catalog, replays, stress runs.
@@ -51,6 +55,13 @@ enum Command {
         /// Also write the table as a generated Markdown page to FILE.
         #[arg(long, value_name = "FILE")]
         write: Option<PathBuf>,
+        /// For every finding that is a linearizability violation, draw its HTML timeline
+        /// into DIR (created if missing), one page per scenario and mode.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+        /// Search only the scenarios whose name contains TEXT.
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
     },
     /// Re-run one schedule step by step and print its per-actor table.
     Replay {
@@ -58,6 +69,9 @@ enum Command {
         scenario: String,
         /// The replay token (`ps1.…`).
         token: String,
+        /// If the case's history is not linearizable, draw its HTML timeline into FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Free-running repetitions of a litmus test and their outcome histogram.
     Stress {
@@ -128,8 +142,24 @@ fn main() -> ExitCode {
             }
             Ok(true)
         }
-        Command::Catalog { cases, seed, write } => run_catalog(cases, seed, write.as_deref()),
-        Command::Replay { scenario, token } => replay(&scenario, &token),
+        Command::Catalog {
+            cases,
+            seed,
+            write,
+            html,
+            only,
+        } => run_catalog(
+            cases,
+            seed,
+            write.as_deref(),
+            html.as_deref(),
+            only.as_deref(),
+        ),
+        Command::Replay {
+            scenario,
+            token,
+            html,
+        } => replay(&scenario, &token, html.as_deref()),
         Command::Stress {
             litmus,
             strategy,
@@ -147,13 +177,33 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result<bool, String> {
+fn run_catalog(
+    cases: u32,
+    seed: u64,
+    write: Option<&Path>,
+    html: Option<&Path>,
+    only: Option<&str>,
+) -> Result<bool, String> {
+    if let Some(dir) = html {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut pages = Vec::new();
     let mut table = Table::new(["scenario", "mode", "cases", "findings", "sched/s", "status"])
         .align(2, Align::Right)
         .align(3, Align::Right)
         .align(4, Align::Right);
     let (mut passed, mut failed) = (0u32, 0u32);
-    let entries = catalog();
+    let entries: Vec<_> = catalog()
+        .into_iter()
+        .filter(|e| only.is_none_or(|text| e.name().contains(text)))
+        .collect();
+    if entries.is_empty() {
+        return Err(format!(
+            "no scenario's name contains {:?}",
+            only.unwrap_or("")
+        ));
+    }
     let modes = [Mode::Random, Mode::Pct { depth: 3 }];
     let bar = progress_bar((entries.len() * modes.len()) as u64, "searches");
     for entry in entries {
@@ -188,6 +238,12 @@ fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result
             } else {
                 failed += 1;
             }
+            if let (Some(dir), Some(f)) = (html, &report.finding) {
+                let file = dir.join(format!("{}-{mode}.html", file_stem(&entry.name())));
+                if draw(entry.as_ref(), f.schedule.clone(), &file)? {
+                    pages.push(file);
+                }
+            }
             table.row([
                 entry.name(),
                 mode.to_string(),
@@ -203,6 +259,9 @@ fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result
     let table = table.render_markdown();
     print!("{table}");
     println!("catalog: {passed} passed, {failed} failed");
+    for page in &pages {
+        println!("timeline: {}", page.display());
+    }
     if let Some(path) = write {
         let page = format!(
             "# Scenario catalog\n\nGenerated by `cargo xtask results` (`procshare-harness catalog \
@@ -216,17 +275,63 @@ fn run_catalog(cases: u32, seed: u64, write: Option<&std::path::Path>) -> Result
     Ok(failed == 0)
 }
 
-fn replay(name: &str, token: &str) -> Result<bool, String> {
+fn replay(name: &str, token: &str, html: Option<&Path>) -> Result<bool, String> {
     let schedule = decode_token(token).map_err(|e| e.to_string())?;
     let entries = catalog();
     let entry = entries
         .iter()
         .find(|e| e.name() == name)
         .ok_or_else(|| format!("no scenario named {name:?} (see `list`)"))?;
-    let (report, table) = entry.replay(schedule).map_err(|e| e.to_string())?;
+    if let Some(file) = html {
+        // A stale page from an earlier run must not pass for this case's.
+        remove_stale(file)?;
+        timeline::set_timeline_output(Some(file.to_path_buf()));
+    }
+    let replayed = entry.replay(schedule);
+    timeline::set_timeline_output(None);
+    let (report, table) = replayed.map_err(|e| e.to_string())?;
     print!("{table}");
     println!("{} steps; verdict: {}", report.trace.len(), report.verdict);
+    if let Some(file) = html {
+        if file.exists() {
+            println!("timeline: {}", file.display());
+        } else {
+            println!("timeline: none (the case's history is linearizable, or its property is not a linearizability check)");
+        }
+    }
     Ok(!report.verdict.is_failure() || entry.expects_failure())
+}
+
+/// Replay `schedule` of `entry` once with the timeline drawn into `file`; whether a page
+/// was drawn (only a linearizability violation draws one).
+fn draw(entry: &dyn CatalogEntry, schedule: Vec<u32>, file: &Path) -> Result<bool, String> {
+    remove_stale(file)?;
+    timeline::set_timeline_output(Some(file.to_path_buf()));
+    let replayed = entry.replay(schedule);
+    timeline::set_timeline_output(None);
+    replayed.map_err(|e| e.to_string())?;
+    Ok(file.exists())
+}
+
+fn remove_stale(file: &Path) -> Result<(), String> {
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot replace {}: {e}", file.display())),
+    }
+}
+
+/// A scenario name as a file name: `queue-2p1c/strict` → `queue-2p1c_strict`.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-+@.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn run_stress(
@@ -339,7 +444,9 @@ mod tests {
             Command::Catalog {
                 cases: 256,
                 seed: 0x5eed,
-                write: None
+                write: None,
+                html: None,
+                only: None
             }
         );
         assert_eq!(
@@ -347,14 +454,35 @@ mod tests {
             Command::Catalog {
                 cases: 8,
                 seed: 3,
-                write: Some("out.md".into())
+                write: Some("out.md".into()),
+                html: None,
+                only: None
+            }
+        );
+        assert_eq!(
+            parse(&["catalog", "--html", "pages", "--only", "dict"]).unwrap(),
+            Command::Catalog {
+                cases: 256,
+                seed: 0x5eed,
+                write: None,
+                html: Some("pages".into()),
+                only: Some("dict".into())
+            }
+        );
+        assert_eq!(
+            parse(&["replay", "a", "ps1.AQM", "--html", "t.html"]).unwrap(),
+            Command::Replay {
+                scenario: "a".into(),
+                token: "ps1.AQM".into(),
+                html: Some("t.html".into())
             }
         );
         assert_eq!(
             parse(&["replay", "counter-2x1/nolock", "ps1.AQM"]).unwrap(),
             Command::Replay {
                 scenario: "counter-2x1/nolock".into(),
-                token: "ps1.AQM".into()
+                token: "ps1.AQM".into(),
+                html: None
             }
         );
         assert_eq!(

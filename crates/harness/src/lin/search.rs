@@ -51,6 +51,12 @@
 //!   search would try every subset of a set of pending writes.
 //! * A successor equal to the current state is skipped (applying the operation changes
 //!   nothing but its own availability).
+//! * **Their calls in a list of their own.** A pending operation never forces a
+//!   backtrack, and once called its call entry would precede every later return entry: in
+//!   the one list, every node's walk over its completed moves would step over each pending
+//!   call again. So the indeterminate calls live in a second list in the same time order,
+//!   and a node's indeterminate moves are the calls in it up to the time of the first
+//!   return entry left, exactly the ones the merged walk would meet.
 //! * **Symmetry.** Two indeterminate operations with the same call (name, key and input:
 //!   the same *class*) that may both come next are interchangeable from then on: neither
 //!   has a return to respect, and both may take effect at any later point. A
@@ -222,7 +228,13 @@ impl Bits {
     fn is_empty(&self) -> bool {
         self.words().iter().all(|&w| w == 0)
     }
+    #[inline]
     fn is_subset_of(&self, other: &Bits) -> bool {
+        if let (Bits::Small(a), Bits::Small(b)) = (self, other) {
+            // Branch-free for the usual size: the cache's subsumption scan calls this in
+            // a loop.
+            return (a[0] & !b[0]) | (a[1] & !b[1]) | (a[2] & !b[2]) | (a[3] & !b[3]) == 0;
+        }
         self.words()
             .iter()
             .zip(other.words().iter())
@@ -318,11 +330,20 @@ impl<S: Clone + Eq + Hash> Cache<S> {
 const NIL: usize = usize::MAX;
 const HEAD: usize = 0;
 
-/// The entry list: node 0 is the head, node `1 + 2i` the call of operation `i`, node
-/// `2 + 2i` its return (unused for an indeterminate operation).
+/// The entry lists: node 0 is the head of the completed operations' entries, node
+/// `1 + 2i` the call of operation `i`, node `2 + 2i` its return (unused for an
+/// indeterminate operation), and the last node the head of the indeterminate operations'
+/// calls, kept in a list of their own (in the same time order). An indeterminate
+/// operation never forces a backtrack, and once called it would sit before every later
+/// return entry: in one list, every node's walk over the completed moves would step over
+/// each pending call again (20 pending writes make most of a Jepsen history's steps).
 struct Entries {
     next: Vec<usize>,
     prev: Vec<usize>,
+    /// Head of the indeterminate calls' list.
+    indet_head: usize,
+    /// Each entry's time (the head nodes' unused).
+    time: Vec<u64>,
 }
 
 fn call_node(op: usize) -> usize {
@@ -339,7 +360,9 @@ fn op_of(node: usize) -> usize {
 }
 
 impl Entries {
-    /// Links the entries in time order; `times[i]` is `(call, Some(ret))` or `(call, None)`.
+    /// Links the entries in time order; `times[i]` is `(call, Some(ret))` for a completed
+    /// operation, `(call, None)` for an indeterminate one (whose call goes to the second
+    /// list).
     fn new(times: &[(u64, Option<u64>)]) -> Self {
         let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * times.len());
         for (i, &(call, ret)) in times.iter().enumerate() {
@@ -350,17 +373,26 @@ impl Entries {
         }
         // (time, is_return, op): calls before returns at equal times.
         events.sort_unstable();
-        let size = 1 + 2 * times.len();
+        let size = 2 + 2 * times.len();
+        let indet_head = size - 1;
         let mut entries = Entries {
             next: vec![NIL; size],
             prev: vec![NIL; size],
+            indet_head,
+            time: vec![0; size],
         };
-        let mut last = HEAD;
-        for (_, is_ret, op) in events {
+        let (mut last, mut last_indet) = (HEAD, indet_head);
+        for (t, is_ret, op) in events {
             let node = if is_ret { ret_node(op) } else { call_node(op) };
-            entries.next[last] = node;
-            entries.prev[node] = last;
-            last = node;
+            entries.time[node] = t;
+            let tail = if times[op].1.is_none() {
+                &mut last_indet
+            } else {
+                &mut last
+            };
+            entries.next[*tail] = node;
+            entries.prev[node] = *tail;
+            *tail = node;
         }
         entries
     }
@@ -491,8 +523,14 @@ impl<M: Model> Search<'_, M> {
     fn indeterminate_children(&mut self) -> Vec<(usize, M::State)> {
         let mut children = Vec::new();
         let mut classes: Vec<u32> = Vec::new();
-        let mut node = self.entries.next[HEAD];
-        while node != NIL && is_call(node) {
+        // Callable: called before the first return entry left (or at its time: calls
+        // come first at equal times), as in one merged list.
+        let limit = match self.first_returning() {
+            Some(op) => self.entries.time[ret_node(op)],
+            None => u64::MAX,
+        };
+        let mut node = self.entries.next[self.entries.indet_head];
+        while node != NIL && self.entries.time[node] <= limit {
             let op = op_of(node);
             node = self.entries.next[node];
             if !self.indet[op] {

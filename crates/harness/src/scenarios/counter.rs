@@ -204,9 +204,11 @@ impl<L: RawLock> Scenario for LockedCounter<L> {
             match lin::check(&lin::Counter::default(), &history) {
                 Ok(lin::Outcome::Ok) => {}
                 Ok(lin::Outcome::Illegal(v)) => {
-                    return Err(format!(
-                        "not linearizable as a counter; minimal witness:\n{}",
-                        lin::render_table(&v.minimal)
+                    return Err(crate::timeline::not_linearizable(
+                        &lin::Counter::default(),
+                        &v,
+                        "a counter",
+                        &self.name(),
                     ))
                 }
                 Ok(lin::Outcome::Unknown(u)) => {

@@ -190,9 +190,11 @@ impl Scenario for ManagedDict {
         ops.into_iter().for_each(|op| full.push(op));
         match lin::check(&lin::Map, &full) {
             Ok(lin::Outcome::Ok) => Ok(()),
-            Ok(lin::Outcome::Illegal(v)) => Err(format!(
-                "not linearizable as a map; minimal witness:\n{}",
-                lin::render_table(&v.minimal)
+            Ok(lin::Outcome::Illegal(v)) => Err(crate::timeline::not_linearizable(
+                &lin::Map,
+                &v,
+                "a map",
+                &self.name(),
             )),
             Ok(lin::Outcome::Unknown(u)) => Err(format!("linearizability unknown: {u:?}")),
             Err(e) => Err(format!("history rejected by the checker: {e}")),

@@ -11,7 +11,9 @@ mod joinable;
 mod managed_dict;
 mod producer_consumer;
 mod queue;
+mod rw_lock;
 mod semaphore_bound;
+mod seq_lock;
 mod shared_connection;
 mod sync_paths;
 mod ticket_fifo;
@@ -25,7 +27,9 @@ pub use joinable::{HarnessJoinable, JoinableScenario, KNOWN_LIMIT};
 pub use managed_dict::{DictState, ManagedDict};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use queue::{HarnessQueue, PeekCells, PeekQueue, QueueScenario};
+pub use rw_lock::{ReaderDeath, RegisterOnlyRwLock, RwHow, RwScenario, RwState};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
+pub use seq_lock::SeqScenario;
 pub use shared_connection::{ConnectionState, SharedConnection};
 pub use sync_paths::{
     BarrierBreak, BoundedOverRelease, BoundedState, BreakHow, BreakState, EventSetClear,
@@ -36,7 +40,7 @@ pub use transfer::{ArrayTransfer, TransferHow};
 
 use crate::search::{search, SearchConfig, SearchReport};
 use crate::{HarnessError, Scenario};
-use procshare_sync::RawLock;
+use procshare_sync::{RawLock, RawRwLock};
 
 /// A scenario in the catalog, with what a correct implementation should produce.
 pub trait CatalogEntry: Sync {
@@ -168,6 +172,10 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(ManagedDict::new(3), false),
         entry(ManagedDict::new(2).with_kills(1), false),
         entry(ManagedDict::new(2).stale_reads(), true),
+        // SeqLock (issue 17): reads retried around writes; a writer killed mid-write.
+        entry(SeqScenario::new(2, 1, 2), false),
+        entry(SeqScenario::new(1, 2, 2), false),
+        entry(SeqScenario::new(2, 1, 2).with_kills(1), false),
     ]
 }
 
@@ -223,6 +231,36 @@ pub fn typed_queue_catalog() -> Vec<Box<dyn CatalogEntry>> {
     ]
 }
 
+/// The reader-writer scenarios, run with reader-writer strategy `L` (procshare's
+/// `WriterPreferringRwLock` or a researcher's own). `broken` declares that `L` is
+/// expected to break exclusion (the [`RegisterOnlyRwLock`] control): the
+/// readers-and-writers scenarios must then fail, and the crash-injection ones are left
+/// out. `reader_death` is what `L` documents for a reader killed while holding.
+pub fn rw_catalog<L: RawRwLock + 'static>(
+    broken: bool,
+    reader_death: ReaderDeath,
+) -> Vec<Box<dyn CatalogEntry>> {
+    let mut entries = vec![
+        entry(RwScenario::<L>::new(2, 1, 1, RwHow::Blocking), broken),
+        entry(RwScenario::<L>::new(1, 2, 1, RwHow::Blocking), broken),
+        entry(RwScenario::<L>::new(1, 1, 2, RwHow::Blocking), broken),
+        entry(RwScenario::<L>::new(2, 1, 1, RwHow::Timed), broken),
+    ];
+    if !broken {
+        // A writer or a reader killed anywhere, also while holding: the outcome the
+        // strategy documents (takeover with OwnerDied; a wedge, bounded by the timeouts).
+        entries.push(entry(
+            RwScenario::<L>::new(1, 2, 1, RwHow::Timed).with_kills(1, reader_death),
+            false,
+        ));
+        entries.push(entry(
+            RwScenario::<L>::new(2, 1, 1, RwHow::Timed).with_kills(1, reader_death),
+            false,
+        ));
+    }
+    entries
+}
+
 /// The whole built-in catalog: every lock scenario with every built-in strategy, the
 /// crash scenarios, and the synchronisation objects.
 pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
@@ -243,6 +281,11 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
     all.extend(crash_catalog::<SpinLock>());
     all.extend(crash_catalog::<PthreadMutex>());
     all.extend(crash_catalog::<procshare_sync::AdaptiveMutex>());
+    all.extend(rw_catalog::<procshare_sync::WriterPreferringRwLock>(
+        false,
+        ReaderDeath::Wedges,
+    ));
+    all.extend(rw_catalog::<RegisterOnlyRwLock>(true, ReaderDeath::Wedges));
     all.extend(sync_catalog());
     all.extend(queue_catalog::<procshare_queue::ByteRing>(false));
     all.extend(queue_catalog::<PeekQueue>(true));

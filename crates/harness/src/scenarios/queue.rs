@@ -460,9 +460,11 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
         };
         match lin::check(&lin::FifoQueue, &full) {
             Ok(lin::Outcome::Ok) => Ok(()),
-            Ok(lin::Outcome::Illegal(v)) => Err(format!(
-                "not linearizable as {what}; minimal witness:\n{}",
-                lin::render_table(&v.minimal)
+            Ok(lin::Outcome::Illegal(v)) => Err(crate::timeline::not_linearizable(
+                &lin::FifoQueue,
+                &v,
+                what,
+                &self.name(),
             )),
             Ok(lin::Outcome::Unknown(u)) => Err(format!("linearizability unknown: {u:?}")),
             Err(e) => Err(format!("history rejected by the checker: {e}")),
