@@ -11,6 +11,9 @@
 //! * `cargo xtask compare [--quick] [--json] [options]` runs the comparison
 //!   (`xtask/compare`, binary `procshare-compare`, in release mode; a full run adds the
 //!   `peers` feature) and writes `docs/results/compare.md`, its JSON and plots.
+//! * `cargo xtask killpoints [--quick]` runs the kill-point matrix (`crates/harness`,
+//!   binary `procshare-killpoints`, release mode) and, without `--quick`, writes
+//!   `docs/results/killpoints.md`.
 //! * `cargo xtask help` prints the usage.
 //!
 //! Arguments are parsed with lexopt ([`parse`]): an unknown command, an unknown option or
@@ -54,6 +57,12 @@ commands:
                  with random and PCT schedules; --html: draw every linearizability
                  finding's timeline into DIR
   list           the harness's scenario names
+  killpoints [--quick] | killpoints replay <scenario> <token>
+                 the kill-point matrix: every schedule point of put, get, task_done, join
+                 and the locks, with the actor running it SIGKILLed exactly there; prints
+                 the matrix, writes docs/results/killpoints.md (not with --quick: the
+                 bounded version verify runs) and fails if a row fails; `replay` re-runs
+                 one case of it
   lin check FILE [--model M] [--timeout S] [--html OUT] [--format F] [--threads N]
                  [--one-minimal] [--initial JSON]
                  check a recorded history (JSON, Jepsen etcd log, Jepsen/knossos EDN) for
@@ -68,7 +77,7 @@ commands:
                  medians of 5 interleaved rounds
   results        regenerate docs/results/ (lock, sync-object, queue, connection and
                  manager benchmark tables, the harness against shuttle, the scenario
-                 catalog) from fresh measurements
+                 catalog, the kill-point matrix) from fresh measurements
   compare [--quick] [--json] [options]
                  every strategy and primitive against the raw limits, CPython and the
                  Rust peers, in one run: writes docs/results/compare.md, compare.json
@@ -107,6 +116,10 @@ enum Cli {
     Compare(Vec<String>),
     /// `mutants <plan|run|hand|report> ...`, parsed by [`mutants::main`].
     Mutants(Vec<String>),
+    /// `killpoints [--quick]` or `killpoints replay <scenario> <token>`, forwarded to the
+    /// matrix's binary (`procshare-killpoints`), whose parser refuses what it does not
+    /// know.
+    Killpoints(Vec<String>),
 }
 
 /// Parse the arguments after `cargo xtask`. An unknown command or option, or an argument
@@ -157,6 +170,7 @@ fn parse(args: Vec<String>) -> Result<Cli, String> {
         "hook-cost" => no_more(&mut parser, Cli::HookCost),
         "compare" => Ok(Cli::Compare(rest(&mut parser)?)),
         "mutants" => Ok(Cli::Mutants(rest(&mut parser)?)),
+        "killpoints" => Ok(Cli::Killpoints(rest(&mut parser)?)),
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -175,6 +189,7 @@ fn main() -> ExitCode {
         Ok(Cli::HookCost) => hook_cost(),
         Ok(Cli::Compare(args)) => compare(&args),
         Ok(Cli::Mutants(args)) => mutants::main(&args),
+        Ok(Cli::Killpoints(args)) => killpoints(&args),
         Err(message) => usage_error(&message),
     }
 }
@@ -246,6 +261,30 @@ fn compare(args: &[String]) -> ExitCode {
     forward(cargo, &forwarded)
 }
 
+/// Forward `killpoints <args>` to the matrix's binary in release mode. A full run (no
+/// `--quick`) writes `docs/results/killpoints.md`, headed by the command line.
+fn killpoints(args: &[String]) -> ExitCode {
+    let mut forwarded = Vec::new();
+    if args.first().map(String::as_str) != Some("replay") {
+        let command = format!("cargo xtask killpoints {}", args.join(" "));
+        forwarded.push("--command-line".to_string());
+        forwarded.push(command.trim().to_string());
+        if !args.iter().any(|a| a == "--quick") {
+            let page = verify::workspace_root()
+                .join("docs")
+                .join("results")
+                .join("killpoints.md");
+            forwarded.push("--write".to_string());
+            forwarded.push(page.to_string_lossy().into_owned());
+        }
+    }
+    forwarded.extend(args.iter().cloned());
+    forward(
+        "run --quiet --release -p procshare-harness --bin procshare-killpoints --",
+        &forwarded,
+    )
+}
+
 /// One cargo invocation: its arguments and extra environment.
 type CargoStep<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)]);
 
@@ -255,8 +294,9 @@ fn results() -> ExitCode {
     let dir = root.join("docs").join("results");
     let dir_str = dir.to_string_lossy().into_owned();
     let catalog_page = dir.join("catalog.md").to_string_lossy().into_owned();
+    let killpoints_page = dir.join("killpoints.md").to_string_lossy().into_owned();
     let env = [("PROCSHARE_RESULTS", dir_str.as_str())];
-    let steps: [CargoStep<'_>; 7] = [
+    let steps: [CargoStep<'_>; 8] = [
         (vec!["bench", "--bench", "locks", "--", "table"], &env),
         (
             vec!["bench", "--bench", "sync_objects", "--", "table"],
@@ -292,6 +332,23 @@ fn results() -> ExitCode {
                 "256",
                 "--write",
                 &catalog_page,
+            ],
+            &[],
+        ),
+        (
+            vec![
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "procshare-harness",
+                "--bin",
+                "procshare-killpoints",
+                "--",
+                "--command-line",
+                "cargo xtask killpoints",
+                "--write",
+                &killpoints_page,
             ],
             &[],
         ),
@@ -433,6 +490,11 @@ mod tests {
             Ok(Cli::Compare(strings(&["--quick", "--json"])))
         );
         assert_eq!(parse_args(&["compare"]), Ok(Cli::Compare(vec![])));
+        assert_eq!(
+            parse_args(&["killpoints", "--quick"]),
+            Ok(Cli::Killpoints(strings(&["--quick"])))
+        );
+        assert_eq!(parse_args(&["killpoints"]), Ok(Cli::Killpoints(vec![])));
         for harness in [
             &["list"][..],
             &["catalog", "--cases", "8", "--seed", "1"],

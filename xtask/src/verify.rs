@@ -76,6 +76,8 @@ pub(crate) const STAGES: &[Stage] = &[
     Stage::new("tutorials",   "test -p procshare-tutorials").counts("snapshots"),
     Stage::new("loom",        "test --release -p procshare-sync -p procshare-queue --tests --target-dir target/loom").env(LOOM_ENV).counts("loom models").slow(),
     Stage::new("catalog",     "run --release -p procshare-harness --bin procshare-harness -- catalog --cases 256").counts("scenario searches"),
+    // The bounded kill-point matrix (every queue and lock row, ~10 s): fails if a row does.
+    Stage::new("killpoints",  "run --quiet --release -p procshare-harness --bin procshare-killpoints -- --quick"),
     Stage::new("bench-build", "bench --workspace --no-run"),
     // Smoke run of the comparison: fails if an excluding strategy or a channel lost an
     // update (or a cell failed); writes to target/compare-quick/, never docs/results/.
@@ -315,6 +317,7 @@ mod tests {
                 "tutorials",
                 "loom",
                 "catalog",
+                "killpoints",
                 "bench-build",
                 "compare"
             ]
@@ -332,6 +335,7 @@ mod tests {
                 "test",
                 "tutorials",
                 "catalog",
+                "killpoints",
                 "bench-build",
                 "compare"
             ]

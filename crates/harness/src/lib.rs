@@ -6,6 +6,9 @@
 //!   its next step, which woken or timed-out waiter resumes, or which actor is SIGKILLed.
 //!   The same scenario with the same schedule produces the same trace, history and final
 //!   state every time; a schedule travels as one replay token ([`encode_token`]).
+//! * [`killpoints`]: the kill-point matrix: every schedule point of an operation, with the
+//!   actor running it SIGKILLed exactly there, under deterministic base schedules
+//!   (`cargo xtask killpoints`, `docs/results/killpoints.md`).
 //! * [`lin`]: a linearizability checker for recorded histories (Wing & Gong's search with
 //!   Lowe's memoisation, partitioned per object/key), for histories recorded by the harness
 //!   or imported as JSON from other systems.
@@ -13,6 +16,7 @@
 
 mod actor;
 mod control;
+pub mod killpoints;
 pub mod lin;
 mod runner;
 mod scenario;

@@ -24,6 +24,14 @@ use std::time::Duration;
 
 /// Participant records per ring: at most this many threads use one ring at once.
 pub(crate) const RECORDS: usize = 128;
+/// The most shared memory one ring may take (header, records and slots): 16 GiB. A
+/// request above it (or above [`MAX_SLOTS`]) is refused with
+/// [`QueueError::CapacityTooLarge`] before anything is allocated: a typo such as
+/// `Queue::new(usize::MAX)` is an error, not an attempt to map terabytes.
+pub const MAX_RING_BYTES: u64 = 1 << 34;
+/// The most slots one ring may have (2³²): positions stay far below the ring's 2⁶² bound
+/// and a slot index fits a `u32`.
+pub const MAX_SLOTS: u64 = 1 << 32;
 /// Payload bytes per slot when the ring is bounded by bytes only.
 const SMALL_SLOT_PAYLOAD: usize = 112;
 
@@ -87,6 +95,10 @@ impl ByteRing {
     /// `max_bytes` bytes of payload. With `max_items > 0` every slot holds
     /// `⌈max_bytes / max_items⌉` bytes (rounded up to 8), so `max_items` small messages
     /// always fit; with 0, slots hold 112 bytes and there are `⌈max_bytes / 112⌉`.
+    ///
+    /// A ring of more than [`MAX_SLOTS`] slots or [`MAX_RING_BYTES`] bytes of shared
+    /// memory is refused with [`QueueError::CapacityTooLarge`] before anything is
+    /// allocated (so is every typed queue built on one).
     pub fn new(max_items: usize, max_bytes: usize) -> Result<Self, QueueError> {
         Self::with_flags(max_items, max_bytes, 0)
     }
@@ -99,25 +111,38 @@ impl ByteRing {
         if max_bytes == 0 {
             return Err(QueueError::Capacity("max_bytes must be at least 1"));
         }
+        // Sizes are computed in u128, so that no request can overflow before it is
+        // compared with the bounds.
         let (slots, payload) = if max_items == 0 {
-            (max_bytes.div_ceil(SMALL_SLOT_PAYLOAD), SMALL_SLOT_PAYLOAD)
+            (
+                (max_bytes as u128).div_ceil(SMALL_SLOT_PAYLOAD as u128),
+                SMALL_SLOT_PAYLOAD as u128,
+            )
         } else {
-            (max_items, max_bytes.div_ceil(max_items).div_ceil(8) * 8)
+            let per_item = (max_bytes as u128).div_ceil(max_items as u128);
+            (max_items as u128, per_item.div_ceil(8) * 8)
         };
-        let slot_words = payload / 8 + SLOT_HEADER_WORDS;
+        let slot_words = payload / 8 + SLOT_HEADER_WORDS as u128;
+        let header = round64(std::mem::size_of::<Header>());
+        let records_at = header;
+        let slots_at = records_at + RECORDS * std::mem::size_of::<Record>();
+        let total = slots * slot_words * 8 + slots_at as u128;
+        if slots > u128::from(MAX_SLOTS) || total > u128::from(MAX_RING_BYTES) {
+            return Err(QueueError::CapacityTooLarge {
+                slots,
+                bytes: total,
+                max_slots: MAX_SLOTS,
+                max_bytes: MAX_RING_BYTES,
+            });
+        }
+        // Within the bounds, everything fits a usize (64-bit targets only: the crate
+        // maps memory with 64-bit offsets).
+        let (slots, slot_words, total) = (slots as usize, slot_words as usize, total as usize);
         let geo = Geometry {
             slots: slots as u64,
             slot_words,
             records: RECORDS,
         };
-        let header = round64(std::mem::size_of::<Header>());
-        let records_at = header;
-        let slots_at = records_at + RECORDS * std::mem::size_of::<Record>();
-        let total = slots
-            .checked_mul(slot_words)
-            .and_then(|w| w.checked_mul(8))
-            .and_then(|b| b.checked_add(slots_at))
-            .ok_or(QueueError::Capacity("the ring would not fit in memory"))?;
         let block = heap::alloc(total)?;
         let uid = (u64::from(std::process::id()) << 32)
             | u64::from(NEXT_RING.fetch_add(1, Ordering::Relaxed).wrapping_add(1));
@@ -476,6 +501,31 @@ mod tests {
         let n = ring.try_get_bytes_into(&mut out).unwrap();
         assert_eq!(n, ring.max_message());
         assert_eq!(&out[..5], b"hello");
+    }
+
+    #[test]
+    fn an_absurd_capacity_is_refused_before_allocating() {
+        let too_large = |r: Result<ByteRing, QueueError>| {
+            matches!(r, Err(QueueError::CapacityTooLarge { max_bytes, max_slots, .. })
+                if max_bytes == MAX_RING_BYTES && max_slots == MAX_SLOTS)
+        };
+        assert!(too_large(ByteRing::new(usize::MAX, 1)));
+        assert!(too_large(ByteRing::new(0, usize::MAX)));
+        assert!(too_large(ByteRing::new(usize::MAX, usize::MAX)));
+        assert!(too_large(ByteRing::new(1 << 20, 1 << 40)));
+        // Just above the slot bound, with the smallest slots: refused on the count.
+        assert!(too_large(ByteRing::new(MAX_SLOTS as usize + 1, 1)));
+        // A ring just under the byte bound is only laid out, not refused: check the
+        // arithmetic with one that is small enough to allocate here.
+        let ring = ByteRing::new(1 << 16, 1 << 19).unwrap();
+        assert_eq!(ring.geometry().slots, 1 << 16);
+        assert_eq!(ring.geometry().slot_payload(), 8);
+        let q = crate::Queue::<u64>::with_capacity(usize::MAX, 8);
+        assert!(matches!(q, Err(QueueError::CapacityTooLarge { .. })));
+        let j = crate::JoinableQueue::<u64>::new(usize::MAX);
+        assert!(matches!(j, Err(QueueError::CapacityTooLarge { .. })));
+        let s = crate::SimpleQueue::<u64>::with_bytes(usize::MAX);
+        assert!(matches!(s, Err(QueueError::CapacityTooLarge { .. })));
     }
 
     #[test]

@@ -37,6 +37,20 @@ pub enum QueueError {
     /// The requested capacity cannot be laid out.
     #[error("invalid capacity: {0}")]
     Capacity(&'static str),
+    /// The requested capacity would take more shared memory than one ring may have
+    /// ([`MAX_RING_BYTES`](crate::MAX_RING_BYTES)), or more slots than
+    /// [`MAX_SLOTS`](crate::MAX_SLOTS): refused before anything is allocated.
+    #[error("a ring of {slots} slots and {bytes} bytes is too large (at most {max_slots} slots and {max_bytes} bytes)")]
+    CapacityTooLarge {
+        /// Slots the request needs.
+        slots: u128,
+        /// Bytes of shared memory the request needs (header, records and slots).
+        bytes: u128,
+        /// [`MAX_SLOTS`](crate::MAX_SLOTS).
+        max_slots: u64,
+        /// [`MAX_RING_BYTES`](crate::MAX_RING_BYTES).
+        max_bytes: u64,
+    },
     /// Encoding or decoding an item failed (postcard).
     #[cfg(not(loom))]
     #[error("codec: {0}")]

@@ -24,7 +24,7 @@ mod queue;
 pub mod ring;
 
 #[cfg(not(loom))]
-pub use bytes::ByteRing;
+pub use bytes::{ByteRing, MAX_RING_BYTES, MAX_SLOTS};
 pub use error::QueueError;
 #[cfg(not(loom))]
 pub use queue::{JoinableQueue, Queue, SimpleQueue, DEFAULT_BYTES};

@@ -72,6 +72,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// At most `maxsize` items (0: no count bound) and `bytes` bytes of encoded payload.
+    /// An absurd capacity is refused with [`QueueError::CapacityTooLarge`] (see
+    /// [`ByteRing::new`] for the bounds).
     pub fn with_capacity(maxsize: usize, bytes: usize) -> Result<Self, QueueError> {
         Self::from_ring(ByteRing::new(maxsize, bytes)?)
     }
@@ -235,6 +237,11 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
 /// CPython's `multiprocessing.JoinableQueue`: a [`Queue`] that counts unfinished tasks.
 /// Every put adds one, every [`task_done`](JoinableQueue::task_done) removes one, and
 /// [`join`](JoinableQueue::join) waits until none is left. Derefs to [`Queue`].
+///
+/// A task whose consumer was killed before its `task_done` stays unfinished (nobody can
+/// finish it), and so, by a known limit of the ring ([`crate::ring`], "Tasks"), does the
+/// task of a producer killed between counting it and claiming its slot: after a crash,
+/// prefer [`join_timeout`](JoinableQueue::join_timeout) to `join`.
 pub struct JoinableQueue<T> {
     inner: Queue<T>,
 }

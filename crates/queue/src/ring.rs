@@ -91,6 +91,29 @@
 //! `scenarios/queue.rs`) check recorded histories, kills included, as a FIFO queue with
 //! the empty answers dropped, and show that with them kept a history is rejected.
 //!
+//! # Tasks (`JoinableQueue`)
+//!
+//! A joinable ring counts unfinished tasks in `unfinished`: a put counts its task (one
+//! `fetch_add`) *before* claiming its slots, so that no consumer can take the message and
+//! call `task_done` before it is counted; `task_done` counts one down (a CAS that refuses
+//! to go below zero); `join` waits on `joined` for zero. A put that fails (timeout,
+//! `Disconnected`) counts its task down again. A producer killed after its claim leaves a
+//! tombstone, and the consumer that makes it counts the dead put's task down (once: only
+//! for the record whose claim starts at that position), so `join` stays exact.
+//!
+//! **Known limit.** A producer killed after counting its task and before its claiming
+//! CAS succeeded (at its `claim` point, or, at atomic granularity, at any access of the
+//! claim loop up to that CAS) leaves no slot behind to tombstone, and nothing tells a
+//! survivor that the count was made: `unfinished` stays one too high, so `join` never
+//! returns (`join_timeout` returns false) until someone calls `task_done` once more.
+//! Everything else is unaffected: no message is lost or duplicated, and the queue stays
+//! usable. Fixing it needs the count to be attributable to the dead producer (per-record
+//! counts summed by `join` and `task_done`), which the ring does not do yet. The
+//! kill-point matrix (`cargo xtask killpoints`, `docs/results/killpoints.md`) reports
+//! exactly these rows as *known limit*, and every other put, get, `task_done` and `join`
+//! row as passing. A consumer killed holding a task (after taking its message, before
+//! `task_done`) leaves that task unfinished too, by the contract: nobody can finish it.
+//!
 //! # Tests
 //!
 //! `tests/loom_ring.rs` checks the protocol under loom with 2 and 3 threads (FIFO per
@@ -612,7 +635,9 @@ impl<'a> RingRef<'a> {
     }
 
     /// Refuse a message that can never fit; count its task if the ring is joinable
-    /// (before claiming, so a tombstone of the claim may uncount it). True if counted.
+    /// (before claiming, so a tombstone of the claim may uncount it; a producer killed
+    /// between this count and its claim leaves it counted: the module's known limit).
+    /// True if counted.
     #[inline]
     fn count_task(&self, len: usize) -> Result<bool, PutError> {
         if self.geo.slots_for(len) > self.geo.slots {

@@ -4,8 +4,10 @@
 //! public) and a line in [`catalog`].
 
 mod barrier_phases;
+mod broken_queue;
 mod counter;
 mod holder_killed;
+mod joinable;
 mod managed_dict;
 mod producer_consumer;
 mod queue;
@@ -18,8 +20,10 @@ mod ticket_fifo;
 mod transfer;
 
 pub use barrier_phases::{BarrierPhases, BarrierState};
+pub use broken_queue::{NoRecoveryCells, NoRecoveryQueue};
 pub use counter::{Increment, LockedCounter};
 pub use holder_killed::{HolderKilled, HolderState};
+pub use joinable::{HarnessJoinable, JoinableScenario, KNOWN_LIMIT};
 pub use managed_dict::{DictState, ManagedDict};
 pub use producer_consumer::{BufferState, ProducerConsumer};
 pub use queue::{HarnessQueue, PeekCells, PeekQueue, QueueScenario};
@@ -201,6 +205,32 @@ pub fn queue_catalog<Q: HarnessQueue>(broken: bool) -> Vec<Box<dyn CatalogEntry>
     entries
 }
 
+/// The typed `Queue<u64>` and `JoinableQueue<u64>` scenarios (the ring's own are in
+/// [`queue_catalog`]): two producers and a consumer, a killed consumer on a one-slot
+/// queue, and `task_done`/`join` with and without a kill.
+pub fn typed_queue_catalog() -> Vec<Box<dyn CatalogEntry>> {
+    use procshare_queue::{JoinableQueue, Queue};
+    vec![
+        entry(QueueScenario::<Queue<u64>>::new(2, 1, 1, 2), false),
+        entry(
+            QueueScenario::<Queue<u64>>::new(1, 2, 2, 1)
+                .capacity(1)
+                .with_kills(1),
+            false,
+        ),
+        entry(
+            JoinableScenario::<JoinableQueue<u64>>::new(1, 2, 2, 1),
+            false,
+        ),
+        entry(
+            JoinableScenario::<JoinableQueue<u64>>::new(1, 2, 2, 1)
+                .with_kills(1)
+                .tolerate_known_limit(),
+            false,
+        ),
+    ]
+}
+
 /// The reader-writer scenarios, run with reader-writer strategy `L` (procshare's
 /// `WriterPreferringRwLock` or a researcher's own). `broken` declares that `L` is
 /// expected to break exclusion (the [`RegisterOnlyRwLock`] control): the
@@ -259,6 +289,8 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
     all.extend(sync_catalog());
     all.extend(queue_catalog::<procshare_queue::ByteRing>(false));
     all.extend(queue_catalog::<PeekQueue>(true));
+    // The typed queues (postcard over the same ring), task_done and join included.
+    all.extend(typed_queue_catalog());
     // The ring is not linearizable (its docs say why): with the empty answers of
     // timed-out gets kept, two producers and a consumer produce a history the FIFO
     // checker rejects.

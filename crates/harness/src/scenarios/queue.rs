@@ -36,7 +36,7 @@
 
 use crate::lin::{self, History, Operation};
 use crate::{lin_history, Event, Recorder, Scenario};
-use procshare_queue::{ByteRing, QueueError};
+use procshare_queue::{ByteRing, JoinableQueue, Queue, QueueError};
 use procshare_shm::Shared;
 use procshare_sync::hook::{self, Point};
 use procshare_sync::ProcessShared;
@@ -59,6 +59,14 @@ pub trait HarnessQueue: Sync + Sized + 'static {
     fn create(capacity: usize) -> Result<Self, String>;
     /// Put `item` (never 0), waiting for room.
     fn put(&self, item: u64) -> Result<(), String>;
+    /// Put `item`, waiting at most `timeout` for room; false if there was none (default:
+    /// [`HarnessQueue::put`], which waits as long as it takes). Used on a queue with less
+    /// room than the scenario's items ([`QueueScenario::capacity`]), so that a producer
+    /// whose consumers gave up does not wait forever.
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        let _ = timeout;
+        self.put(item).map(|()| true)
+    }
     /// Take the next item, waiting at most `timeout`; `None` if none came.
     fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String>;
     /// Take the next item if there is one now (used by the janitor, unscheduled).
@@ -82,6 +90,10 @@ impl HarnessQueue for ByteRing {
             .map_err(|e| e.to_string())
     }
 
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        full_is_false(self.put_bytes_timeout(&item.to_le_bytes(), timeout))
+    }
+
     fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
         let mut out = Vec::with_capacity(8);
         decode_bytes(self.get_bytes_into_timeout(&mut out, timeout), &out)
@@ -90,6 +102,77 @@ impl HarnessQueue for ByteRing {
     fn try_get(&self) -> Result<Option<u64>, String> {
         let mut out = Vec::with_capacity(8);
         decode_bytes(self.try_get_bytes_into(&mut out), &out)
+    }
+}
+
+/// procshare's typed `Queue<u64>` (postcard-encoded items over the same ring).
+impl HarnessQueue for Queue<u64> {
+    const NAME: &'static str = "queue";
+
+    fn create(capacity: usize) -> Result<Self, String> {
+        Queue::with_capacity(capacity, capacity * 16).map_err(|e| e.to_string())
+    }
+
+    fn put(&self, item: u64) -> Result<(), String> {
+        Queue::put(self, &item).map_err(|e| e.to_string())
+    }
+
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        full_is_false(Queue::put_timeout(self, &item, timeout))
+    }
+
+    fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
+        typed(Queue::get_timeout(self, timeout))
+    }
+
+    fn try_get(&self) -> Result<Option<u64>, String> {
+        typed(Queue::try_get(self))
+    }
+}
+
+/// procshare's `JoinableQueue<u64>`; its reset also marks every task left over done.
+impl HarnessQueue for JoinableQueue<u64> {
+    const NAME: &'static str = "joinable-queue";
+
+    fn create(capacity: usize) -> Result<Self, String> {
+        JoinableQueue::with_capacity(capacity, capacity * 16).map_err(|e| e.to_string())
+    }
+
+    fn put(&self, item: u64) -> Result<(), String> {
+        Queue::put(self, &item).map_err(|e| e.to_string())
+    }
+
+    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+        full_is_false(Queue::put_timeout(self, &item, timeout))
+    }
+
+    fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
+        typed(Queue::get_timeout(self, timeout))
+    }
+
+    fn try_get(&self) -> Result<Option<u64>, String> {
+        typed(Queue::try_get(self))
+    }
+
+    fn reset(&self) {
+        while let Ok(Some(_)) = HarnessQueue::try_get(self) {}
+        while JoinableQueue::task_done(self).is_ok() {}
+    }
+}
+
+fn full_is_false(r: Result<(), QueueError>) -> Result<bool, String> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(QueueError::Full | QueueError::Disconnected) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn typed(r: Result<u64, QueueError>) -> Result<Option<u64>, String> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(QueueError::Empty | QueueError::Disconnected) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -188,12 +271,12 @@ const OP_PUT: u32 = 1;
 const OP_GET: u32 = 2;
 
 /// Producer `p`'s item `i` (`i ≥ 1`).
-fn item(p: usize, i: u64) -> u64 {
+pub(crate) fn item(p: usize, i: u64) -> u64 {
     ((p as u64 + 1) << 16) | i
 }
 
 /// `(producer, index)` of an item, if it is one the scenario could have put.
-fn decode(v: u64, producers: usize, items: u64) -> Option<(usize, u64)> {
+pub(crate) fn decode(v: u64, producers: usize, items: u64) -> Option<(usize, u64)> {
     let p = (v >> 16).checked_sub(1)? as usize;
     let i = v & 0xffff;
     (p < producers && (1..=items).contains(&i)).then_some((p, i))
@@ -208,6 +291,7 @@ pub struct QueueScenario<Q> {
     gets: usize,
     kills: u32,
     strict: bool,
+    capacity: Option<usize>,
     _q: PhantomData<fn() -> Q>,
 }
 
@@ -222,6 +306,7 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
             gets,
             kills: 0,
             strict: false,
+            capacity: None,
             _q: PhantomData,
         }
     }
@@ -229,6 +314,15 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
     /// Allow `kills` SIGKILLs of actors.
     pub fn with_kills(mut self, kills: u32) -> Self {
         self.kills = kills;
+        self
+    }
+
+    /// Create the queue with room for `capacity` items (default: every item the
+    /// producers put), so that producers wait for room: a capacity of 1 makes every put
+    /// after the first wait for a get, and a consumer killed mid-get leaves a producer
+    /// that needs its slot back.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
         self
     }
 
@@ -240,6 +334,29 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
     }
 
     fn check_history(&self, q: &Q, history: &[Event]) -> Result<(), String> {
+        // A put that timed out (returned 1) put nothing: leave it out of the history, and
+        // its item must never be delivered.
+        let timed_out: Vec<(u32, u64)> = history
+            .iter()
+            .filter(|e| e.is_return && e.op == OP_PUT && e.value == 1)
+            .filter_map(|r| {
+                history
+                    .iter()
+                    .find(|e| !e.is_return && e.id == r.id)
+                    .map(|e| (e.id, e.value))
+            })
+            .collect();
+        let kept: Vec<Event>;
+        let history = if timed_out.is_empty() {
+            history
+        } else {
+            kept = history
+                .iter()
+                .filter(|e| !timed_out.iter().any(|&(id, _)| id == e.id))
+                .copied()
+                .collect();
+            &kept[..]
+        };
         let (p, n) = (self.producers, self.items);
         let mut end = history.iter().map(|e| e.clock).max().map_or(0, |c| c + 1);
         // The drain: what is left, taken after everything recorded.
@@ -265,6 +382,9 @@ impl<Q: HarnessQueue> QueueScenario<Q> {
         delivered.extend(drained.iter().copied());
         let mut seen = HashSet::new();
         for &(v, _, _) in &delivered {
+            if timed_out.iter().any(|&(_, t)| t == v) {
+                return Err(format!("item {v:#x} delivered, but its put timed out"));
+            }
             if decode(v, p, n).is_none() {
                 return Err(format!("item {v:#x} delivered but never put"));
             }
@@ -362,8 +482,9 @@ impl<Q: HarnessQueue> Scenario for QueueScenario<Q> {
             String::new()
         };
         let strict = if self.strict { "/strict" } else { "" };
+        let cap = self.capacity.map_or(String::new(), |c| format!("-cap{c}"));
         format!(
-            "queue-{}p{}c{kills}{strict}/{}",
+            "queue-{}p{}c{cap}{kills}{strict}/{}",
             self.producers,
             self.consumers,
             Q::NAME
@@ -379,7 +500,10 @@ impl<Q: HarnessQueue> Scenario for QueueScenario<Q> {
     }
 
     fn setup(&self) -> Q {
-        Q::create(self.producers * self.items as usize).expect("create the queue")
+        let capacity = self
+            .capacity
+            .unwrap_or(self.producers * self.items as usize);
+        Q::create(capacity).expect("create the queue")
     }
 
     fn reset(&self, q: &Q) {
@@ -399,8 +523,13 @@ impl<Q: HarnessQueue> Scenario for QueueScenario<Q> {
             for i in 1..=self.items {
                 let v = item(actor, i);
                 let id = rec.invoke(OP_PUT, 0, v);
-                q.put(v)?;
-                rec.ret(id, 0);
+                // On a queue with less room than the items, a put waits at most as long
+                // as a get (its return value 1: timed out, not put).
+                let put = match self.capacity {
+                    Some(_) => q.put_timeout(v, Duration::from_millis(20))?,
+                    None => q.put(v).map(|()| true)?,
+                };
+                rec.ret(id, u64::from(!put));
             }
         } else {
             for _ in 0..self.gets {
@@ -412,8 +541,29 @@ impl<Q: HarnessQueue> Scenario for QueueScenario<Q> {
         Ok(())
     }
 
-    fn check(&self, q: &Q, history: &[Event], _killed: &[usize]) -> Result<(), String> {
-        self.check_history(q, history)
+    fn check(&self, q: &Q, history: &[Event], killed: &[usize]) -> Result<(), String> {
+        self.check_history(q, history)?;
+        if killed.is_empty() {
+            return Ok(());
+        }
+        check_usable(q)
+    }
+}
+
+/// An item no scenario puts (the usability probe's).
+pub(crate) const PROBE: u64 = 0xffff_0001;
+
+/// After a kill, the queue must still work: a fresh put and get (in the janitor, once
+/// the case's items are drained).
+pub(crate) fn check_usable<Q: HarnessQueue>(q: &Q) -> Result<(), String> {
+    q.put(PROBE)
+        .map_err(|e| format!("the queue is unusable after the kill: put failed: {e}"))?;
+    match q.try_get()? {
+        Some(PROBE) => Ok(()),
+        Some(v) => Err(format!(
+            "the queue is unusable after the kill: a fresh get returned {v:#x}, not the probe"
+        )),
+        None => Err("the queue is unusable after the kill: a fresh put was not delivered".into()),
     }
 }
 
