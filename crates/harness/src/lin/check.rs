@@ -6,7 +6,7 @@ use super::history::{History, Operation};
 use super::minimize::minimize;
 use super::model::Model;
 use super::render::render_table;
-use super::search::{search, Budget, Exhausted, Prepared, SearchResult};
+use super::search::{search, Budget, Exhausted, FxBuild, Prepared, SearchResult};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -445,11 +445,13 @@ pub(super) fn prepare<M: Model>(
         .collect::<Result<_, _>>()?;
     // Operations with the same call (name, key, input) share a class: the search treats
     // indeterminate ones of a class as interchangeable (see the `search` module docs).
-    let mut classes: HashMap<(&str, Option<&str>, String), u32> = HashMap::new();
+    // Keyed by the input itself (JSON values compare and hash by content), not by its
+    // text: formatting every input cost a small history more than its search.
+    let mut classes: HashMap<(&str, Option<&str>, &Value), u32, FxBuild> = HashMap::default();
     for (p, op) in prepared.iter_mut().zip(history.ops()) {
         let next = classes.len() as u32;
         p.class = *classes
-            .entry((op.op.as_str(), op.key.as_deref(), op.input.to_string()))
+            .entry((op.op.as_str(), op.key.as_deref(), &op.input))
             .or_insert(next);
     }
     Ok(prepared)

@@ -244,7 +244,7 @@ impl Bits {
 
 /// FxHash (rustc's hasher): the cache hashes bitsets and small states, not attacker input.
 #[derive(Default)]
-struct FxHasher(u64);
+pub(super) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -271,7 +271,8 @@ impl Hasher for FxHasher {
     }
 }
 
-type FxBuild = BuildHasherDefault<FxHasher>;
+/// The hasher builder of the search's tables (and of `prepare`'s classes).
+pub(super) type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The indeterminate sets recorded for one `(completed, state)`: the minimal ones.
 enum Recorded {
@@ -288,9 +289,10 @@ struct Cache<S> {
 }
 
 impl<S: Clone + Eq + Hash> Cache<S> {
-    fn new() -> Self {
+    /// A cache with room for `capacity` configurations before it first grows.
+    fn with_capacity(capacity: usize) -> Self {
         Cache {
-            map: HashMap::default(),
+            map: HashMap::with_capacity_and_hasher(capacity, FxBuild::default()),
         }
     }
 
@@ -618,7 +620,9 @@ pub(super) fn search_recording<M: Model>(
         slot,
         done_completed: Bits::new(n_completed),
         done_indet: Bits::new(n_indet),
-        cache: Cache::new(),
+        // A search records a few configurations per operation at least: room for them
+        // up front spares the table's first rehashes.
+        cache: Cache::with_capacity(4 * n),
         state: model.init(),
         remaining: n_completed,
         entries,
