@@ -155,6 +155,22 @@ pub trait Model: Sync {
     /// is always an option for an indeterminate operation).
     fn step_unknown(&self, state: &Self::State, call: &Self::Call) -> Vec<Self::State>;
 
+    /// [`step_unknown`](Model::step_unknown) without the vector: calls `each` with every
+    /// state it lists. The search calls this once per pending operation it tries at every
+    /// node; the default collects `step_unknown`, and a model whose operations leave one
+    /// state each may override it to spare that allocation (the register does). An
+    /// override must produce exactly the states `step_unknown` lists.
+    fn each_unknown_step(
+        &self,
+        state: &Self::State,
+        call: &Self::Call,
+        each: &mut dyn FnMut(Self::State),
+    ) {
+        for next in self.step_unknown(state, call) {
+            each(next);
+        }
+    }
+
     /// True (the default) if operations on different keys act on independent objects, so
     /// the checker may check each key's sub-history on its own. A model whose operations
     /// read or write several keys at once returns false; it then sees the whole history,

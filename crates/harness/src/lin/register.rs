@@ -102,12 +102,22 @@ impl Model for Register {
     }
 
     fn step_unknown(&self, state: &Value, call: &RegisterCall) -> Vec<Value> {
-        match call {
-            RegisterCall::Read => vec![state.clone()],
-            RegisterCall::Write(v) => vec![v.clone()],
-            RegisterCall::Cas(old, new) if state == old => vec![new.clone()],
-            RegisterCall::Cas(..) => vec![state.clone()],
-        }
+        vec![unknown_step(state, call)]
+    }
+
+    fn each_unknown_step(&self, state: &Value, call: &RegisterCall, each: &mut dyn FnMut(Value)) {
+        each(unknown_step(state, call));
+    }
+}
+
+/// The one state an operation of unknown outcome leaves: a read or a failing cas changes
+/// nothing, a write or a succeeding cas sets the value.
+fn unknown_step(state: &Value, call: &RegisterCall) -> Value {
+    match call {
+        RegisterCall::Read => state.clone(),
+        RegisterCall::Write(v) => v.clone(),
+        RegisterCall::Cas(old, new) if state == old => new.clone(),
+        RegisterCall::Cas(..) => state.clone(),
     }
 }
 

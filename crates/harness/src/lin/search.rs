@@ -547,15 +547,14 @@ impl<M: Model> Search<'_, M> {
             classes.push(class);
             let bit = self.slot[op];
             self.done_indet.set(bit);
-            for next in self.model.step_unknown(&self.state, &self.ops[op].parsed) {
-                if next != self.state
-                    && self
-                        .cache
-                        .insert(&self.done_completed, &self.done_indet, &next)
-                {
-                    children.push((op, next));
-                }
-            }
+            let (state, cache) = (&self.state, &mut self.cache);
+            let (done_completed, done_indet) = (&self.done_completed, &self.done_indet);
+            self.model
+                .each_unknown_step(state, &self.ops[op].parsed, &mut |next| {
+                    if next != *state && cache.insert(done_completed, done_indet, &next) {
+                        children.push((op, next));
+                    }
+                });
             self.done_indet.clear(bit);
         }
         children
