@@ -105,60 +105,56 @@ impl HarnessQueue for ByteRing {
     }
 }
 
-/// procshare's typed `Queue<u64>` (postcard-encoded items over the same ring).
-impl HarnessQueue for Queue<u64> {
-    const NAME: &'static str = "queue";
+/// The operations the typed queues share (a `JoinableQueue` derefs to its `Queue`); the
+/// rest of each `HarnessQueue` impl is given after `reset:`.
+macro_rules! typed_harness_queue {
+    ($(#[$doc:meta])* $ty:ty, $name:literal, $ctor:path $(, reset: $($reset:tt)*)?) => {
+        $(#[$doc])*
+        impl HarnessQueue for $ty {
+            const NAME: &'static str = $name;
 
-    fn create(capacity: usize) -> Result<Self, String> {
-        Queue::with_capacity(capacity, capacity * 16).map_err(|e| e.to_string())
-    }
+            fn create(capacity: usize) -> Result<Self, String> {
+                $ctor(capacity, capacity * 16).map_err(|e| e.to_string())
+            }
 
-    fn put(&self, item: u64) -> Result<(), String> {
-        Queue::put(self, &item).map_err(|e| e.to_string())
-    }
+            fn put(&self, item: u64) -> Result<(), String> {
+                Queue::put(self, &item).map_err(|e| e.to_string())
+            }
 
-    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
-        full_is_false(Queue::put_timeout(self, &item, timeout))
-    }
+            fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
+                full_is_false(Queue::put_timeout(self, &item, timeout))
+            }
 
-    fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
-        typed(Queue::get_timeout(self, timeout))
-    }
+            fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
+                typed(Queue::get_timeout(self, timeout))
+            }
 
-    fn try_get(&self) -> Result<Option<u64>, String> {
-        typed(Queue::try_get(self))
-    }
+            fn try_get(&self) -> Result<Option<u64>, String> {
+                typed(Queue::try_get(self))
+            }
+            $($($reset)*)?
+        }
+    };
 }
 
-/// procshare's `JoinableQueue<u64>`; its reset also marks every task left over done.
-impl HarnessQueue for JoinableQueue<u64> {
-    const NAME: &'static str = "joinable-queue";
+typed_harness_queue!(
+    /// procshare's typed `Queue<u64>` (postcard-encoded items over the same ring).
+    Queue<u64>,
+    "queue",
+    Queue::with_capacity
+);
 
-    fn create(capacity: usize) -> Result<Self, String> {
-        JoinableQueue::with_capacity(capacity, capacity * 16).map_err(|e| e.to_string())
-    }
-
-    fn put(&self, item: u64) -> Result<(), String> {
-        Queue::put(self, &item).map_err(|e| e.to_string())
-    }
-
-    fn put_timeout(&self, item: u64, timeout: Duration) -> Result<bool, String> {
-        full_is_false(Queue::put_timeout(self, &item, timeout))
-    }
-
-    fn get_timeout(&self, timeout: Duration) -> Result<Option<u64>, String> {
-        typed(Queue::get_timeout(self, timeout))
-    }
-
-    fn try_get(&self) -> Result<Option<u64>, String> {
-        typed(Queue::try_get(self))
-    }
-
+typed_harness_queue!(
+    /// procshare's `JoinableQueue<u64>`; its reset also marks every task left over done.
+    JoinableQueue<u64>,
+    "joinable-queue",
+    JoinableQueue::with_capacity,
+    reset:
     fn reset(&self) {
         while let Ok(Some(_)) = HarnessQueue::try_get(self) {}
         while JoinableQueue::task_done(self).is_ok() {}
     }
-}
+);
 
 fn full_is_false(r: Result<(), QueueError>) -> Result<bool, String> {
     match r {
