@@ -3,6 +3,8 @@
 //! SIGKILLed mid-request, a server killed under a waiting client, the fast path turned
 //! off, and hostile ring clients.
 
+mod common;
+use common::{eventually, join_ok};
 use procshare_connection::Pipe;
 use procshare_manager::fastpath::{RawRingClient, LAST, MORE, REGION_LEN};
 use procshare_manager::wire::{self, Reply, Request};
@@ -10,21 +12,7 @@ use procshare_manager::{DictProxy, ListProxy, Manager, RemoteKind, TransportKind
 use procshare_shm::{Process, Region, Shared};
 use procshare_sync::Barrier;
 use std::io::Write;
-use std::time::{Duration, Instant};
-
-fn join_ok(p: &mut Process) {
-    assert_eq!(p.join().unwrap(), 0, "child {} failed", p.pid());
-}
-
-/// Wait until `f()` holds (the server notices closed connections on its own threads);
-/// fails after 20 s. The assertion is the condition, not the time.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+use std::time::Duration;
 
 fn on_rings(m: &Manager) {
     assert_eq!(m.transport().unwrap(), TransportKind::SharedMemory);

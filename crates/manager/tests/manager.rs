@@ -2,26 +2,14 @@
 //! a forced lost update, nested proxies, fork, authentication, TCP, custom types, object
 //! lifetimes and a client killed mid-request.
 
+mod common;
+use common::{eventually, join_ok};
 use procshare_connection::{Address, Pipe};
 use procshare_manager::{expose, DictProxy, Error, Exposed, ListProxy, Manager, RemoteKind};
 use procshare_shm::{Process, Shared};
 use procshare_sync::{Barrier, SyncError};
 use std::io::Write;
-use std::time::{Duration, Instant};
-
-fn join_ok(p: &mut Process) {
-    assert_eq!(p.join().unwrap(), 0, "child {} failed", p.pid());
-}
-
-/// Wait until `f()` holds (the server notices closed connections on its own threads);
-/// fails after 20 s. The assertion is the condition, not the time.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn seed_dict_example_child_and_parent_print_the_same_dict() {
