@@ -265,19 +265,28 @@ impl Checker {
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let prepared = prepare(model, history)?;
 
-        let mut parts: BTreeMap<Option<&str>, Vec<&Prepared<M>>> = BTreeMap::new();
-        for p in &prepared {
-            let key = if model.partitioned() {
+        let key_of = |p: &Prepared<M>| {
+            if model.partitioned() {
                 history.ops()[p.index].key.as_deref()
             } else {
                 None
-            };
-            parts.entry(key).or_default().push(p);
-        }
-
+            }
+        };
+        let first_key = prepared.first().and_then(&key_of);
+        let mut parts: Vec<(Option<&str>, Vec<&Prepared<M>>)> = if prepared.is_empty() {
+            Vec::new()
+        } else if prepared.iter().all(|p| key_of(p) == first_key) {
+            // One object (the usual history of a register or a queue): no map.
+            vec![(first_key, prepared.iter().collect())]
+        } else {
+            let mut map: BTreeMap<Option<&str>, Vec<&Prepared<M>>> = BTreeMap::new();
+            for p in &prepared {
+                map.entry(key_of(p)).or_default().push(p);
+            }
+            map.into_iter().collect()
+        };
         // Smallest first: a hard partition exhausting the budget then hides as few
         // verdicts on the others as possible.
-        let mut parts: Vec<(Option<&str>, Vec<&Prepared<M>>)> = parts.into_iter().collect();
         parts.sort_by_key(|(key, ops)| (ops.len(), *key));
 
         let threads = match parts.len() {
@@ -343,7 +352,8 @@ impl Checker {
                 )
             };
             let mut budget = Budget::new(deadline, Some(total));
-            minimize(model, ops, &mut budget, per_check)
+            let classes = call_classes(history, ops);
+            minimize(model, ops, &classes, &mut budget, per_check)
         } else {
             (vec![true; ops.len()], false)
         };
@@ -383,6 +393,20 @@ fn run_partitions<M: Model>(
     deadline: Option<Instant>,
     max_steps: Option<u64>,
 ) -> Vec<PartResult> {
+    if threads <= 1 {
+        // In order, on this thread: the first failing partition ends the check.
+        let mut results: Vec<PartResult> = Vec::with_capacity(parts.len());
+        for (_, ops) in parts {
+            let mut budget = Budget::new(deadline, max_steps);
+            let result = search(model, ops, None, &mut budget);
+            results.push(Some((result, budget.steps)));
+            if result != SearchResult::Linearizable {
+                break;
+            }
+        }
+        results.resize(parts.len(), None);
+        return results;
+    }
     let first_bad = Arc::new(AtomicUsize::new(usize::MAX));
     let run_one = |i: usize| -> PartResult {
         if first_bad.load(Ordering::Relaxed) < i {
@@ -398,9 +422,6 @@ fn run_partitions<M: Model>(
         }
         Some((result, budget.steps))
     };
-    if threads <= 1 {
-        return (0..parts.len()).map(run_one).collect();
-    }
     // Largest partitions first (the end of the order), for a balanced finish.
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<PartResult>> = (0..parts.len()).map(|_| Mutex::new(None)).collect();
@@ -443,18 +464,44 @@ pub(super) fn prepare<M: Model>(
         .enumerate()
         .map(|(index, op)| prepare_one(model, index, op))
         .collect::<Result<_, _>>()?;
-    // Operations with the same call (name, key, input) share a class: the search treats
-    // indeterminate ones of a class as interchangeable (see the `search` module docs).
+    // Indeterminate operations with the same call (name, key, input) share a class: the
+    // search treats those of a class as interchangeable (see the `search` module docs).
+    // A completed operation is never one of them, so it gets a class of its own without
+    // hashing its call (that cost a small history a tenth of its check); the minimiser,
+    // which weakens completed operations, asks for the full classes ([`call_classes`]).
+    let mut classes: HashMap<(&str, Option<&str>, &Value), u32, FxBuild> = HashMap::default();
+    let mut next = 0u32;
+    for (p, op) in prepared.iter_mut().zip(history.ops()) {
+        p.class = if p.ret.is_none() {
+            *classes
+                .entry((op.op.as_str(), op.key.as_deref(), &op.input))
+                .or_insert(next)
+        } else {
+            next
+        };
+        if p.class == next {
+            next += 1;
+        }
+    }
+    Ok(prepared)
+}
+
+/// Every operation's class by its call alone (name, key, input), indeterminate or not:
+/// the classes the minimiser's weakened searches use. Dense from 0, like the prepared
+/// ones.
+fn call_classes<M: Model>(history: &History, ops: &[&Prepared<M>]) -> Vec<u32> {
     // Keyed by the input itself (JSON values compare and hash by content), not by its
     // text: formatting every input cost a small history more than its search.
     let mut classes: HashMap<(&str, Option<&str>, &Value), u32, FxBuild> = HashMap::default();
-    for (p, op) in prepared.iter_mut().zip(history.ops()) {
-        let next = classes.len() as u32;
-        p.class = *classes
-            .entry((op.op.as_str(), op.key.as_deref(), &op.input))
-            .or_insert(next);
-    }
-    Ok(prepared)
+    ops.iter()
+        .map(|p| {
+            let op = &history.ops()[p.index];
+            let next = classes.len() as u32;
+            *classes
+                .entry((op.op.as_str(), op.key.as_deref(), &op.input))
+                .or_insert(next)
+        })
+        .collect()
 }
 
 fn prepare_one<M: Model>(model: &M, index: usize, op: &Operation) -> Result<Prepared<M>, LinError> {

@@ -36,14 +36,16 @@
 //! witness, only perhaps not 1-minimal.
 
 use super::model::Model;
-use super::search::{search, Budget, Exhausted, Prepared, SearchResult};
+use super::search::{search, Budget, Exhausted, Prepared, SearchResult, Weakened};
 
 /// Returns which of `ops` (known to be non-linearizable) to keep, and whether the witness
 /// is 1-minimal (no check ran out of budget). Each re-check may use at most `per_check`
-/// steps of `budget`.
+/// steps of `budget`. `classes[i]` is operation `i`'s class by its call alone (the
+/// weakened searches treat weakened operations of one class as interchangeable).
 pub(super) fn minimize<M: Model>(
     model: &M,
     ops: &[&Prepared<M>],
+    classes: &[u32],
     budget: &mut Budget,
     per_check: u64,
 ) -> (Vec<bool>, bool) {
@@ -62,7 +64,11 @@ pub(super) fn minimize<M: Model>(
             dropped[i] = true;
         }
         let mut slice = budget.slice(per_check);
-        let verdict = search(model, ops, Some(&dropped), &mut slice);
+        let weakened = Weakened {
+            dropped: &dropped,
+            classes,
+        };
+        let verdict = search(model, ops, Some(&weakened), &mut slice);
         budget.charge(&slice);
         if verdict == SearchResult::Illegal {
             end = start;

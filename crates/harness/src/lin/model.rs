@@ -159,7 +159,8 @@ pub trait Model: Sync {
     /// state it lists. The search calls this once per pending operation it tries at every
     /// node; the default collects `step_unknown`, and a model whose operations leave one
     /// state each may override it to spare that allocation (the register does). An
-    /// override must produce exactly the states `step_unknown` lists.
+    /// override must produce exactly the states `step_unknown` lists, except that it may
+    /// leave out `state` itself (the search ignores it anyway).
     fn each_unknown_step(
         &self,
         state: &Self::State,

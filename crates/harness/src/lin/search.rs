@@ -78,7 +78,6 @@
 //! [`SearchResult::Exhausted`], never a verdict it has not proved.
 
 use super::model::Model;
-use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -89,8 +88,10 @@ use std::time::Instant;
 pub(super) struct Prepared<M: Model> {
     /// Position in the history being checked.
     pub(super) index: usize,
-    /// Operations of one class have the same call (name, key, input); indeterminate
-    /// ones of a class are interchangeable once called.
+    /// Indeterminate operations of one class have the same call (name, key, input) and
+    /// are interchangeable once called; a completed operation has a class of its own
+    /// (see [`Weakened::classes`] for the minimiser's). Numbered densely from 0 over the
+    /// history.
     pub(super) class: u32,
     pub(super) call: u64,
     /// `None`: indeterminate.
@@ -98,6 +99,15 @@ pub(super) struct Prepared<M: Model> {
     pub(super) parsed: M::Call,
     /// `Some` iff `ret` is.
     pub(super) output: Option<M::Output>,
+}
+
+/// The minimiser's weakening: completed operations searched as indeterminate.
+pub(super) struct Weakened<'a> {
+    /// `dropped[i]`: search operation `i` as indeterminate even if it completed.
+    pub(super) dropped: &'a [bool],
+    /// Every operation's class by its call alone, completed or not, dense from 0 (the
+    /// prepared classes keep completed operations apart).
+    pub(super) classes: &'a [u32],
 }
 
 /// Which limit stopped a search.
@@ -192,7 +202,7 @@ impl Budget {
 
 /// A fixed-size bitset; up to 256 bits inline, so that the cache's keys of the usual
 /// partition sizes cost no allocation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Bits {
     Small([u64; 4]),
     Large(Box<[u64]>),
@@ -242,6 +252,16 @@ impl Bits {
     }
 }
 
+impl Hash for Bits {
+    /// Word by word: the derived hash of a `[u64]` feeds the hasher bytes, which
+    /// [`FxHasher`] would re-assemble into words chunk by chunk.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for &w in self.words() {
+            h.write_u64(w);
+        }
+    }
+}
+
 /// FxHash (rustc's hasher): the cache hashes bitsets and small states, not attacker input.
 #[derive(Default)]
 pub(super) struct FxHasher(u64);
@@ -284,47 +304,68 @@ enum Recorded {
 }
 
 /// Lowe's cache with subsumption on the indeterminate part (see the module docs).
+///
+/// A [`hashbrown::HashTable`] rather than a map: a probe hashes the borrowed
+/// `(completed, state)` once and clones it only when it is new (most probes of a search
+/// that backtracks find a configuration already seen).
 struct Cache<S> {
-    map: HashMap<(Bits, S), Recorded, FxBuild>,
+    table: hashbrown::HashTable<(Bits, S, Recorded)>,
+}
+
+/// The cache's hash of a configuration's `(completed, state)`.
+fn config_hash<S: Hash>(completed: &Bits, state: &S) -> u64 {
+    let mut h = FxHasher::default();
+    completed.hash(&mut h);
+    state.hash(&mut h);
+    h.finish()
 }
 
 impl<S: Clone + Eq + Hash> Cache<S> {
     /// A cache with room for `capacity` configurations before it first grows.
     fn with_capacity(capacity: usize) -> Self {
         Cache {
-            map: HashMap::with_capacity_and_hasher(capacity, FxBuild::default()),
+            table: hashbrown::HashTable::with_capacity(capacity),
         }
     }
 
     /// Records configuration `(completed, indet, state)`; false if it is covered by one
     /// recorded before (same `completed` and `state`, a subset of `indet`).
     fn insert(&mut self, completed: &Bits, indet: &Bits, state: &S) -> bool {
-        use std::collections::hash_map::Entry;
-        // The key is cloned to probe; the clone is a few words and a small state.
-        match self.map.entry((completed.clone(), state.clone())) {
+        use hashbrown::hash_table::Entry;
+        let hash = config_hash(completed, state);
+        let entry = self.table.entry(
+            hash,
+            |(c, s, _)| c == completed && s == state,
+            |(c, s, _)| config_hash(c, s),
+        );
+        match entry {
             Entry::Vacant(v) => {
-                v.insert(if indet.is_empty() {
+                let recorded = if indet.is_empty() {
                     Recorded::Empty
                 } else {
                     Recorded::Sets(vec![indet.clone()])
-                });
+                };
+                v.insert((completed.clone(), state.clone(), recorded));
                 true
             }
-            Entry::Occupied(mut o) => match o.get_mut() {
-                Recorded::Empty => false,
-                Recorded::Sets(seen) => {
-                    if seen.iter().any(|old| old.is_subset_of(indet)) {
-                        return false;
+            Entry::Occupied(mut o) => {
+                let recorded = &mut o.get_mut().2;
+                match recorded {
+                    Recorded::Empty => false,
+                    Recorded::Sets(seen) => {
+                        if seen.iter().any(|old| old.is_subset_of(indet)) {
+                            return false;
+                        }
+                        if indet.is_empty() {
+                            *recorded = Recorded::Empty;
+                        } else {
+                            seen.retain(|old| !indet.is_subset_of(old));
+                            seen.push(indet.clone());
+                        }
+                        true
                     }
-                    if indet.is_empty() {
-                        *o.get_mut() = Recorded::Empty;
-                    } else {
-                        seen.retain(|old| !indet.is_subset_of(old));
-                        seen.push(indet.clone());
-                    }
-                    true
                 }
-            },
+            }
         }
     }
 }
@@ -361,20 +402,59 @@ fn op_of(node: usize) -> usize {
     (node - 1) / 2
 }
 
+/// Every entry as `(time, node)`, in time order with calls before returns at equal
+/// times (and by operation after that, for a deterministic order).
+fn sorted_events(times: &[(u64, Option<u64>)]) -> Vec<(u64, usize)> {
+    let n = times.len();
+    let max_time = times
+        .iter()
+        .map(|&(call, ret)| ret.unwrap_or(call))
+        .max()
+        .unwrap_or(0);
+    if max_time < 1 << 32 && n < 1 << 31 {
+        // The usual case: (time, is_return, op) packed in one word, so the sort compares
+        // integers instead of tuples (it was a twentieth of a small history's check).
+        let mut keys: Vec<u64> = Vec::with_capacity(2 * n);
+        for (i, &(call, ret)) in times.iter().enumerate() {
+            keys.push(call << 32 | i as u64);
+            if let Some(ret) = ret {
+                keys.push(ret << 32 | 1 << 31 | i as u64);
+            }
+        }
+        keys.sort_unstable();
+        return keys
+            .into_iter()
+            .map(|k| {
+                let op = (k & ((1 << 31) - 1)) as usize;
+                let node = if k & (1 << 31) != 0 {
+                    ret_node(op)
+                } else {
+                    call_node(op)
+                };
+                (k >> 32, node)
+            })
+            .collect();
+    }
+    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+    for (i, &(call, ret)) in times.iter().enumerate() {
+        events.push((call, false, i));
+        if let Some(ret) = ret {
+            events.push((ret, true, i));
+        }
+    }
+    events.sort_unstable();
+    events
+        .into_iter()
+        .map(|(t, is_ret, op)| (t, if is_ret { ret_node(op) } else { call_node(op) }))
+        .collect()
+}
+
 impl Entries {
     /// Links the entries in time order; `times[i]` is `(call, Some(ret))` for a completed
     /// operation, `(call, None)` for an indeterminate one (whose call goes to the second
     /// list).
     fn new(times: &[(u64, Option<u64>)]) -> Self {
-        let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * times.len());
-        for (i, &(call, ret)) in times.iter().enumerate() {
-            events.push((call, false, i));
-            if let Some(ret) = ret {
-                events.push((ret, true, i));
-            }
-        }
-        // (time, is_return, op): calls before returns at equal times.
-        events.sort_unstable();
+        let events = sorted_events(times);
         let size = 2 + 2 * times.len();
         let indet_head = size - 1;
         let mut entries = Entries {
@@ -384,8 +464,8 @@ impl Entries {
             time: vec![0; size],
         };
         let (mut last, mut last_indet) = (HEAD, indet_head);
-        for (t, is_ret, op) in events {
-            let node = if is_ret { ret_node(op) } else { call_node(op) };
+        for (t, node) in events {
+            let op = op_of(node);
             entries.time[node] = t;
             let tail = if times[op].1.is_none() {
                 &mut last_indet
@@ -437,21 +517,24 @@ struct Node<S> {
     /// The operation applied to reach this node and the state before it (`None` at the
     /// root).
     applied: Option<(usize, S)>,
-    moves: Moves<S>,
+    moves: Moves,
 }
 
-enum Moves<S> {
+enum Moves {
     /// Trying completed operations: the next entry to look at.
     Completed(usize),
     /// Trying indeterminate operations: the children not yet explored, already recorded
-    /// in the cache.
-    Indeterminate(std::vec::IntoIter<(usize, S)>),
+    /// in the cache, are the entries of [`Search::children`] from `base` on (the top of
+    /// that stack while this node is the top of the path).
+    Indeterminate { base: usize },
 }
 
 /// The search's mutable state, apart from the path.
 struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [&'a Prepared<M>],
+    /// The classes to use instead of the prepared ones (a weakened search).
+    classes: Option<&'a [u32]>,
     indet: Vec<bool>,
     /// Each operation's bit, in `done_completed` or in `done_indet`.
     slot: Vec<usize>,
@@ -461,6 +544,14 @@ struct Search<'a, M: Model> {
     cache: Cache<M::State>,
     state: M::State,
     remaining: usize,
+    /// The unexplored indeterminate children of every node on the path, each node's in
+    /// one run (in reverse order of exploration), the top node's on top: one buffer for
+    /// the whole search instead of a vector per node.
+    children: Vec<(usize, M::State)>,
+    /// `class_seen[c] == stamp`: class `c` was met in the current
+    /// [`indeterminate_children`](Self::indeterminate_children) walk.
+    class_seen: Vec<u32>,
+    stamp: u32,
 }
 
 impl<M: Model> Search<'_, M> {
@@ -520,11 +611,17 @@ impl<M: Model> Search<'_, M> {
         None
     }
 
-    /// Every indeterminate operation that may come next, with each state it may leave;
-    /// all recorded in the cache at once (see the module docs).
-    fn indeterminate_children(&mut self) -> Vec<(usize, M::State)> {
-        let mut children = Vec::new();
-        let mut classes: Vec<u32> = Vec::new();
+    /// Pushes every indeterminate operation that may come next, with each state it may
+    /// leave, on [`children`](Self::children) (the first to explore on top); all recorded
+    /// in the cache at once (see the module docs).
+    fn push_indeterminate_children(&mut self) {
+        let base = self.children.len();
+        // A fresh stamp marks no class as seen (on wrap-around, clear the marks).
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.class_seen.iter_mut().for_each(|c| *c = 0);
+            self.stamp = 1;
+        }
         // Callable: called before the first return entry left (or at its time: calls
         // come first at equal times), as in one merged list.
         let limit = match self.first_returning() {
@@ -540,14 +637,17 @@ impl<M: Model> Search<'_, M> {
             }
             // Symmetry: of the callable indeterminate operations with the same call,
             // only the first is tried (see the module docs).
-            let class = self.ops[op].class;
-            if classes.contains(&class) {
+            let class = match self.classes {
+                Some(classes) => classes[op],
+                None => self.ops[op].class,
+            } as usize;
+            if self.class_seen[class] == self.stamp {
                 continue;
             }
-            classes.push(class);
+            self.class_seen[class] = self.stamp;
             let bit = self.slot[op];
             self.done_indet.set(bit);
-            let (state, cache) = (&self.state, &mut self.cache);
+            let (state, cache, children) = (&self.state, &mut self.cache, &mut self.children);
             let (done_completed, done_indet) = (&self.done_completed, &self.done_indet);
             self.model
                 .each_unknown_step(state, &self.ops[op].parsed, &mut |next| {
@@ -557,7 +657,8 @@ impl<M: Model> Search<'_, M> {
                 });
             self.done_indet.clear(bit);
         }
-        children
+        // Explored from the top of the stack: the first found first.
+        self.children[base..].reverse();
     }
 }
 
@@ -574,12 +675,12 @@ pub(super) struct Deepest {
     pub(super) blocked: Option<usize>,
 }
 
-/// Is `ops` linearizable? `weaken[i]` (if given) treats operation `i` as indeterminate
-/// even if it completed (used by the minimiser).
+/// Is `ops` linearizable? `weaken` (if given) treats some completed operations as
+/// indeterminate (used by the minimiser).
 pub(super) fn search<M: Model>(
     model: &M,
     ops: &[&Prepared<M>],
-    weaken: Option<&[bool]>,
+    weaken: Option<&Weakened<'_>>,
     budget: &mut Budget,
 ) -> SearchResult {
     search_recording(model, ops, weaken, budget, None)
@@ -589,13 +690,13 @@ pub(super) fn search<M: Model>(
 pub(super) fn search_recording<M: Model>(
     model: &M,
     ops: &[&Prepared<M>],
-    weaken: Option<&[bool]>,
+    weaken: Option<&Weakened<'_>>,
     budget: &mut Budget,
     mut deepest: Option<&mut Deepest>,
 ) -> SearchResult {
     let n = ops.len();
     let indet: Vec<bool> = (0..n)
-        .map(|i| ops[i].ret.is_none() || weaken.is_some_and(|w| w[i]))
+        .map(|i| ops[i].ret.is_none() || weaken.is_some_and(|w| w.dropped[i]))
         .collect();
     let mut slot = vec![0; n];
     let (mut n_completed, mut n_indet) = (0, 0);
@@ -612,6 +713,13 @@ pub(super) fn search_recording<M: Model>(
         .map(|i| (ops[i].call, if indet[i] { None } else { ops[i].ret }))
         .collect();
     let entries = Entries::new(&times);
+    // One past the largest class (numbered densely over the partition, or over the whole
+    // history).
+    let classes_end = match weaken {
+        Some(w) => w.classes.iter().max(),
+        None => ops.iter().map(|o| &o.class).max(),
+    }
+    .map_or(0, |&c| c as usize + 1);
     let mut s = Search {
         model,
         ops,
@@ -625,6 +733,11 @@ pub(super) fn search_recording<M: Model>(
         state: model.init(),
         remaining: n_completed,
         entries,
+        children: Vec::new(),
+        // Classes are numbered densely from 0, so fewer than the history's operations.
+        classes: weaken.map(|w| w.classes),
+        class_seen: vec![0; classes_end],
+        stamp: 0,
     };
     let mut path: Vec<Node<M::State>> = vec![Node {
         applied: None,
@@ -660,23 +773,23 @@ pub(super) fn search_recording<M: Model>(
             Moves::Completed(_) => {
                 // A return entry (or the end): no other completed operation may come
                 // next. Then the indeterminate ones.
-                top.moves = Moves::Indeterminate(s.indeterminate_children().into_iter());
+                let base = s.children.len();
+                s.push_indeterminate_children();
+                top.moves = Moves::Indeterminate { base };
                 continue;
             }
-            Moves::Indeterminate(children) => match children.next() {
-                Some(child) => Some(child),
-                None => {
-                    // Every move tried: backtrack.
-                    if let Some(Node {
-                        applied: Some((op, before)),
-                        ..
-                    }) = path.pop()
-                    {
-                        s.undo(op, before);
-                    }
-                    continue;
+            Moves::Indeterminate { base } if s.children.len() > *base => s.children.pop(),
+            Moves::Indeterminate { .. } => {
+                // Every move tried: backtrack.
+                if let Some(Node {
+                    applied: Some((op, before)),
+                    ..
+                }) = path.pop()
+                {
+                    s.undo(op, before);
                 }
-            },
+                continue;
+            }
         };
         if let Some((op, next)) = child {
             let node = s.apply(op, next);
@@ -832,6 +945,37 @@ mod tests {
             legal > 500 && illegal > 500,
             "{legal} legal, {illegal} illegal"
         );
+    }
+
+    /// Times too large to pack into the sort's one-word keys take the tuple sort, with
+    /// the same verdicts (and the same witnesses, shifted).
+    #[test]
+    fn large_times_take_the_tuple_sort() {
+        let mut rng = Rng(7);
+        let shift = |o: &Operation| Operation {
+            call: o.call + (1 << 40),
+            ret: o.ret.map(|r| r + (1 << 40)),
+            ..o.clone()
+        };
+        let mut illegal = 0;
+        for round in 0..500 {
+            let h = random_history(&mut rng, &|rng| match rng.below(2) {
+                0 => ("read", Value::Null, json!(rng.below(3))),
+                _ => ("write", json!(rng.below(3)), Value::Null),
+            });
+            let shifted: History = h.ops().iter().map(shift).collect();
+            let small = Checker::new().check(&Register::default(), &h).unwrap();
+            let large = Checker::new()
+                .check(&Register::default(), &shifted)
+                .unwrap();
+            assert_eq!(small.is_ok(), large.is_ok(), "round {round}");
+            if let (Some(a), Some(b)) = (small.violation(), large.violation()) {
+                illegal += 1;
+                let a: Vec<Operation> = a.minimal.ops().iter().map(shift).collect();
+                assert_eq!(a, b.minimal.ops(), "round {round}");
+            }
+        }
+        assert!(illegal > 50, "{illegal}");
     }
 
     #[test]
