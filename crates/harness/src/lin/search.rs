@@ -734,7 +734,6 @@ pub(super) fn search_recording<M: Model>(
         remaining: n_completed,
         entries,
         children: Vec::new(),
-        // Classes are numbered densely from 0, so fewer than the history's operations.
         classes: weaken.map(|w| w.classes),
         class_seen: vec![0; classes_end],
         stamp: 0,
