@@ -5,7 +5,7 @@
 //!
 //! | set          | histories                                                            |
 //! |--------------|----------------------------------------------------------------------|
-//! | `etcd`       | 100 cas-register histories (`lin::sim::cas_register_history`) the size of porcupine's Jepsen etcd logs: 5 client slots, values 0..5, read/write/cas in thirds, 80–90 operations of which 20 never return (timed out, pending to the end); in every other one the last completed read is changed to a value that makes the history illegal, since most of porcupine's etcd logs are illegal |
+//! | `etcd`       | 100 cas-register histories (`lin::sim::cas_register_history`) the size of porcupine's Jepsen etcd logs: 5 client slots, values 0..5, read/write/cas in thirds, 80–90 operations of which 20 never return (timed out, pending to the end); in every other one the last completed read is changed to a value that makes the history illegal, if one does (most of porcupine's etcd logs are illegal; with 20 pending writes most reads can be explained, so only 8 of the 50 become illegal, which the summary prints) |
 //! | `kv_c50`     | one kv history (`lin::sim::kv_history`): 50 clients, 10 keys, 2 000 get/put/append operations |
 //!
 //! Each history is checked once before timing, to be sure of its
