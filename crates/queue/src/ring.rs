@@ -31,7 +31,12 @@
 //!   is a system call only if a sleeper announced itself, so with both sides keeping up
 //!   there is none. Each sleep is bounded by the liveness slice: when it passes, the waiter
 //!   recovers dead claims and checks whether the other side is gone (`Disconnected`); no
-//!   liveness probe is made before the first slice has passed.
+//!   liveness probe is made before the first slice has passed. While it waits, a consumer
+//!   re-checks only its head slot (and `head`), a producer only its tail slots (and
+//!   `tail`): neither reads the other side's position word on every check, which would
+//!   pull that cache line away from the side about to CAS it and put a cache miss on the
+//!   path of every message. Whether the slot is stuck behind a dead claimant (which needs
+//!   the other side's position) is asked only when a liveness check is due.
 //!
 //! # Slot states
 //!
@@ -297,7 +302,12 @@ impl Geometry {
     /// Slots a message of `len` bytes takes.
     #[inline]
     pub fn slots_for(&self, len: usize) -> u64 {
-        (len.div_ceil(self.slot_payload())).max(1) as u64
+        let s = self.slot_payload();
+        if len <= s {
+            // The common case, without a division.
+            return 1;
+        }
+        len.div_ceil(s) as u64
     }
 }
 
@@ -653,11 +663,14 @@ impl<'a> RingRef<'a> {
     #[inline]
     fn attempt_put(&self, me: usize, data: &[u8]) -> Result<(), PutError> {
         let k = self.geo.slots_for(data.len());
-        self.put_claimed(me, data, k)
+        self.put_claimed(me, data, k, true)
     }
 
-    #[inline]
-    fn put_claimed(&self, me: usize, data: &[u8], k: u64) -> Result<(), PutError> {
+    /// One attempt to put `data` in `k` slots. With `tell_held` false a full ring is
+    /// `Full` without a look at `head` (see [`RingRef::take`]: the blocking `put`
+    /// re-checks many times and asks [`RingRef::held_slot`] when a liveness check is due).
+    #[inline(always)]
+    fn put_claimed(&self, me: usize, data: &[u8], k: u64, tell_held: bool) -> Result<(), PutError> {
         let rec = &self.recs[me];
         let tail = &self.hdr.tail.0;
         hook::point(Point::Claim);
@@ -672,7 +685,7 @@ impl<'a> RingRef<'a> {
                 if s & !TOMB < free(q) {
                     // Still holding position q - N.
                     let o = q.saturating_sub(self.geo.slots);
-                    if self.hdr.head.0.load(Ordering::Acquire) > o {
+                    if tell_held && self.hdr.head.0.load(Ordering::Acquire) > o {
                         return Err(PutError::Held(o));
                     }
                     return Err(PutError::Full);
@@ -728,13 +741,14 @@ impl<'a> RingRef<'a> {
         let mut timer = LivenessTimer::new();
         let mut held = None;
         let mut first = true;
+        let k = self.geo.slots_for(data.len());
         loop {
             let watch = if first && !cfg!(loom) {
                 // The common case: room comes soon. No liveness probe before the first
                 // liveness slice has passed.
                 0
             } else {
-                if let Some(o) = held.take() {
+                if let Some(o) = held.take().or_else(|| self.held_slot(k)) {
                     if self.recover_consumer(o) {
                         continue;
                     }
@@ -759,7 +773,7 @@ impl<'a> RingRef<'a> {
             let polling = first && !cfg!(loom) && !hook::is_active();
             first = false;
             let mut outcome = Ok(false);
-            let mut attempt = || match self.attempt_put(me, data) {
+            let mut attempt = || match self.put_claimed(me, data, k, false) {
                 Ok(()) => {
                     outcome = Ok(true);
                     true
@@ -768,16 +782,18 @@ impl<'a> RingRef<'a> {
                     outcome = Err(WaitError::TooLarge);
                     true
                 }
-                Err(PutError::Held(o)) => {
-                    held = Some(o);
+                Err(PutError::Full | PutError::Held(_)) => {
                     // A consumer that died holding the slot: recover without waiting
                     // for the slice (rate-limited: each check probes).
-                    timer.due() && self.recover_consumer(o) && {
-                        held = None;
-                        false
+                    if timer.due() {
+                        if let Some(o) = self.held_slot(k) {
+                            if !self.recover_consumer(o) {
+                                held = Some(o);
+                            }
+                        }
                     }
+                    false
                 }
-                Err(PutError::Full) => false,
             };
             let done = (polling && space.poll(&mut attempt))
                 || space.wait_until(&mut attempt, &deadline.or_liveness_check_of(watch));
@@ -796,6 +812,16 @@ impl<'a> RingRef<'a> {
     /// its length. Never waits. Tombstones are skipped.
     #[inline]
     pub fn try_get(&self, me: usize, out: &mut Vec<u8>) -> Result<usize, GetError> {
+        self.take(me, out, true)
+    }
+
+    /// [`RingRef::try_get`]; with `tell_stalled` false an unpublished head is `Empty`
+    /// without a look at `tail`: the blocking `get` re-checks many times while it waits,
+    /// and reading the producers' `tail` line on every check would pull it away from
+    /// the producer that is about to claim with it (a cache miss on the claim of every
+    /// message). It asks [`RingRef::stalled_head`] when a liveness check is due instead.
+    #[inline(always)]
+    fn take(&self, me: usize, out: &mut Vec<u8>, tell_stalled: bool) -> Result<usize, GetError> {
         let rec = &self.recs[me];
         let head = &self.hdr.head.0;
         hook::point(Point::Claim);
@@ -860,7 +886,7 @@ impl<'a> RingRef<'a> {
                     h = now;
                     continue;
                 }
-                if self.hdr.tail.0.load(Ordering::Acquire) > h {
+                if tell_stalled && self.hdr.tail.0.load(Ordering::Acquire) > h {
                     return Err(GetError::Stalled(h));
                 }
                 return Err(GetError::Empty);
@@ -889,7 +915,7 @@ impl<'a> RingRef<'a> {
                 0
             } else {
                 let mut watch = 0;
-                if let Some(q) = stalled.take() {
+                if let Some(q) = stalled.take().or_else(|| self.stalled_head()) {
                     match self.unstick_producer(q) {
                         Ok(()) => continue,
                         Err(pid) => watch = pid,
@@ -923,21 +949,23 @@ impl<'a> RingRef<'a> {
             let polling = first && !cfg!(loom) && !hook::is_active();
             first = false;
             let mut got = 0;
-            let mut attempt = || match self.try_get(me, out) {
+            let mut attempt = || match self.take(me, out, false) {
                 Ok(n) => {
                     got = n;
                     true
                 }
-                Err(GetError::Stalled(q)) => {
-                    stalled = Some(q);
+                Err(_) => {
                     // A producer that died mid-put: recover without waiting for the
                     // slice (rate-limited: each check probes).
-                    if timer.due() && self.recover_producer(q) {
-                        stalled = None;
+                    if timer.due() {
+                        if let Some(q) = self.stalled_head() {
+                            if !self.recover_producer(q) {
+                                stalled = Some(q);
+                            }
+                        }
                     }
                     false
                 }
-                Err(GetError::Empty) => false,
             };
             let done = (polling && ready.poll(&mut attempt))
                 || ready.wait_until(&mut attempt, &deadline.or_liveness_check_of(watch));
@@ -951,6 +979,28 @@ impl<'a> RingRef<'a> {
     }
 
     // ----------------------------------------------------------------- recovery
+
+    /// The position `o` whose consumer still holds a slot that a put of `k` slots at the
+    /// tail needs (maybe it died reading), else `None`.
+    fn held_slot(&self, k: u64) -> Option<u64> {
+        let t = self.hdr.tail.0.load(Ordering::Acquire);
+        for q in t..t.saturating_add(k) {
+            let s = self.seq(self.idx(q)).load(Ordering::Acquire);
+            if s & !TOMB < free(q) {
+                let o = q.saturating_sub(self.geo.slots);
+                return (self.hdr.head.0.load(Ordering::Acquire) > o).then_some(o);
+            }
+        }
+        None
+    }
+
+    /// The head position if it is claimed by a producer and not published yet (maybe
+    /// the producer died there), else `None`.
+    fn stalled_head(&self) -> Option<u64> {
+        let h = self.hdr.head.0.load(Ordering::Acquire);
+        let s = self.seq(self.idx(h)).load(Ordering::Acquire);
+        (s == free(h) && self.hdr.tail.0.load(Ordering::Acquire) > h).then_some(h)
+    }
 
     /// Who covers position `pos` with a claim of the given side?
     fn cover(&self, consumer: bool, pos: u64) -> Cover {
