@@ -18,8 +18,9 @@
 //!
 //! Cases are grouped into rows (primitive × operation × point × who is killed). A row
 //! passes if every case of it passed; a case that fails with the scenario's
-//! [`KNOWN_LIMIT`] message (a `JoinableQueue` producer killed between counting its task
-//! and claiming a slot) makes the row a *known limit*, reported as such; any other
+//! [`KNOWN_LIMIT`] message (a joinable queue's producer killed between counting its task
+//! and claiming a slot: a researcher's queue may document it; procshare's no longer has
+//! it) makes the row a *known limit*, reported as such; any other
 //! failure fails the row and carries its replay token (`cargo xtask replay <scenario>
 //! <token>`). `cargo xtask killpoints` prints the matrix and writes
 //! `docs/results/killpoints.md`; `tests/killpoints.rs` shows that a queue without crash

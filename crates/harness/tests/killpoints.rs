@@ -1,9 +1,13 @@
 //! The kill-point matrix has teeth: a queue without crash recovery fails rows, the ring
-//! passes the same rows, the documented `JoinableQueue` limit is reported as such (not as
-//! a pass), and a kill lands exactly at the step it was aimed at.
+//! passes the same rows, a `JoinableQueue` producer killed anywhere in a put leaves `join`
+//! exact while a queue that counts its task before claiming is reported as a known limit
+//! (not as a pass), and a kill lands exactly at the step it was aimed at.
 
 use procshare_harness::killpoints::{rows, KillAt, KillTarget, Policy, RowOutcome, Target};
-use procshare_harness::scenarios::{JoinableScenario, NoRecoveryQueue, QueueScenario, KNOWN_LIMIT};
+use procshare_harness::scenarios::{
+    CountBeforeClaimQueue, HarnessJoinable, JoinableScenario, NoRecoveryQueue, QueueScenario,
+    KNOWN_LIMIT,
+};
 use procshare_harness::{Action, Runner};
 use procshare_queue::{ByteRing, JoinableQueue};
 
@@ -53,15 +57,42 @@ fn a_queue_without_crash_recovery_fails_the_put_rows_the_ring_passes() {
     }
 }
 
-#[test]
-fn the_joinable_limit_is_reported_as_a_known_limit_not_a_pass() {
-    let target = KillTarget {
-        scenario: JoinableScenario::<JoinableQueue<u64>>::new(1, 2, 2, 1).with_kills(1),
-        primitive: "JoinableQueue<u64>".into(),
+fn joinable_target<Q: HarnessJoinable>() -> KillTarget<JoinableScenario<Q>> {
+    KillTarget {
+        scenario: JoinableScenario::<Q>::new(1, 2, 2, 1).with_kills(1),
+        primitive: Q::NAME.into(),
         victim: 0,
         role: "producer",
-    };
-    let rows = rows(&target, &[Policy::SurvivorsFirst]).unwrap();
+    }
+}
+
+#[test]
+fn a_producer_killed_anywhere_in_a_put_leaves_join_exact() {
+    let rows = rows(
+        &joinable_target::<JoinableQueue<u64>>(),
+        &[Policy::SurvivorsFirst],
+    )
+    .unwrap();
+    for point in ["claim", "write", "publish"] {
+        assert!(
+            rows.iter()
+                .any(|r| r.operation == "put" && r.point == point),
+            "no put row at {point}: {rows:#?}"
+        );
+    }
+    assert!(
+        rows.iter().all(|r| r.outcome == RowOutcome::Pass),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn a_queue_that_counts_before_it_claims_is_reported_as_a_known_limit_not_a_pass() {
+    let rows = rows(
+        &joinable_target::<CountBeforeClaimQueue>(),
+        &[Policy::SurvivorsFirst],
+    )
+    .unwrap();
     assert!(rows.iter().all(|r| !r.failed()), "{rows:#?}");
     let claim = rows
         .iter()
@@ -72,7 +103,7 @@ fn the_joinable_limit_is_reported_as_a_known_limit_not_a_pass() {
         "{claim:#?}"
     );
     // Killed after the claim, the put is void: its slot becomes a tombstone, which
-    // uncounts its task, and join is exact.
+    // takes its task back, and join is exact.
     for point in ["write", "publish"] {
         let r = rows
             .iter()

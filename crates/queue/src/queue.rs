@@ -238,10 +238,11 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
 /// Every put adds one, every [`task_done`](JoinableQueue::task_done) removes one, and
 /// [`join`](JoinableQueue::join) waits until none is left. Derefs to [`Queue`].
 ///
-/// A task whose consumer was killed before its `task_done` stays unfinished (nobody can
-/// finish it), and so, by a known limit of the ring ([`crate::ring`], "Tasks"), does the
-/// task of a producer killed between counting it and claiming its slot: after a crash,
-/// prefer [`join_timeout`](JoinableQueue::join_timeout) to `join`.
+/// A producer killed anywhere in a put leaves no task behind (the put either published
+/// its item, which is then taken and done, or is void; see [`crate::ring`], "Tasks"). A
+/// task whose consumer was killed before its `task_done` stays unfinished: nobody can
+/// finish it, so after a consumer crash prefer
+/// [`join_timeout`](JoinableQueue::join_timeout) to `join`.
 pub struct JoinableQueue<T> {
     inner: Queue<T>,
 }
@@ -265,6 +266,21 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     pub fn with_capacity(maxsize: usize, bytes: usize) -> Result<Self, QueueError> {
         Ok(JoinableQueue {
             inner: Queue::from_ring(ByteRing::with_flags(maxsize, bytes, JOINABLE)?)?,
+        })
+    }
+
+    /// [`JoinableQueue::with_capacity`] with deliberately broken behaviour
+    /// ([`Faults`](crate::ring::Faults)), for tests of the tests.
+    #[doc(hidden)]
+    pub fn with_faults(
+        maxsize: usize,
+        bytes: usize,
+        faults: crate::ring::Faults,
+    ) -> Result<Self, QueueError> {
+        let mut ring = ByteRing::with_flags(maxsize, bytes, JOINABLE)?;
+        ring.set_faults(faults);
+        Ok(JoinableQueue {
+            inner: Queue::from_ring(ring)?,
         })
     }
 }

@@ -98,32 +98,42 @@
 //!
 //! # Tasks (`JoinableQueue`)
 //!
-//! A joinable ring counts unfinished tasks in `unfinished`: a put counts its task (one
-//! `fetch_add`) *before* claiming its slots, so that no consumer can take the message and
-//! call `task_done` before it is counted; `task_done` counts one down (a CAS that refuses
-//! to go below zero); `join` waits on `joined` for zero. A put that fails (timeout,
-//! `Disconnected`) counts its task down again. A producer killed after its claim leaves a
-//! tombstone, and the consumer that makes it counts the dead put's task down (once: only
-//! for the record whose claim starts at that position), so `join` stays exact.
+//! A joinable ring counts the tasks put in the producers' records and the tasks done in
+//! the header: `unfinished = Σ ptasks − done`, summed over the records ever used
+//! (`records_used`). A put counts its task *after* its claiming CAS and *before* its
+//! publish, in one store to its own record that also sets the record's `COUNTED` bit
+//! ("the claim in `pclaim` has counted its task"; cleared before the next claim is
+//! announced):
 //!
-//! **Known limit.** A producer killed after counting its task and before its claiming
-//! CAS succeeded (at its `claim` point, or, at atomic granularity, at any access of the
-//! claim loop up to that CAS) leaves no slot behind to tombstone, and nothing tells a
-//! survivor that the count was made: `unfinished` stays one too high, so `join` never
-//! returns (`join_timeout` returns false) until someone calls `task_done` once more.
-//! Everything else is unaffected: no message is lost or duplicated, and the queue stays
-//! usable. Fixing it needs the count to be attributable to the dead producer (per-record
-//! counts summed by `join` and `task_done`), which the ring does not do yet. The
-//! kill-point matrix (`cargo xtask killpoints`, `docs/results/killpoints.md`) reports
-//! exactly these rows as *known limit*, and every other put, get, `task_done` and `join`
-//! row as passing. A consumer killed holding a task (after taking its message, before
-//! `task_done`) leaves that task unfinished too, by the contract: nobody can finish it.
+//! | producer killed …                    | its task            | made right by |
+//! |--------------------------------------|---------------------|---------------|
+//! | before its claiming CAS              | never counted       | — |
+//! | after the CAS, before the count      | never counted; slot stuck | the consumer that tombstones the slot (bit clear: nothing to take back) |
+//! | after the count, before the publish  | counted; slot stuck | that consumer first CASes the record's count down and clears the bit (once, whoever does it), then tombstones the slot |
+//! | after the publish                    | counted, delivered  | the consumer's `task_done` |
+//!
+//! So a killed producer leaves no task behind, and `join` stays exact. No consumer can
+//! take a message, and call `task_done` for it, before it is counted (the count is
+//! published with the message). `task_done` increments `done` with a CAS that refuses to
+//! pass the sum (more calls than tasks put is an error), and `join` waits on `joined`
+//! until `unfinished` is 0 (it reads `done` first: every count a successful `task_done`
+//! relied on is then visible to it). A reused record keeps its count. A failed put
+//! (timeout, `Disconnected`) never counted anything.
+//!
+//! A consumer killed holding a task (after taking its message, before `task_done`)
+//! leaves that task unfinished, by the contract: nobody can finish it. A `task_done`
+//! called before its item was taken may be charged to a put that a kill then voids.
+//! Until this design the count was one global word incremented *before* the claim, and a
+//! producer killed between the two left `join` one short for good; the kill-point matrix
+//! keeps that protocol as a broken variant (`Faults::count_before_claim`) and reports its
+//! rows as the *known limit* they were.
 //!
 //! # Tests
 //!
 //! `tests/loom_ring.rs` checks the protocol under loom with 2 and 3 threads (FIFO per
 //! producer, no loss, no duplication, no lost wake-up, timeouts, a dead producer's claim
-//! is skipped, a dead consumer's claim is released) and `tests/loom_ring_broken.rs` shows
+//! is skipped, a dead consumer's claim is released, a joinable ring's producer dead
+//! before or after counting its task leaves no task behind) and `tests/loom_ring_broken.rs` shows
 //! the models catch a ring that forgets to wake and one whose consumers take the head
 //! without a CAS. The root package's `tests/queue.rs` runs it across processes, SIGKILL
 //! included.
@@ -183,8 +193,12 @@ pub struct Header {
     pub(crate) ready: Padded<AdaptiveWait>,
     /// Producers wait here for space.
     pub(crate) space: Padded<AdaptiveWait>,
-    /// `JoinableQueue`: tasks put and not yet `task_done`.
-    pub(crate) unfinished: Padded<AtomicU64>,
+    /// `JoinableQueue`: `task_done` calls so far (the tasks put are counted in the
+    /// records, see [`Record`]'s `ptasks`).
+    pub(crate) done: Padded<AtomicU64>,
+    /// One past the highest record index ever taken: the records `join` and `task_done`
+    /// sum the producers' task counts over.
+    pub(crate) records_used: AtomicU32,
     /// `join` waits here.
     pub(crate) joined: Padded<AdaptiveWait>,
 }
@@ -199,7 +213,8 @@ impl Header {
             head: Padded(AtomicU64::new(0)),
             ready: Padded(AdaptiveWait::new()),
             space: Padded(AdaptiveWait::new()),
-            unfinished: Padded(AtomicU64::new(0)),
+            done: Padded(AtomicU64::new(0)),
+            records_used: AtomicU32::new(0),
             joined: Padded(AdaptiveWait::new()),
         }
     }
@@ -215,7 +230,13 @@ pub struct Record {
     plen: AtomicU64,
     cclaim: AtomicU64,
     clen: AtomicU64,
+    /// Joinable rings: `(tasks << 1) | COUNTED`, the tasks this record's puts counted
+    /// (kept when the record is reused), and whether the claim in `pclaim` is counted.
+    ptasks: AtomicU64,
 }
+
+/// The `ptasks` bit: the producer claim in progress has counted its task.
+const COUNTED: u64 = 1;
 
 impl Default for Record {
     fn default() -> Self {
@@ -233,6 +254,7 @@ impl Record {
             plen: AtomicU64::new(0),
             cclaim: AtomicU64::new(NONE),
             clen: AtomicU64::new(0),
+            ptasks: AtomicU64::new(0),
         }
     }
 
@@ -354,6 +376,13 @@ pub struct Faults {
     pub die_after_put_claim: bool,
     /// Under loom: the consumer's process dies right after its claiming CAS.
     pub die_after_get_claim: bool,
+    /// Under loom: a joinable ring's producer dies right after counting its task
+    /// (after its claim, before its publish).
+    pub die_after_put_count: bool,
+    /// A joinable ring's put counts its task *before* its claim, as the ring once did: a
+    /// producer killed between the count and the claiming CAS leaves a task nobody can
+    /// finish (`join` one short). For the kill-point matrix's teeth.
+    pub count_before_claim: bool,
 }
 
 /// Under loom, with the fault set: die here (the caller returns at once).
@@ -517,6 +546,11 @@ impl<'a> RingRef<'a> {
                 r.clear(false);
                 r.clear(true);
                 r.roles.store(0, Ordering::Relaxed);
+                // A reused record keeps its task count (`ptasks`): the dead owner's tasks
+                // are still to be done.
+                self.hdr
+                    .records_used
+                    .fetch_max(i as u32 + 1, Ordering::AcqRel);
                 self.add_roles(i, roles);
                 return Some(i);
             }
@@ -636,28 +670,17 @@ impl<'a> RingRef<'a> {
     /// One attempt to put `data` as record `me`: never waits.
     #[inline]
     pub fn try_put(&self, me: usize, data: &[u8]) -> Result<(), PutError> {
-        let joinable = self.count_task(data.len())?;
-        let r = self.attempt_put(me, data);
-        if joinable && r.is_err() {
-            self.task_finished();
-        }
-        r
+        self.fits(data.len())?;
+        self.attempt_put(me, data)
     }
 
-    /// Refuse a message that can never fit; count its task if the ring is joinable
-    /// (before claiming, so a tombstone of the claim may uncount it; a producer killed
-    /// between this count and its claim leaves it counted: the module's known limit).
-    /// True if counted.
+    /// Refuse a message that can never fit.
     #[inline]
-    fn count_task(&self, len: usize) -> Result<bool, PutError> {
+    fn fits(&self, len: usize) -> Result<(), PutError> {
         if self.geo.slots_for(len) > self.geo.slots {
             return Err(PutError::TooLarge);
         }
-        let joinable = self.hdr.flags.load(Ordering::Relaxed) & JOINABLE != 0;
-        if joinable {
-            self.hdr.unfinished.0.fetch_add(1, Ordering::AcqRel);
-        }
-        Ok(joinable)
+        Ok(())
     }
 
     #[inline]
@@ -672,8 +695,42 @@ impl<'a> RingRef<'a> {
     #[inline(always)]
     fn put_claimed(&self, me: usize, data: &[u8], k: u64, tell_held: bool) -> Result<(), PutError> {
         let rec = &self.recs[me];
-        let tail = &self.hdr.tail.0;
+        let joinable = self.hdr.flags.load(Ordering::Relaxed) & JOINABLE != 0;
+        let tasks = if joinable {
+            // Only this record's owner writes its count (a recoverer writes it only once
+            // the owner is dead); the bit of the previous claim goes before this claim
+            // is announced.
+            let n = rec.ptasks.load(Ordering::Relaxed);
+            if self.faults.count_before_claim {
+                rec.ptasks
+                    .store((((n >> 1) + 1) << 1) | COUNTED, Ordering::Release);
+            } else if n & COUNTED != 0 {
+                rec.ptasks.store(n & !COUNTED, Ordering::Relaxed);
+            }
+            n >> 1
+        } else {
+            0
+        };
         hook::point(Point::Claim);
+        let r = self.claim_and_write(rec, data, k, tell_held, joinable, tasks);
+        if r.is_err() && joinable && self.faults.count_before_claim {
+            rec.ptasks.store(tasks << 1, Ordering::Release);
+        }
+        r
+    }
+
+    /// [`RingRef::put_claimed`] after the task bookkeeping that comes before the claim.
+    #[inline(always)]
+    fn claim_and_write(
+        &self,
+        rec: &Record,
+        data: &[u8],
+        k: u64,
+        tell_held: bool,
+        joinable: bool,
+        tasks: u64,
+    ) -> Result<(), PutError> {
+        let tail = &self.hdr.tail.0;
         let mut t = tail.load(Ordering::Relaxed);
         'claim: loop {
             for j in 0..k {
@@ -707,6 +764,17 @@ impl<'a> RingRef<'a> {
         if maybe_die(self.faults.die_after_put_claim) {
             return Ok(());
         }
+        if joinable && !self.faults.count_before_claim {
+            // Count the task, after the claim (a put that never claims never counts) and
+            // before the publish (no consumer can take the message, and call
+            // `task_done` for it, before it is counted); one store that also says "the
+            // claim in `pclaim` is counted", for the recoverer of a dead claim.
+            rec.ptasks
+                .store(((tasks + 1) << 1) | COUNTED, Ordering::Release);
+            if maybe_die(self.faults.die_after_put_count) {
+                return Ok(());
+            }
+        }
         hook::point(Point::Write);
         let first = self.idx(t);
         self.meta(first).store(data.len() as u64, Ordering::Relaxed);
@@ -725,15 +793,10 @@ impl<'a> RingRef<'a> {
 
     /// Put `data`, waiting until `deadline` for room.
     pub fn put(&self, me: usize, data: &[u8], deadline: &Deadline) -> Result<(), WaitError> {
-        let joinable = match self.count_task(data.len()) {
-            Ok(j) => j,
-            Err(_) => return Err(WaitError::TooLarge),
-        };
-        let r = self.put_waiting(me, data, deadline);
-        if joinable && r.is_err() {
-            self.task_finished();
+        if self.fits(data.len()).is_err() {
+            return Err(WaitError::TooLarge);
         }
-        r
+        self.put_waiting(me, data, deadline)
     }
 
     fn put_waiting(&self, me: usize, data: &[u8], deadline: &Deadline) -> Result<(), WaitError> {
@@ -1052,17 +1115,37 @@ impl<'a> RingRef<'a> {
             Cover::Alive(pid) => return Err(pid),
             Cover::Nobody => return Err(0),
         };
-        if seq
-            .compare_exchange(free(q), full(q) | TOMB, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-            && first
-            && self.hdr.flags.load(Ordering::Relaxed) & JOINABLE != 0
-        {
-            // The dead put counted its task before claiming; nobody will do it.
-            self.task_finished();
+        if first && self.hdr.flags.load(Ordering::Relaxed) & JOINABLE != 0 {
+            // Before the tombstone, so that a recoverer killed in between leaves the
+            // next one to do it: the count is taken back exactly once (a CAS on the bit),
+            // whoever makes the tombstone.
+            self.uncount_dead_put(q);
         }
+        let _ = seq.compare_exchange(free(q), full(q) | TOMB, Ordering::AcqRel, Ordering::Acquire);
         notify(&self.hdr.ready.0);
         Ok(())
+    }
+
+    /// A dead producer claimed position `q` and never published it: if it had counted the
+    /// claim's task (its `COUNTED` bit is set for a claim starting at `q`; only the
+    /// claim's winner sets it, after its CAS), take that task back, and wake `join`.
+    fn uncount_dead_put(&self, q: u64) {
+        for r in self.recs {
+            if r.owner.load(Ordering::Acquire) == 0 {
+                continue;
+            }
+            if r.read_claim(false).is_none_or(|(p, _)| p != q) {
+                continue;
+            }
+            let n = r.ptasks.load(Ordering::Acquire);
+            if n & COUNTED != 0
+                && r.ptasks
+                    .compare_exchange(n, ((n >> 1) - 1) << 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                notify(&self.hdr.joined.0);
+            }
+        }
     }
 
     /// Position `o`'s slot was claimed by a consumer and never released: if that consumer
@@ -1099,32 +1182,44 @@ impl<'a> RingRef<'a> {
 
     // ----------------------------------------------------------------- tasks
 
+    /// Tasks counted by every put so far: the sum of the records' counts.
+    fn tasks_put(&self) -> u64 {
+        let used = (self.hdr.records_used.load(Ordering::Acquire) as usize).min(self.recs.len());
+        self.recs[..used]
+            .iter()
+            .map(|r| r.ptasks.load(Ordering::Acquire) >> 1)
+            .fold(0u64, u64::wrapping_add)
+    }
+
     /// `task_done`: one task fewer. False if there was none (more calls than puts).
     pub fn task_done(&self) -> bool {
-        let u = &self.hdr.unfinished.0;
-        let mut n = u.load(Ordering::Acquire);
+        let done = &self.hdr.done.0;
+        let mut d = done.load(Ordering::Acquire);
+        let mut put = self.tasks_put();
         loop {
-            if n == 0 {
-                return false;
+            if d >= put {
+                // Counts only grow (but for a dead put's taken back): look once more.
+                put = self.tasks_put();
+                if d >= put {
+                    return false;
+                }
             }
-            match u.compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire) {
+            match done.compare_exchange(d, d + 1, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
-                Err(now) => n = now,
+                Err(now) => d = now,
             }
         }
-        if n == 1 {
+        if d + 1 >= put {
             notify(&self.hdr.joined.0);
         }
         true
     }
 
-    fn task_finished(&self) {
-        let _ = self.task_done();
-    }
-
-    /// Tasks put and not yet done.
+    /// Tasks put and not yet done. `done` is read first: every count it depends on
+    /// (a `task_done` succeeds only below the counts it read) is then seen too.
     pub fn unfinished(&self) -> u64 {
-        self.hdr.unfinished.0.load(Ordering::Acquire)
+        let d = self.hdr.done.0.load(Ordering::Acquire);
+        self.tasks_put().saturating_sub(d)
     }
 
     /// Wait until every task put has been done, or `deadline`. True if they were.

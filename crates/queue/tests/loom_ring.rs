@@ -31,7 +31,7 @@ mod common;
 use common::{explore, LoomRing};
 use loom::sync::atomic::AtomicBool;
 use loom::thread;
-use procshare_queue::ring::{Faults, WaitError, CONSUMER, PRODUCER};
+use procshare_queue::ring::{Faults, GetError, WaitError, CONSUMER, JOINABLE, PRODUCER};
 use procshare_sync::loom::{expire_deadlines, Deadline};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
@@ -231,6 +231,62 @@ fn a_producer_dead_between_claim_and_publish_is_skipped() {
             assert_eq!(get(&ring, me), [2], "main's message must arrive, A's never");
             a.join().unwrap();
         },
+    );
+}
+
+/// Joinable ring: producer A dies in its put (after its claim, with `counted` after it
+/// also counted its task, before its publish) while main puts and takes one message.
+/// Once A is dead and its slot recovered, the task count is exactly main's task: one
+/// `task_done`, no second, and `join` returns.
+fn a_dead_put_leaves_no_task(name: &str, counted: bool) {
+    explore(name, None, move || {
+        let ring = Arc::new(LoomRing::new(2, 1, 2, JOINABLE));
+        let me = ring.r().register(PRODUCER | CONSUMER).unwrap();
+        let r = ring.clone();
+        let a = thread::spawn(move || {
+            let me = r.r().register(PRODUCER).unwrap();
+            let mut broken = r.r();
+            broken.faults = Faults {
+                die_after_put_claim: !counted,
+                die_after_put_count: counted,
+                ..Faults::default()
+            };
+            let _ = broken.put(me, &[1], &Deadline::never());
+        });
+        put(&ring, me, &[2]);
+        a.join().unwrap();
+        let mut got = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            match ring.r().try_get(me, &mut out) {
+                Ok(_) => got.push(out[0]),
+                Err(GetError::Stalled(q)) => {
+                    assert!(ring.r().recover_producer(q), "A is dead: its slot recovers")
+                }
+                Err(GetError::Empty) => break,
+            }
+        }
+        assert_eq!(got, [2], "main's message arrives, A's never");
+        assert_eq!(ring.r().unfinished(), 1, "only main's task is unfinished");
+        assert!(ring.r().task_done());
+        assert!(!ring.r().task_done(), "A's void put left no task to finish");
+        assert!(ring.r().join(&Deadline::never()));
+    });
+}
+
+#[test]
+fn a_producer_dead_before_counting_its_task_leaves_none() {
+    a_dead_put_leaves_no_task(
+        "ring a_producer_dead_before_counting_its_task_leaves_none",
+        false,
+    );
+}
+
+#[test]
+fn a_producer_dead_after_counting_its_task_leaves_none() {
+    a_dead_put_leaves_no_task(
+        "ring a_producer_dead_after_counting_its_task_leaves_none",
+        true,
     );
 }
 

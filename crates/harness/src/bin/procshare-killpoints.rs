@@ -103,9 +103,9 @@ fn run(quick: bool, write: Option<&std::path::Path>, command: &str) -> Result<bo
              the scenario's property holds (for the queues: nothing acknowledged lost, \
              nothing delivered twice except the at-most-once item of a consumer killed \
              mid-get, the queue still usable; for the locks: the death reported exactly \
-             once) and nothing hangs. A *known limit* row is documented in \
-             `procshare_queue::ring` (a `JoinableQueue` producer killed between counting \
-             its task and claiming a slot leaves `join` one task short).\n\n{}\n{}{summary}\n",
+             once) and nothing hangs. A *known limit* row would be a joinable queue's producer \
+             killed between counting its task and claiming a slot, leaving `join` one task \
+             short (procshare's `JoinableQueue` counts after the claim: it has none).\n\n{}\n{}{summary}\n",
             today(),
             policies(quick).len(),
             render(&all, true),

@@ -26,7 +26,7 @@ pub use holder_killed::{HolderKilled, HolderState};
 pub use joinable::{HarnessJoinable, JoinableScenario, KNOWN_LIMIT};
 pub use managed_dict::{DictState, ManagedDict};
 pub use producer_consumer::{BufferState, ProducerConsumer};
-pub use queue::{HarnessQueue, PeekCells, PeekQueue, QueueScenario};
+pub use queue::{CountBeforeClaimQueue, HarnessQueue, PeekCells, PeekQueue, QueueScenario};
 pub use rw_lock::{ReaderDeath, RegisterOnlyRwLock, RwHow, RwScenario, RwState};
 pub use semaphore_bound::{SemaphoreBound, SemaphoreState};
 pub use seq_lock::SeqScenario;
@@ -223,9 +223,7 @@ pub fn typed_queue_catalog() -> Vec<Box<dyn CatalogEntry>> {
             false,
         ),
         entry(
-            JoinableScenario::<JoinableQueue<u64>>::new(1, 2, 2, 1)
-                .with_kills(1)
-                .tolerate_known_limit(),
+            JoinableScenario::<JoinableQueue<u64>>::new(1, 2, 2, 1).with_kills(1),
             false,
         ),
     ]

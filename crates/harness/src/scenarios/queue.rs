@@ -156,6 +156,42 @@ typed_harness_queue!(
     }
 );
 
+/// A deliberately broken `JoinableQueue<u64>`: its puts count their task *before* they
+/// claim a slot (the ring's protocol before it counted after the claim), so a producer
+/// killed between the two leaves a task nobody can finish. The kill-point matrix must
+/// report those rows as [`KNOWN_LIMIT`](super::KNOWN_LIMIT) (`tests/killpoints.rs`).
+pub struct CountBeforeClaimQueue(JoinableQueue<u64>);
+
+impl CountBeforeClaimQueue {
+    /// At most `maxsize` items and `bytes` bytes, with the fault set.
+    pub fn with_capacity(maxsize: usize, bytes: usize) -> Result<Self, QueueError> {
+        let faults = procshare_queue::ring::Faults {
+            count_before_claim: true,
+            ..Default::default()
+        };
+        JoinableQueue::with_faults(maxsize, bytes, faults).map(CountBeforeClaimQueue)
+    }
+}
+
+impl std::ops::Deref for CountBeforeClaimQueue {
+    type Target = JoinableQueue<u64>;
+    fn deref(&self) -> &JoinableQueue<u64> {
+        &self.0
+    }
+}
+
+typed_harness_queue!(
+    /// The broken `JoinableQueue<u64>` above; its reset marks every task left over done.
+    CountBeforeClaimQueue,
+    "count-before-claim-queue",
+    CountBeforeClaimQueue::with_capacity,
+    reset:
+    fn reset(&self) {
+        while let Ok(Some(_)) = HarnessQueue::try_get(self) {}
+        while JoinableQueue::task_done(self).is_ok() {}
+    }
+);
+
 fn full_is_false(r: Result<(), QueueError>) -> Result<bool, String> {
     match r {
         Ok(()) => Ok(true),
