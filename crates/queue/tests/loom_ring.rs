@@ -209,6 +209,17 @@ fn timed_get_returns_the_message_or_times_out_without_loss() {
 
 /// Producer A dies right after claiming a position; main puts one message and takes one:
 /// it must skip A's claim (whether before or after its own) and get its own message.
+/// Producer A: registers, then puts `[1]` with `faults` (one of which makes it die).
+fn spawn_dying_producer(ring: &Arc<LoomRing>, faults: Faults) -> thread::JoinHandle<()> {
+    let r = ring.clone();
+    thread::spawn(move || {
+        let me = r.r().register(PRODUCER).unwrap();
+        let mut broken = r.r();
+        broken.faults = faults;
+        let _ = broken.put(me, &[1], &Deadline::never());
+    })
+}
+
 #[test]
 fn a_producer_dead_between_claim_and_publish_is_skipped() {
     explore(
@@ -217,16 +228,13 @@ fn a_producer_dead_between_claim_and_publish_is_skipped() {
         || {
             let ring = Arc::new(LoomRing::new(2, 1, 2, 0));
             let me = ring.r().register(PRODUCER | CONSUMER).unwrap();
-            let r = ring.clone();
-            let a = thread::spawn(move || {
-                let me = r.r().register(PRODUCER).unwrap();
-                let mut broken = r.r();
-                broken.faults = Faults {
+            let a = spawn_dying_producer(
+                &ring,
+                Faults {
                     die_after_put_claim: true,
                     ..Faults::default()
-                };
-                let _ = broken.put(me, &[1], &Deadline::never());
-            });
+                },
+            );
             put(&ring, me, &[2]);
             assert_eq!(get(&ring, me), [2], "main's message must arrive, A's never");
             a.join().unwrap();
@@ -242,17 +250,14 @@ fn a_dead_put_leaves_no_task(name: &str, counted: bool) {
     explore(name, None, move || {
         let ring = Arc::new(LoomRing::new(2, 1, 2, JOINABLE));
         let me = ring.r().register(PRODUCER | CONSUMER).unwrap();
-        let r = ring.clone();
-        let a = thread::spawn(move || {
-            let me = r.r().register(PRODUCER).unwrap();
-            let mut broken = r.r();
-            broken.faults = Faults {
+        let a = spawn_dying_producer(
+            &ring,
+            Faults {
                 die_after_put_claim: !counted,
                 die_after_put_count: counted,
                 ..Faults::default()
-            };
-            let _ = broken.put(me, &[1], &Deadline::never());
-        });
+            },
+        );
         put(&ring, me, &[2]);
         a.join().unwrap();
         let mut got = Vec::new();

@@ -47,33 +47,27 @@ pub trait HarnessJoinable: HarnessQueue {
     fn unfinished(&self) -> u64;
 }
 
-impl HarnessJoinable for super::queue::CountBeforeClaimQueue {
-    fn task_done(&self) -> Result<(), String> {
-        JoinableQueue::task_done(self).map_err(|e| e.to_string())
-    }
+/// `HarnessJoinable` for procshare's `JoinableQueue<u64>` and for the types that deref
+/// to it (the broken `CountBeforeClaimQueue`): the same calls.
+macro_rules! joinable_queue_impl {
+    ($($ty:ty),*) => {$(
+        impl HarnessJoinable for $ty {
+            fn task_done(&self) -> Result<(), String> {
+                JoinableQueue::task_done(self).map_err(|e| e.to_string())
+            }
 
-    fn join_timeout(&self, timeout: Duration) -> Result<bool, String> {
-        Ok(JoinableQueue::join_timeout(self, timeout))
-    }
+            fn join_timeout(&self, timeout: Duration) -> Result<bool, String> {
+                Ok(JoinableQueue::join_timeout(self, timeout))
+            }
 
-    fn unfinished(&self) -> u64 {
-        self.unfinished_tasks()
-    }
+            fn unfinished(&self) -> u64 {
+                self.unfinished_tasks()
+            }
+        }
+    )*};
 }
 
-impl HarnessJoinable for JoinableQueue<u64> {
-    fn task_done(&self) -> Result<(), String> {
-        JoinableQueue::task_done(self).map_err(|e| e.to_string())
-    }
-
-    fn join_timeout(&self, timeout: Duration) -> Result<bool, String> {
-        Ok(JoinableQueue::join_timeout(self, timeout))
-    }
-
-    fn unfinished(&self) -> u64 {
-        self.unfinished_tasks()
-    }
-}
+joinable_queue_impl!(JoinableQueue<u64>, super::queue::CountBeforeClaimQueue);
 
 const OP_PUT: u32 = 1;
 const OP_GET: u32 = 2;
