@@ -673,8 +673,9 @@ pub fn matrix(quick: bool) -> Vec<Box<dyn Target>> {
             "writer",
         ),
     ];
-    // task_done passes no operation-level point (it is one compare-and-swap and a wake):
-    // at atomic granularity every access to the count is a point, and join's too.
+    // task_done passes two operation-level points (Store before its count, Wake before
+    // its notify), join a Sleep per failed check; at atomic granularity every access to
+    // the count is a point too, and join's.
     t.push(target(
         "JoinableQueue<u64>",
         AtomicGranularity(JoinableScenario::<JoinableQueue<u64>>::new(1, 1, 1, 1).with_kills(1)),

@@ -41,7 +41,9 @@ fn the_ring_is_not_linearizable_with_empty_answers() {
     let strict = QueueScenario::<ByteRing>::new(2, 1, 1, 2).strict();
     for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
         let report = search(&strict, &config(mode)).unwrap();
-        let finding = report.finding.expect("a non-linearizable history");
+        let finding = report
+            .finding
+            .unwrap_or_else(|| panic!("[{mode}] no non-linearizable history found"));
         let text = format!("{:?}", finding.report.verdict);
         assert!(text.contains("not linearizable as a FIFO queue"), "{text}");
     }

@@ -36,7 +36,27 @@
 //!   `tail`): neither reads the other side's position word on every check, which would
 //!   pull that cache line away from the side about to CAS it and put a cache miss on the
 //!   path of every message. Whether the slot is stuck behind a dead claimant (which needs
-//!   the other side's position) is asked only when a liveness check is due.
+//!   the other side's position) is asked only when a liveness check is due, and whether a
+//!   claim is pending (see below) only once per sleep, after the announcement.
+//!
+//! # Wake-ups without a fence
+//!
+//! Every publish and every release is made by the thread that claimed the position with a
+//! `SeqCst` CAS on `tail` (`head`) just before. So the publisher's notify can skip the
+//! adaptive wait's `fence(SeqCst)` ([`AdaptiveWait::notify_all_after_claim`]: a `SeqCst`
+//! load of `sleepers`), and a waiter, after its own fence, tells two cases apart
+//! ([`AdaptiveWait::wait_until_pending`]): nobody has claimed the position it waits for —
+//! then the claimant's CAS follows the waiter's fence in the total order of `SeqCst`
+//! operations, its notify sees the waiter, and the waiter sleeps until woken — or a claim
+//! is pending (a consumer sees `tail > head`: a message claimed and not taken; a producer
+//! sees `head + N > tail`: room claimed by a consumer, whether released yet or not — a
+//! check of the slot's state instead would race with the publish, and loom finds that
+//! lost wake-up) — then the notify may miss it, and it naps (50 µs, doubling to 1 ms) and
+//! re-checks. The proof is in the adaptive wait's docs ("Claimed changes"); the
+//! loom suites check it with both cases, and `loom_ring_broken.rs` keeps a ring whose
+//! waiters ignore the pending claim, which loom must find losing a wake-up. It takes a
+//! full barrier off each message on both sides (1→1 throughput 0.44× → 0.55× the raw
+//! ring's, interleaved runs); recovery, `close` and task counts keep the fenced notify.
 //!
 //! # Slot states
 //!
@@ -128,6 +148,17 @@
 //! keeps that protocol as a broken variant (`Faults::count_before_claim`) and reports its
 //! rows as the *known limit* they were.
 //!
+//! # Schedule points
+//!
+//! Under a controlled scheduler (`procshare_sync::hook`) a put passes `Claim` (before it
+//! looks for room), `Write`, `Publish` and, when somebody is announced on the other side,
+//! `Wake` (before its notify); a get `Claim`, `Read`, `Release` and `Wake` likewise; a
+//! blocking put or get `Sleep` once it has announced itself, before each sleep;
+//! `task_done` `Store` and, when it may finish the last task and `join` sleeps, `Wake`;
+//! `join` `Sleep` per failed check. At atomic
+//! granularity every access to a word of the ring is a point too. The kill-point matrix
+//! (`cargo xtask killpoints`) kills a producer or a consumer at each of them.
+//!
 //! # Tests
 //!
 //! `tests/loom_ring.rs` checks the protocol under loom with 2 and 3 threads (FIFO per
@@ -141,7 +172,8 @@
 use procshare_sync::hook::{self, Point};
 use procshare_sync::liveness;
 use procshare_sync::loom::{
-    current_thread, fence, spin_loop, AtomicU32, AtomicU64, Deadline, LivenessTimer, Ordering,
+    after_seq_cst_rmw, current_thread, fence, spin_loop, AtomicU32, AtomicU64, Deadline,
+    LivenessTimer, Ordering,
 };
 use procshare_sync::AdaptiveWait;
 
@@ -383,6 +415,10 @@ pub struct Faults {
     /// producer killed between the count and the claiming CAS leaves a task nobody can
     /// finish (`join` one short). For the kill-point matrix's teeth.
     pub count_before_claim: bool,
+    /// Waiters trust the fence-free notify of a claimed change: they sleep until woken
+    /// even while the slot they wait for is claimed and not yet published (released),
+    /// instead of napping. A lost wake-up (see "Wake-ups without a fence").
+    pub ignore_pending_claim: bool,
 }
 
 /// Under loom, with the fault set: die here (the caller returns at once).
@@ -457,6 +493,25 @@ pub fn syscalls() -> u64 {
 fn notify(w: &AdaptiveWait) {
     if w.notify_all() {
         count_syscall();
+    }
+}
+
+/// [`notify`] for a publish (release) that follows this thread's claiming `SeqCst` CAS:
+/// no fence (see "Wake-ups without a fence").
+#[inline]
+fn notify_claimed(w: &AdaptiveWait) {
+    if w.notify_all_after_claim() {
+        count_syscall();
+    }
+}
+
+/// The `Wake` schedule point before a notify of `w`, passed only when somebody is
+/// announced on it (the point is "about to wake sleepers": a kill there leaves a sleeper
+/// to its liveness slice). Outside a controlled scheduler one relaxed load and a branch.
+#[inline(always)]
+fn wake_point(w: &AdaptiveWait) {
+    if hook::is_active() && w.sleepers() > 0 {
+        hook::point(Point::Wake);
     }
 }
 
@@ -691,7 +746,7 @@ impl<'a> RingRef<'a> {
 
     /// One attempt to put `data` in `k` slots. With `tell_held` false a full ring is
     /// `Full` without a look at `head` (see [`RingRef::take`]: the blocking `put`
-    /// re-checks many times and asks [`RingRef::held_slot`] when a liveness check is due).
+    /// re-checks many times and asks `held_slot` when a liveness check is due).
     #[inline(always)]
     fn put_claimed(&self, me: usize, data: &[u8], k: u64, tell_held: bool) -> Result<(), PutError> {
         let rec = &self.recs[me];
@@ -753,8 +808,11 @@ impl<'a> RingRef<'a> {
                 continue 'claim;
             }
             rec.announce(false, t, k);
-            match tail.compare_exchange(t, t + k, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => break,
+            match tail.compare_exchange(t, t + k, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => {
+                    after_seq_cst_rmw();
+                    break;
+                }
                 Err(now) => {
                     rec.clear(false);
                     t = now;
@@ -786,7 +844,8 @@ impl<'a> RingRef<'a> {
         self.seq(first).store(full(t), Ordering::Release);
         rec.clear(false);
         if !self.faults.no_wake {
-            notify(&self.hdr.ready.0);
+            wake_point(&self.hdr.ready.0);
+            notify_claimed(&self.hdr.ready.0);
         }
         Ok(())
     }
@@ -836,6 +895,7 @@ impl<'a> RingRef<'a> {
             let polling = first && !cfg!(loom) && !hook::is_active();
             first = false;
             let mut outcome = Ok(false);
+            let mut fails = 0u32;
             let mut attempt = || match self.put_claimed(me, data, k, false) {
                 Ok(()) => {
                     outcome = Ok(true);
@@ -846,6 +906,12 @@ impl<'a> RingRef<'a> {
                     true
                 }
                 Err(PutError::Full | PutError::Held(_)) => {
+                    fails += 1;
+                    if fails > 1 {
+                        // Announced, about to sleep (the first failure is the check
+                        // before the announcement).
+                        hook::point(Point::Sleep);
+                    }
                     // A consumer that died holding the slot: recover without waiting
                     // for the slice (rate-limited: each check probes).
                     if timer.due() {
@@ -858,8 +924,15 @@ impl<'a> RingRef<'a> {
                     false
                 }
             };
+            // A consumer that claimed the slot we need may not see us announced when it
+            // releases it: nap instead of sleeping until woken.
+            let pending = || !self.faults.ignore_pending_claim && self.room_claimed();
             let done = (polling && space.poll(&mut attempt))
-                || space.wait_until(&mut attempt, &deadline.or_liveness_check_of(watch));
+                || space.wait_until_pending(
+                    &mut attempt,
+                    pending,
+                    &deadline.or_liveness_check_of(watch),
+                );
             if done {
                 return outcome.map(drop);
             }
@@ -882,7 +955,7 @@ impl<'a> RingRef<'a> {
     /// without a look at `tail`: the blocking `get` re-checks many times while it waits,
     /// and reading the producers' `tail` line on every check would pull it away from
     /// the producer that is about to claim with it (a cache miss on the claim of every
-    /// message). It asks [`RingRef::stalled_head`] when a liveness check is due instead.
+    /// message). It asks `stalled_head` when a liveness check is due instead.
     #[inline(always)]
     fn take(&self, me: usize, out: &mut Vec<u8>, tell_stalled: bool) -> Result<usize, GetError> {
         let rec = &self.recs[me];
@@ -908,12 +981,15 @@ impl<'a> RingRef<'a> {
                 rec.announce(true, h, k);
                 if self.faults.racy_head {
                     head.store(h + k, Ordering::Relaxed);
-                } else if let Err(now) =
-                    head.compare_exchange(h, h + k, Ordering::AcqRel, Ordering::Relaxed)
-                {
-                    rec.clear(true);
-                    h = now;
-                    continue;
+                } else {
+                    match head.compare_exchange(h, h + k, Ordering::SeqCst, Ordering::Relaxed) {
+                        Ok(_) => after_seq_cst_rmw(),
+                        Err(now) => {
+                            rec.clear(true);
+                            h = now;
+                            continue;
+                        }
+                    }
                 }
                 if maybe_die(self.faults.die_after_get_claim) {
                     return Ok(0);
@@ -935,7 +1011,8 @@ impl<'a> RingRef<'a> {
                 }
                 rec.clear(true);
                 if !self.faults.no_wake {
-                    notify(&self.hdr.space.0);
+                    wake_point(&self.hdr.space.0);
+                    notify_claimed(&self.hdr.space.0);
                 }
                 if tomb {
                     h += 1;
@@ -1012,12 +1089,18 @@ impl<'a> RingRef<'a> {
             let polling = first && !cfg!(loom) && !hook::is_active();
             first = false;
             let mut got = 0;
+            let mut fails = 0u32;
             let mut attempt = || match self.take(me, out, false) {
                 Ok(n) => {
                     got = n;
                     true
                 }
                 Err(_) => {
+                    fails += 1;
+                    if fails > 1 {
+                        // As in `put_waiting`: announced, about to sleep.
+                        hook::point(Point::Sleep);
+                    }
                     // A producer that died mid-put: recover without waiting for the
                     // slice (rate-limited: each check probes).
                     if timer.due() {
@@ -1030,8 +1113,14 @@ impl<'a> RingRef<'a> {
                     false
                 }
             };
+            // Likewise a producer that claimed the head, when it publishes it.
+            let pending = || !self.faults.ignore_pending_claim && self.message_claimed();
             let done = (polling && ready.poll(&mut attempt))
-                || ready.wait_until(&mut attempt, &deadline.or_liveness_check_of(watch));
+                || ready.wait_until_pending(
+                    &mut attempt,
+                    pending,
+                    &deadline.or_liveness_check_of(watch),
+                );
             if done {
                 return Ok(got);
             }
@@ -1039,6 +1128,25 @@ impl<'a> RingRef<'a> {
                 return Err(WaitError::TimedOut);
             }
         }
+    }
+
+    // ----------------------------------------------------------------- pending claims
+
+    /// Has a producer claimed a position that no consumer has taken yet (`tail > head`)?
+    /// Its publish may be visible already or not; either way its fence-free notify may
+    /// miss a consumer that announced itself after the claim (see "Wake-ups without a
+    /// fence"). Read after the waiter's fence.
+    fn message_claimed(&self) -> bool {
+        let h = self.hdr.head.0.load(Ordering::Acquire);
+        self.hdr.tail.0.load(Ordering::Acquire) > h
+    }
+
+    /// Has a consumer claimed a position of the lap before `tail` (`head + N > tail`),
+    /// i.e. room a producer waits for that is being (or has been) released? The
+    /// producers' counterpart of [`RingRef::message_claimed`].
+    fn room_claimed(&self) -> bool {
+        let h = self.hdr.head.0.load(Ordering::Acquire);
+        h.saturating_add(self.geo.slots) > self.hdr.tail.0.load(Ordering::Acquire)
     }
 
     // ----------------------------------------------------------------- recovery
@@ -1193,6 +1301,7 @@ impl<'a> RingRef<'a> {
 
     /// `task_done`: one task fewer. False if there was none (more calls than puts).
     pub fn task_done(&self) -> bool {
+        hook::point(Point::Store);
         let done = &self.hdr.done.0;
         let mut d = done.load(Ordering::Acquire);
         let mut put = self.tasks_put();
@@ -1210,6 +1319,7 @@ impl<'a> RingRef<'a> {
             }
         }
         if d + 1 >= put {
+            wake_point(&self.hdr.joined.0);
             notify(&self.hdr.joined.0);
         }
         true
@@ -1225,12 +1335,16 @@ impl<'a> RingRef<'a> {
     /// Wait until every task put has been done, or `deadline`. True if they were.
     pub fn join(&self, deadline: &Deadline) -> bool {
         loop {
-            if self
-                .hdr
-                .joined
-                .0
-                .wait_until(|| self.unfinished() == 0, deadline)
-            {
+            if self.hdr.joined.0.wait_until(
+                || {
+                    let ready = self.unfinished() == 0;
+                    if !ready {
+                        hook::point(Point::Sleep);
+                    }
+                    ready
+                },
+                deadline,
+            ) {
                 return true;
             }
             if deadline.expired() {

@@ -8,6 +8,11 @@
 //! * `racy_head` (consumers take the head with a load and a store instead of a CAS): two
 //!   consumers can both take the same message: the model's duplicate check fails.
 //!
+//! * `ignore_pending_claim` (waiters sleep until woken even while the slot they wait for
+//!   is claimed and not yet published or released): the fence-free notify of the claimant
+//!   may miss them, and loom reports the deadlock. This is the case the ring's naps exist
+//!   for ("Wake-ups without a fence" in `ring.rs`).
+//!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release -p
 //! procshare-queue --target-dir target/loom --test loom_ring_broken`.
 #![cfg(loom)]
@@ -81,6 +86,32 @@ fn consumers_without_a_cas_duplicate_messages() {
                 got[0].is_none() || got[0] != got[1],
                 "message {got:?} duplicated"
             );
+        },
+    );
+}
+
+#[test]
+#[should_panic(expected = "deadlock; threads = ")]
+fn a_waiter_that_ignores_a_pending_claim_misses_its_wake_up() {
+    let faults = Faults {
+        ignore_pending_claim: true,
+        ..Faults::default()
+    };
+    explore(
+        "broken a_waiter_that_ignores_a_pending_claim_misses_its_wake_up",
+        None,
+        move || {
+            let ring = Arc::new(LoomRing::new(1, 1, 2, 0).with_faults(faults));
+            let r = ring.clone();
+            let producer = thread::spawn(move || {
+                let me = r.r().register(PRODUCER).unwrap();
+                r.r().put(me, &[7], &Deadline::never()).unwrap();
+            });
+            let me = ring.r().register(CONSUMER).unwrap();
+            let mut out = Vec::new();
+            ring.r().get(me, &mut out, &Deadline::never()).unwrap();
+            assert_eq!(out, [7]);
+            producer.join().unwrap();
         },
     );
 }

@@ -38,7 +38,7 @@ mod objects {
             mut ready: impl FnMut() -> bool,
             deadline: &Deadline,
         ) -> bool {
-            ready() || self.wait_slow(&mut ready, deadline, Fences::Off)
+            ready() || self.wait_slow(&mut ready, &mut || false, deadline, Fences::Off)
         }
         fn notify_one_unfenced(&self) -> bool {
             self.notify(1, Fences::Off)

@@ -383,6 +383,85 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake 
     return model::wait(word, expected, deadline);
 }
 
+/// How long a [`nap`] sleeps: the first nap of a wait, and the longest (each nap doubles).
+pub const NAP: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(1));
+
+/// A short sleep on `word` for a waiter that may not be woken: its predicate depends on a
+/// peer that has *claimed* a change (a SeqCst read-modify-write the waiter saw) but not
+/// published it yet, and whose notify may not see the waiter (see
+/// [`AdaptiveWait::notify_all_after_claim`](crate::AdaptiveWait::notify_all_after_claim)).
+/// So the waiter re-checks after a bounded sleep instead of sleeping until woken.
+///
+/// The `round`-th nap of one wait sleeps [`NAP`]`.0 × 2^round`, at most [`NAP`]`.1`, and
+/// never past `deadline`; a nap that runs out reports [`Wake::Woken`] (re-check), and
+/// [`Wake::TimedOut`] only once `deadline` itself passed. Under a controlled scheduler it
+/// is a plain [`futex_wait`] (the scheduler runs one process at a time, so a claimant's
+/// publish is visible before the waiter's next step); under loom it sleeps until the next
+/// claimed-change notify on `word` ([`end_naps`]) or wake, unless one came since `ticket`
+/// was taken ([`nap_ticket`]), and times out when the deadline expires or, for a
+/// liveness-bounded wait, once some model thread died (the claimant may be dead).
+pub fn nap(word: &AtomicU32, expected: u32, deadline: &Deadline, round: u32, ticket: u64) -> Wake {
+    #[cfg(not(loom))]
+    {
+        let _ = ticket;
+        if crate::hook::is_active() {
+            return futex_wait(word, expected, deadline);
+        }
+        let nap = NAP.0.saturating_mul(1 << round.min(5)).min(NAP.1);
+        let Some(left) = deadline.remaining() else {
+            return Wake::TimedOut;
+        };
+        let timeout = left.map_or(nap, |left| left.min(nap));
+        match crate::sys::futex_wait(word.as_std(), expected, Some(timeout)) {
+            Wake::TimedOut if deadline.remaining().is_none() => Wake::TimedOut,
+            Wake::TimedOut => Wake::Woken,
+            other => other,
+        }
+    }
+    #[cfg(loom)]
+    {
+        let _ = round;
+        model::nap(word, expected, deadline, ticket)
+    }
+}
+
+/// The ticket a waiter takes before the checks after which it may [`nap`]: 0 in a real
+/// build; under loom the count of claimed-change notifies so far, so that a nap ends at
+/// once if one came after the checks.
+#[inline(always)]
+pub fn nap_ticket() -> u64 {
+    #[cfg(not(loom))]
+    return 0;
+    #[cfg(loom)]
+    return model::nap_ticket();
+}
+
+/// Called by a claimed-change notify
+/// ([`AdaptiveWait::notify_all_after_claim`](crate::AdaptiveWait::notify_all_after_claim))
+/// after its look at the sleepers: nothing in a real build; under loom it ends the naps
+/// on `word`. A real nap ends by its timeout, by which time the claimant has published
+/// (or died: the liveness slice covers that); the model lets it end exactly when the
+/// claimant is done, so that a napping waiter is one blocked thread rather than a loop
+/// of re-checks that would multiply the interleavings loom explores.
+#[inline(always)]
+pub fn end_naps(word: &AtomicU32) {
+    #[cfg(loom)]
+    model::end_naps(word);
+    #[cfg(not(loom))]
+    let _ = word;
+}
+
+/// After a `SeqCst` read-modify-write that a fence-free notify relies on
+/// ([`AdaptiveWait::notify_all_after_claim`](crate::AdaptiveWait::notify_all_after_claim)):
+/// nothing in a real build, where the RMW itself takes part in the single total order of
+/// `SeqCst` operations; `fence(SeqCst)` under loom, which models `SeqCst` accesses as
+/// `AcqRel` and so needs the fence to check the argument as C++20 states it.
+#[inline(always)]
+pub fn after_seq_cst_rmw() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
+
 /// Wake at most `n` sleepers of `word`; `u32::MAX` wakes all.
 pub fn futex_wake(word: &AtomicU32, n: u32) {
     #[cfg(not(loom))]
@@ -545,6 +624,11 @@ mod model {
         /// The owner whose death ends this sleep (0: none).
         owner: u32,
         woken: bool,
+        /// A nap: ended by `end_naps` on its word too, and, when liveness-bounded, by
+        /// any death.
+        nap: bool,
+        /// A liveness-bounded nap.
+        nap_liveness: bool,
         cv: Arc<Condvar>,
     }
 
@@ -554,6 +638,14 @@ mod model {
         expired: AtomicBool,
         /// Bit k: model owner k has died.
         dead: AtomicU32,
+        /// Claimed-change notifies so far (`end_naps`, a Release increment); a waiter's
+        /// ticket is an Acquire load of it. A loom atomic: a waiter whose ticket read an
+        /// increment has synchronised with that notifier and sees its published change,
+        /// so its checks say ready (as in reality its re-check after the nap would); one
+        /// whose ticket is older naps until the next increment, or not at all if it came
+        /// already. (With a ticket loom does not order, a waiter could take it after the
+        /// last notify, still read the change as unpublished, and nap for ever.)
+        naps: ::loom::sync::atomic::AtomicU64,
     }
 
     ::loom::lazy_static! {
@@ -561,6 +653,7 @@ mod model {
             sleepers: Mutex::new((0, Vec::new())),
             expired: AtomicBool::new(false),
             dead: AtomicU32::new(0),
+            naps: ::loom::sync::atomic::AtomicU64::new(0),
         };
         static ref NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
     }
@@ -610,7 +703,72 @@ mod model {
         assert!(me < 32, "at most 31 model owners");
         let guard = SHIM.sleepers.lock().unwrap();
         SHIM.dead.fetch_or(1 << me, Ordering::SeqCst);
-        for s in guard.1.iter().filter(|s| s.owner != 0) {
+        for s in guard.1.iter().filter(|s| s.owner != 0 || s.nap_liveness) {
+            s.cv.notify_one();
+        }
+    }
+
+    pub(super) fn nap_ticket() -> u64 {
+        SHIM.naps.load(Ordering::Acquire)
+    }
+
+    /// A nap: like `wait`, but it also ends at the next `end_naps` on `word` (at once if
+    /// one came since `ticket`), and a liveness-bounded one at any death.
+    pub(super) fn nap(word: &AtomicU32, expected: u32, deadline: &Deadline, ticket: u64) -> Wake {
+        let key = word as *const AtomicU32 as usize;
+        let mut guard = SHIM.sleepers.lock().unwrap();
+        if word.load(Ordering::SeqCst) != expected {
+            return Wake::Changed;
+        }
+        if SHIM.naps.load(Ordering::Relaxed) != ticket {
+            return Wake::Woken;
+        }
+        let gone = |d: &Deadline| d.expired() || (d.liveness && any_dead());
+        if gone(deadline) {
+            return Wake::TimedOut;
+        }
+        let id = guard.0;
+        guard.0 += 1;
+        let cv = Arc::new(Condvar::new());
+        guard.1.push(Sleeper {
+            id,
+            key,
+            finite: deadline.finite,
+            owner: 0,
+            woken: false,
+            nap: true,
+            nap_liveness: deadline.liveness,
+            cv: cv.clone(),
+        });
+        loop {
+            guard = cv.wait(guard).unwrap();
+            let i = guard
+                .1
+                .iter()
+                .position(|s| s.id == id)
+                .expect("a sleeper stays listed until it leaves");
+            if guard.1[i].woken {
+                guard.1.remove(i);
+                return Wake::Woken;
+            }
+            if gone(deadline) {
+                guard.1.remove(i);
+                return Wake::TimedOut;
+            }
+        }
+    }
+
+    /// Count a claimed-change notify and end the naps on `word`.
+    pub(super) fn end_naps(word: &AtomicU32) {
+        let key = word as *const AtomicU32 as usize;
+        let mut guard = SHIM.sleepers.lock().unwrap();
+        SHIM.naps.fetch_add(1, Ordering::Release);
+        for s in guard
+            .1
+            .iter_mut()
+            .filter(|s| s.key == key && s.nap && !s.woken)
+        {
+            s.woken = true;
             s.cv.notify_one();
         }
     }
@@ -636,6 +794,8 @@ mod model {
             finite: deadline.finite,
             owner: deadline.owner,
             woken: false,
+            nap: false,
+            nap_liveness: false,
             cv: cv.clone(),
         });
         loop {

@@ -136,9 +136,12 @@ impl Semaphore {
     pub(crate) fn acquire_without_fence(&self) {
         let core = &self.core;
         let _ = core.try_acquire()
-            || core
-                .wait
-                .wait_slow(&mut || core.try_acquire(), &Deadline::never(), Fences::Off);
+            || core.wait.wait_slow(
+                &mut || core.try_acquire(),
+                &mut || false,
+                &Deadline::never(),
+                Fences::Off,
+            );
     }
 
     /// Release with the adaptive wait's fence left out (see

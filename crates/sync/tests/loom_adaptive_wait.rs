@@ -20,6 +20,10 @@
 //!   up never strands an untimed one beside it;
 //! * a liveness-bounded sleep ([`Deadline::or_liveness_check_of`]) returns false once the
 //!   owner it watches dies, and never otherwise (without a death it would be a deadlock);
+//! * claimed changes (`notify_all_after_claim` + `wait_until_pending`): a waker that
+//!   claims with a `SeqCst` CAS, publishes and notifies without a fence releases one and
+//!   two waiters (2 and 3 threads), and a waiter that ignores the pending claim
+//!   (`pending` always false) loses the wake-up, which loom must report;
 //! * the checks have teeth (each a `should_panic` on loom's deadlock report): the
 //!   handshake without its two fences (`wait_until_unfenced` + `notify_one_unfenced`),
 //!   without the waker's fence only, without the waiter's fence only, and a waker that
@@ -353,4 +357,86 @@ fn broken_notify_before_publish_loses_the_wake_up() {
             waiter.join().unwrap();
         },
     );
+}
+
+/// A change that is claimed first: a `SeqCst` CAS on `claim`, then the publish of `flag`,
+/// then a fence-free notify (the queue's protocol, reduced to one position).
+struct Claimed {
+    wait: AdaptiveWait,
+    claim: AtomicU32,
+    flag: AtomicU32,
+}
+
+impl Claimed {
+    fn new() -> Arc<Self> {
+        Arc::new(Claimed {
+            wait: AdaptiveWait::new(),
+            claim: AtomicU32::new(0),
+            flag: AtomicU32::new(0),
+        })
+    }
+
+    fn claim_publish_notify(&self) {
+        self.claim
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+            .unwrap();
+        procshare_sync::loom::after_seq_cst_rmw();
+        self.flag.store(1, Ordering::Release);
+        self.wait.notify_all_after_claim();
+    }
+
+    /// Wait until the flag is set; with `see_claim` false the waiter ignores the claim
+    /// (the broken control).
+    fn wait(&self, see_claim: bool) -> bool {
+        self.wait.wait_until_pending(
+            || self.flag.load(Ordering::Acquire) != 0,
+            || see_claim && self.claim.load(Ordering::Acquire) != 0,
+            &Deadline::never(),
+        )
+    }
+}
+
+/// `waiters` spawned threads wait on a claimed change that main makes.
+fn claimed_change_releases(name: &str, cap: Option<usize>, waiters: usize, see_claim: bool) {
+    explore(name, cap, move || {
+        let c = Claimed::new();
+        let handles: Vec<_> = (0..waiters)
+            .map(|_| {
+                let c = c.clone();
+                thread::spawn(move || c.wait(see_claim))
+            })
+            .collect();
+        c.claim_publish_notify();
+        for h in handles {
+            assert!(h.join().unwrap(), "an untimed wait returned false");
+        }
+        assert_eq!(c.wait.sleepers(), 0);
+    });
+}
+
+#[test]
+fn a_claimed_change_releases_its_waiter_without_a_fence() {
+    claimed_change_releases(
+        "adaptive a_claimed_change_releases_its_waiter",
+        None,
+        1,
+        true,
+    );
+}
+
+/// Preemption bound 2: three threads.
+#[test]
+fn a_claimed_change_releases_two_waiters_without_a_fence() {
+    claimed_change_releases(
+        "adaptive a_claimed_change_releases_two_waiters",
+        Some(2),
+        2,
+        true,
+    );
+}
+
+#[test]
+#[should_panic(expected = "deadlock; threads = ")]
+fn a_waiter_that_ignores_the_claim_loses_the_fence_free_wake_up() {
+    claimed_change_releases("broken a_waiter_that_ignores_the_claim", None, 1, false);
 }
