@@ -26,7 +26,8 @@ usage: cargo xtask compare [--quick] [--json] [options]
   --command TEXT     the command line to print in the report
 
 usage: cargo xtask compare --render DIR
-  re-render DIR/compare.md from DIR/compare.json (no measuring)
+  re-render DIR/compare.md from DIR/compare.json (no measuring; the targets are
+  evaluated again on the stored cells)
 
 usage: cargo xtask compare --strategies-table [--from JSON] [--doc FILE]
   rewrite the generated table of FILE (default docs/strategies.md) from JSON
@@ -121,10 +122,15 @@ fn load(json: &std::path::Path) -> Result<procshare_compare::model::Report, Stri
     serde_json::from_str(&text).map_err(|e| format!("{}: not a comparison: {e}", json.display()))
 }
 
-/// `--render DIR`: DIR/compare.md from DIR/compare.json.
+/// `--render DIR`: DIR/compare.md from DIR/compare.json, with the targets evaluated
+/// again on its cells (so a changed target definition reaches the page without a new
+/// measurement; the JSON's `targets` are rewritten to match).
 fn render(dir: &std::path::Path) -> ExitCode {
-    let written = load(&dir.join("compare.json")).and_then(|r| {
-        std::fs::write(dir.join("compare.md"), report::markdown(&r))
+    let written = load(&dir.join("compare.json")).and_then(|mut r| {
+        r.targets = procshare_compare::targets::evaluate(&r);
+        let json = serde_json::to_string_pretty(&r).expect("a report serialises");
+        std::fs::write(dir.join("compare.json"), format!("{json}\n"))
+            .and_then(|()| std::fs::write(dir.join("compare.md"), report::markdown(&r)))
             .map_err(|e| format!("{}: {e}", dir.display()))
     });
     match written {

@@ -280,8 +280,9 @@ pub fn markdown(report: &Report) -> String {
     }
     out.push_str("\n## Targets\n\n");
     out.push_str(
-        "The project's targets at 2 processes (issue 16). A time ratio is the inverse of the \
-         throughput ratio (time per operation against the baseline's).\n\n",
+        "The project's targets (issue 16), each side read at its cells' process count n (a \
+         manager cell's n counts its client processes; the server is one more). A time ratio \
+         is the inverse of the throughput ratio (time per operation against the baseline's).\n\n",
     );
     out.push_str(&targets_table(report));
     out.push_str("\n## Oversubscription: adaptive, futex and spin\n\n");

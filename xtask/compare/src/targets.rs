@@ -29,8 +29,10 @@ pub struct Target {
     pub b: Option<(&'static str, &'static str)>,
     /// The goal.
     pub goal: Goal,
-    /// The process count of both sides.
-    pub procs: usize,
+    /// The process count of `a`'s cell and of `b`'s: the same for most targets; a
+    /// manager cell counts its client processes (the server is one more), so one
+    /// client against a socketpair's two processes is `(1, 2)`.
+    pub procs: (usize, usize),
 }
 
 /// Every target of issue 16.
@@ -40,105 +42,105 @@ pub const TARGETS: &[Target] = &[
         a: ("counter", "value<futex>"),
         b: Some(("counter", "bare_futex")),
         goal: Goal::FasterAtLeast(0.8),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Value<_, FutexMutex> increments vs CPython's Value + get_lock",
         a: ("counter", "value<futex>"),
         b: Some(("counter", "cpython_value_get_lock")),
         goal: Goal::FasterAtLeast(100.0),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Queue 1→1, 64-byte messages per second",
         a: ("queue1", "procshare_queue"),
         b: None,
         goal: Goal::RateAtLeast(10e6),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Queue 1→1 vs a raw pipe",
         a: ("queue1", "procshare_queue"),
         b: Some(("queue1", "raw_pipe")),
         goal: Goal::FasterAtLeast(1.2),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Queue 1→1 vs CPython's Queue",
         a: ("queue1", "procshare_queue"),
         b: Some(("queue1", "cpython_queue")),
         goal: Goal::FasterAtLeast(30.0),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Queue 1→1 vs iceoryx2 pub/sub",
         a: ("queue1", "procshare_queue"),
         b: Some(("queue1", "iceoryx2")),
         goal: Goal::FasterAtLeast(3.0),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Connection round trip vs a raw socketpair",
         a: ("roundtrip", "connection"),
         b: Some(("roundtrip", "raw_socketpair")),
         goal: Goal::TimeAtMost(1.1),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Connection round trip with read-ahead vs a raw socketpair",
         a: ("roundtrip", "connection+read_ahead"),
         b: Some(("roundtrip", "raw_socketpair")),
         goal: Goal::TimeAtMost(1.1),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
-        what: "Manager dict op over the socket vs a socketpair round trip",
+        what: "Manager dict op over the socket (1 client) vs a socketpair round trip",
         a: ("manager", "manager_socket"),
         b: Some(("roundtrip", "raw_socketpair")),
         goal: Goal::TimeAtMost(1.3),
-        procs: 2,
+        procs: (1, 2),
     },
     Target {
-        what: "Manager dict op, local fast path, vs CPython's Manager",
+        what: "Manager dict op, local fast path, vs CPython's Manager (1 client each)",
         a: ("manager", "manager_local"),
         b: Some(("manager", "cpython_manager_dict")),
         goal: Goal::FasterAtLeast(10.0),
-        procs: 2,
+        procs: (1, 1),
     },
     Target {
         what: "Event ping-pong vs a raw futex ping-pong",
         a: ("pingpong", "event"),
         b: Some(("pingpong", "raw_futex")),
         goal: Goal::TimeAtMost(1.3),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Condition<Lock> ping-pong vs a raw futex ping-pong",
         a: ("pingpong", "condition<lock>"),
         b: Some(("pingpong", "raw_futex")),
         goal: Goal::TimeAtMost(1.3),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Condition<RLock> ping-pong vs a raw futex ping-pong",
         a: ("pingpong", "condition<rlock>"),
         b: Some(("pingpong", "raw_futex")),
         goal: Goal::TimeAtMost(1.3),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Event ping-pong (adaptive waiting) vs a raw spinning ping-pong",
         a: ("pingpong", "event"),
         b: Some(("pingpong", "raw_spin")),
         goal: Goal::P50AtMost(3.0),
-        procs: 2,
+        procs: (2, 2),
     },
     Target {
         what: "Condition<Lock> ping-pong (adaptive waiting) vs a raw spinning ping-pong",
         a: ("pingpong", "condition<lock>"),
         b: Some(("pingpong", "raw_spin")),
         goal: Goal::P50AtMost(3.0),
-        procs: 2,
+        procs: (2, 2),
     },
 ];
 
@@ -183,8 +185,8 @@ pub fn verdict(report: &Report, t: &Target) -> Verdict {
         Goal::P50AtMost(x) => format!("≤ {x}× p50 latency"),
     };
     let p50 = matches!(t.goal, Goal::P50AtMost(_));
-    let side = |(w, c): (&str, &str)| {
-        let cell = report.find(w, c, t.procs)?;
+    let side = |(w, c): (&str, &str), procs: usize| {
+        let cell = report.find(w, c, procs)?;
         if p50 {
             cell.p50_ns.map(|ns| ns as f64)
         } else {
@@ -192,8 +194,8 @@ pub fn verdict(report: &Report, t: &Target) -> Verdict {
         }
     };
     let name = |(w, c): (&str, &str)| format!("{w}/{c}");
-    let a = side(t.a);
-    let b = t.b.map(side);
+    let a = side(t.a, t.procs.0);
+    let b = t.b.map(|b| side(b, t.procs.1));
     let measured = match (t.goal, a, b) {
         (Goal::RateAtLeast(_), Some(a), None) => Some(a),
         (Goal::FasterAtLeast(_), Some(a), Some(Some(b))) if b > 0.0 => Some(a / b),
@@ -208,8 +210,17 @@ pub fn verdict(report: &Report, t: &Target) -> Verdict {
         _ => State::Missed,
     };
     let mut detail = match t.b {
-        Some(b) => format!("{} vs {}, {} processes", name(t.a), name(b), t.procs),
-        None => format!("{}, {} processes", name(t.a), t.procs),
+        Some(b) if t.procs.0 == t.procs.1 => {
+            format!("{} vs {}, n = {}", name(t.a), name(b), t.procs.0)
+        }
+        Some(b) => format!(
+            "{} at n = {} vs {} at n = {}",
+            name(t.a),
+            t.procs.0,
+            name(b),
+            t.procs.1
+        ),
+        None => format!("{}, n = {}", name(t.a), t.procs.0),
     };
     if a.is_none() {
         detail.push_str(&format!("; {} not yet measured", name(t.a)));
@@ -271,7 +282,7 @@ mod tests {
         a: ("w", "a"),
         b: Some(("w", "b")),
         goal: Goal::FasterAtLeast(0.8),
-        procs: 2,
+        procs: (2, 2),
     };
 
     #[test]
@@ -282,6 +293,27 @@ mod tests {
         assert!((v.measured.unwrap() - 0.9).abs() < 1e-12);
         let r = report(vec![cell("w", "a", 70.0), cell("w", "b", 100.0)]);
         assert_eq!(verdict(&r, &FASTER).state, State::Missed);
+    }
+
+    #[test]
+    fn each_side_is_read_at_its_own_process_count() {
+        // A manager cell counts clients: one client (2 processes) against a pair.
+        let t = Target {
+            goal: Goal::TimeAtMost(1.3),
+            procs: (1, 2),
+            ..FASTER
+        };
+        let mut one_client = cell("w", "a", 90.0);
+        one_client.procs = 1;
+        let many_clients = cell("w", "a", 1000.0);
+        let r = report(vec![one_client, many_clients, cell("w", "b", 100.0)]);
+        let v = verdict(&r, &t);
+        assert!((v.measured.unwrap() - 100.0 / 90.0).abs() < 1e-12, "{v:?}");
+        assert_eq!(v.state, State::Met);
+        assert_eq!(v.detail, "w/a at n = 1 vs w/b at n = 2");
+        // Without a cell at a's count the target is not measured, whatever else exists.
+        let r = report(vec![cell("w", "a", 90.0), cell("w", "b", 100.0)]);
+        assert_eq!(verdict(&r, &t).state, State::NotYetMeasured);
     }
 
     #[test]
