@@ -7,7 +7,9 @@
 //!   (`Vec`), tuples, dicts (maps), `None` (`Option`/`()`) — crosses to and from a python3
 //!   peer's `Connection.send`/`recv`. `serde_pickle::Value` receives any such data.
 //!
-//! Decoding never panics on bad input: it is [`Error::Codec`]. Tested by the unit tests
+//! Decoding never panics on bad input: it is [`Error::Codec`]. A pickle passes
+//! [`pickle_guard`](crate::pickle_guard) first, so a hostile one can neither nest deep
+//! enough to overflow the decoder's stack nor expand through memo references. Tested by the unit tests
 //! below and, against a real python3, by `tests/python.rs`.
 
 use crate::error::{Error, Result};
@@ -47,6 +49,7 @@ impl Codec for Pickle {
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        crate::pickle_guard::check_default(bytes).map_err(|e| Error::Codec(e.to_string()))?;
         serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new())
             .map_err(|e| Error::Codec(e.to_string()))
     }
@@ -87,5 +90,19 @@ mod tests {
             Pickle.decode::<i64>(b"not a pickle"),
             Err(Error::Codec(_))
         ));
+    }
+
+    /// Without the guard, this decode overflows the test thread's stack and aborts the
+    /// test binary.
+    #[test]
+    fn a_pickle_nested_too_deep_is_a_codec_error() {
+        let mut deep = vec![0x80, 3];
+        deep.extend(std::iter::repeat_n(b']', 100_001));
+        deep.extend(std::iter::repeat_n(b'a', 100_000));
+        deep.push(b'.');
+        match Pickle.decode::<serde_pickle::Value>(&deep) {
+            Err(Error::Codec(msg)) => assert!(msg.contains("deeper than"), "{msg}"),
+            other => panic!("expected a codec error, got {other:?}"),
+        }
     }
 }

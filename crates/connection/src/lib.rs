@@ -31,6 +31,7 @@ mod error;
 pub mod frame;
 pub mod handshake;
 pub mod listener;
+pub mod pickle_guard;
 mod sys;
 pub mod wait;
 

@@ -112,9 +112,27 @@ pub fn pickle_value(v: &Value) -> Vec<u8> {
     serde_pickle::value_to_vec(v, serde_pickle::SerOptions::new()).expect("a Value always pickles")
 }
 
-/// Unpickle any value.
-pub fn unpickle_value(bytes: &[u8]) -> Result<Value, serde_pickle::Error> {
-    serde_pickle::value_from_slice(bytes, serde_pickle::DeOptions::new())
+/// Why a payload did not unpickle.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpickleError {
+    /// It would cost too much to decode (nesting, memo expansion) or is malformed; see
+    /// [`procshare_connection::pickle_guard`].
+    #[error(transparent)]
+    Refused(#[from] procshare_connection::pickle_guard::Refused),
+    /// The decoder refused it.
+    #[error(transparent)]
+    Pickle(#[from] serde_pickle::Error),
+}
+
+/// Unpickle any value, after [`procshare_connection::pickle_guard::check_default`]: a
+/// hostile payload can neither nest deep enough to overflow the decoder's stack nor
+/// expand through memo references.
+pub fn unpickle_value(bytes: &[u8]) -> Result<Value, UnpickleError> {
+    procshare_connection::pickle_guard::check_default(bytes)?;
+    Ok(serde_pickle::value_from_slice(
+        bytes,
+        serde_pickle::DeOptions::new(),
+    )?)
 }
 
 /// The value that stands for a proxy to object `id` of type `typeid`.

@@ -277,3 +277,60 @@ fn an_unauthenticated_connection_is_dropped_before_any_request_is_read() {
     assert!(wrong.is_err());
     assert_eq!(m.live_objects().unwrap(), 0);
 }
+
+/// Pickles that are short and cost the decoder far more than their length: a list nested
+/// 100 000 deep (the recursive decoder would overflow a server thread's stack and abort
+/// the whole server), a 100 KB string referenced 150 times through the memo (15 MB
+/// decoded from 100 KB), and `[x, x]` doubled forty times in a few hundred bytes. Each is
+/// a `BadRequest`, as arguments of a call and of a create; the server keeps serving and
+/// its memory stays bounded.
+#[test]
+fn pickle_bombs_are_typed_errors_and_the_server_survives() {
+    let m = Manager::start().unwrap();
+    let d = m.dict::<String, i64>().unwrap();
+    d.insert("k".into(), 1).unwrap();
+    let before = server_rss_kib(&m);
+    let mut deep = vec![0x80, 3];
+    deep.extend(std::iter::repeat_n(b']', 100_001));
+    deep.extend(std::iter::repeat_n(b'a', 100_000));
+    deep.push(b'.');
+    let mut shared = vec![0x80, 3, b'X'];
+    shared.extend(100_000u32.to_le_bytes());
+    shared.extend(std::iter::repeat_n(b'x', 100_000));
+    shared.extend([b'q', 0, b'0', b'(']);
+    shared.extend([b'h', 0].repeat(150));
+    shared.extend([b'l', b'.']);
+    let mut doubling = vec![0x80, 3, b']', b'q', 0];
+    for l in 1..=40u8 {
+        doubling.extend([b'(', b'h', l - 1, b'h', l - 1, b'l', b'q', l]);
+    }
+    doubling.push(b'.');
+    let c = raw(&m);
+    ok(ask(&c, &Request::Hello { session: 11 }));
+    for bomb in [&deep, &shared, &doubling] {
+        for _ in 0..20 {
+            assert_eq!(
+                err_kind(ask(&c, &call(d.id(), "update", bomb.clone()))),
+                RemoteKind::BadRequest
+            );
+        }
+        let create = Request::Create {
+            typeid: "dict".into(),
+            args: bomb.clone(),
+        };
+        assert_eq!(err_kind(ask(&c, &create)), RemoteKind::BadRequest);
+    }
+    assert_eq!(
+        d.get(&"k".to_string()).unwrap(),
+        Some(1),
+        "the server kept serving"
+    );
+    assert_eq!(d.len().unwrap(), 1, "nothing was applied");
+    let after = server_rss_kib(&m);
+    assert!(
+        after < before + 64 * 1024,
+        "server RSS grew from {before} KiB to {after} KiB"
+    );
+    drop(d);
+    assert_eq!(m.live_objects().unwrap(), 0);
+}
