@@ -334,3 +334,44 @@ fn pickle_bombs_are_typed_errors_and_the_server_survives() {
     drop(d);
     assert_eq!(m.live_objects().unwrap(), 0);
 }
+
+/// A client that shuts its socket for reading, then asks for a lock (or a semaphore
+/// unit): the server acquires for it, cannot deliver the reply (`EPIPE`) and gives the
+/// acquisition back before it closes the connection, since nobody else would ever release
+/// it. The client waits for that close (`POLLHUP`), so the check after it is ordered.
+#[test]
+fn an_acquisition_whose_reply_cannot_be_delivered_is_given_back() {
+    use std::os::fd::AsRawFd;
+    let m = Manager::start().unwrap();
+    let lock = m.lock().unwrap();
+    let sem = m.semaphore(1).unwrap();
+    let cases = [
+        (lock.id(), "acquire", wire::pickle(&(None::<f64>,)).unwrap()),
+        (lock.id(), "try_acquire", wire::pickle(&()).unwrap()),
+        (sem.id(), "acquire", wire::pickle(&(None::<f64>,)).unwrap()),
+    ];
+    for (id, method, args) in cases {
+        let c = raw(&m);
+        ok(ask(&c, &Request::Hello { session: 21 }));
+        let s = UnixStream::from(c.into_fd().unwrap());
+        s.shutdown(std::net::Shutdown::Read).unwrap();
+        let c = Connection::from_socket(s.try_clone().unwrap().into());
+        c.send_bytes(&wire::encode_request(&call(id, method, args)))
+            .unwrap();
+        let mut pfd = libc::pollfd {
+            fd: s.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: polls one live descriptor owned by `s`.
+        let n = unsafe { libc::poll(&mut pfd, 1, 20_000) };
+        assert_eq!(n, 1, "the server closes the connection");
+        assert_ne!(pfd.revents & libc::POLLHUP, 0);
+        assert!(
+            lock.try_acquire().unwrap(),
+            "{method}: the lock was given back"
+        );
+        lock.release().unwrap();
+        assert_eq!(sem.value().unwrap(), 1, "{method}: the unit was given back");
+    }
+}

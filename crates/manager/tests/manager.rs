@@ -148,9 +148,29 @@ fn list_namespace_and_value_methods() {
     assert_eq!(s.to_string(), "'text'");
 }
 
+/// A manager over each transport: the local fast path (the default) and the socket.
+fn both_transports() -> [Manager; 2] {
+    let fast = Manager::start().unwrap();
+    let socket = Manager::builder().fast_path(false).start().unwrap();
+    assert_eq!(
+        fast.transport().unwrap(),
+        procshare_manager::TransportKind::SharedMemory
+    );
+    assert_eq!(
+        socket.transport().unwrap(),
+        procshare_manager::TransportKind::Socket
+    );
+    [fast, socket]
+}
+
 #[test]
 fn fetch_add_from_four_processes_is_exact() {
-    let m = Manager::start().unwrap();
+    for m in both_transports() {
+        fetch_add_from_four_processes(&m);
+    }
+}
+
+fn fetch_add_from_four_processes(m: &Manager) {
     let counter = m.value(0i64).unwrap();
     let mut kids: Vec<Process> = (0..4)
         .map(|_| {
@@ -224,7 +244,12 @@ fn nested_proxies_stay_proxies_and_updates_through_them_are_kept() {
 /// process's replies.
 #[test]
 fn a_proxy_used_after_fork_has_its_own_connection() {
-    let m = Manager::start().unwrap();
+    for m in both_transports() {
+        a_proxy_used_after_fork(&m);
+    }
+}
+
+fn a_proxy_used_after_fork(m: &Manager) {
     let d = m.dict::<String, i64>().unwrap();
     d.insert("warm".into(), 0).unwrap(); // The parent's connection exists before fork.
     let start = Shared::new(Barrier::new(2).unwrap()).unwrap();
@@ -339,6 +364,42 @@ expose! {
         fn get() -> i64;
         fn fail(why: String) -> ();
     }
+}
+
+/// A hand-written `Exposed` whose `call` answers a method it leaves out of `EXPOSED`:
+/// only the server's own check stands between a caller and `unlisted` (with `expose!`
+/// the hidden method has no arm at all, so that test alone could not tell).
+struct Leaky;
+
+impl Exposed for Leaky {
+    const TYPEID: &'static str = "Leaky";
+    const EXPOSED: &'static [&'static str] = &["listed"];
+    fn create(_: procshare_manager::wire::Value) -> Result<Self, String> {
+        Ok(Leaky)
+    }
+    fn call(
+        &mut self,
+        method: &str,
+        _: procshare_manager::wire::Value,
+    ) -> Result<procshare_manager::wire::Value, procshare_manager::CallError> {
+        match method {
+            "listed" | "unlisted" => Ok(procshare_manager::wire::Value::I64(1)),
+            _ => Err(procshare_manager::CallError::NoSuchMethod),
+        }
+    }
+}
+
+#[test]
+fn a_method_left_out_of_exposed_is_refused_even_if_the_type_answers_it() {
+    let m = Manager::builder().register::<Leaky>().start().unwrap();
+    let l = m.create::<Leaky>(()).unwrap();
+    assert_eq!(l.call::<_, i64>("listed", ()).unwrap(), 1);
+    let hidden = l.call::<_, i64>("unlisted", ()).unwrap_err();
+    assert_eq!(
+        hidden.remote_kind(),
+        Some(RemoteKind::NotExposed),
+        "{hidden}"
+    );
 }
 
 #[test]
@@ -634,6 +695,25 @@ fn shutdown_stops_the_server_and_removes_its_directory() {
     };
     m.shutdown().unwrap();
     assert!(!path.parent().unwrap().exists());
+    assert_eq!(
+        // SAFETY: kill with signal 0 only checks for existence.
+        unsafe { libc::kill(pid as i32, 0) },
+        -1,
+        "the server is reaped"
+    );
+    assert!(d.len().is_err());
+}
+
+#[test]
+fn dropping_the_manager_stops_the_server_as_shutdown_does() {
+    let m = Manager::start().unwrap();
+    let d = m.dict::<i64, i64>().unwrap();
+    let pid = m.server_pid().unwrap();
+    let Address::Unix(path) = m.address().clone() else {
+        panic!("Unix")
+    };
+    drop(m);
+    assert!(!path.parent().unwrap().exists(), "its directory is removed");
     assert_eq!(
         // SAFETY: kill with signal 0 only checks for existence.
         unsafe { libc::kill(pid as i32, 0) },
