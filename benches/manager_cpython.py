@@ -4,21 +4,32 @@ Run by hand (`python3 benches/manager_cpython.py`): a Manager() server process, 
 (this process), `d[key]` (get) and `d[key] = i` (insert) through a DictProxy, and a raw
 socketpair round trip to an echoing child, 64 bytes, in rotating runs. Prints the median of
 the per-run medians of each case and its ratio to the raw round trip.
+
+benches/manager.rs runs it once per run of its own table, with `--runs 1 --plain` and a
+placement: `--server-cpu S --client-cpu C` pins the manager's server and the echoing child
+to CPU S and this client to CPU C, as the Rust side pins its own; `--plain` prints, instead
+of the table, one line per case: its name and its per-run medians in ns.
 """
+import argparse
 import multiprocessing as mp
 import os
 import socket
 import statistics
 import time
 
-RUNS = 15
 ROUNDS = 1000
 
 
-def raw_socketpair(rounds):
+def pin(cpu):
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def raw_socketpair(rounds, echo_cpu):
     a, b = socket.socketpair()
     pid = os.fork()
     if pid == 0:
+        pin(echo_cpu)
         a.close()
         while True:
             buf = b""
@@ -62,19 +73,31 @@ def dict_op(d, rounds, insert):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--server-cpu", type=int)
+    ap.add_argument("--client-cpu", type=int)
+    ap.add_argument("--plain", action="store_true")
+    args = ap.parse_args()
     mp.set_start_method("fork")
+    pin(args.server_cpu)
     with mp.Manager() as m:
+        pin(args.client_cpu)
         d = m.dict()
         cases = [
-            ("raw_socketpair", lambda: raw_socketpair(ROUNDS)),
+            ("raw_socketpair", lambda: raw_socketpair(ROUNDS, args.server_cpu)),
             ("dict_get", lambda: dict_op(d, ROUNDS, False)),
             ("dict_insert", lambda: dict_op(d, ROUNDS, True)),
         ]
         medians = {name: [] for name, _ in cases}
-        for run in range(RUNS):
+        for run in range(args.runs):
             for k in range(len(cases)):
                 name, f = cases[(run + k) % len(cases)]
                 medians[name].append(statistics.median(f()))
+        if args.plain:
+            for name, _ in cases:
+                print(name, *medians[name])
+            return
         base = statistics.median(medians["raw_socketpair"])
         print("| case | median of run medians µs | ratio vs raw_socketpair |")
         print("|---|---|---|")

@@ -46,6 +46,12 @@ pub(crate) const RAW_LEN: usize = 64;
 /// ([`procshare::Process`]), after one untimed round; each one's latency in ns. The
 /// parent checks every echo; a message starting with `0xff` stops the child.
 pub(crate) fn raw_socketpair(rounds: usize) -> Vec<u64> {
+    raw_socketpair_placed(rounds, || {})
+}
+
+/// [`raw_socketpair`], calling `after_spawn` in the parent once the child exists and
+/// before the first round (to move the parent to another CPU than the child inherited).
+pub(crate) fn raw_socketpair_placed(rounds: usize, after_spawn: impl FnOnce()) -> Vec<u64> {
     let (parent, child_fd) = raw_fd_pair();
     let mut child = procshare::Process::spawn(|| {
         let mut buf = [0u8; RAW_LEN];
@@ -54,6 +60,7 @@ pub(crate) fn raw_socketpair(rounds: usize) -> Vec<u64> {
         }
     })
     .unwrap();
+    after_spawn();
     let mut msg = [7u8; RAW_LEN];
     let mut back = [0u8; RAW_LEN];
     let mut times = Vec::with_capacity(rounds);
