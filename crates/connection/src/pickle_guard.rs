@@ -4,20 +4,24 @@
 //! input cost far more than its length: nesting (`serde-pickle` converts values
 //! recursively, so a list nested a hundred thousand deep, about 200 KB of `]`…`a`,
 //! overflows a thread's stack and aborts the whole process) and memo references (each
-//! `GET` of a memoized value is expanded into a copy, so `[x, x]` nested forty times is
-//! a few hundred bytes that decode into 2^40 values). A hostile peer must not get either
-//! past a [`Connection`](crate::Connection) or a manager server.
+//! `GET` of a memoized value is decoded into a copy of it, so a 1 MiB string followed by
+//! a million two-byte `GET`s of it is 3 MiB that asks for a terabyte). A hostile peer must
+//! not get either past a [`Connection`](crate::Connection) or a manager server.
 //!
 //! [`check`] runs the same stack machine over the opcodes without building any value: it
 //! records which container holds which (a memo reference stays a reference until the end,
 //! as in `serde-pickle`, where it stands for the memo entry's final value), then totals
-//! the decoded tree once, each node's subtotal computed once. It refuses a pickle whose
-//! decoded tree would be deeper than [`Limits::depth`], hold more than
-//! [`Limits::values`] values or [`Limits::bytes`] bytes of string data, refers to itself,
-//! or uses an opcode `serde-pickle` would not decode anyway. Its cost is linear in the
-//! input. Everything Python's pickler writes for plain data (protocols 0–5) and
-//! everything `serde-pickle` writes passes; tested beside the code and against python3 in
-//! `tests/python.rs`.
+//! the decoded tree once, each node's subtotal computed once, as if every reference were
+//! expanded. It refuses a pickle whose decoded tree would be deeper than
+//! [`Limits::depth`], hold more than [`Limits::values`] values or [`Limits::bytes`] bytes
+//! of string data, refers to itself, or uses an opcode `serde-pickle` would not decode
+//! anyway. Its cost is linear in the input. The common case, a pickle without memo
+//! references or `DUP` (everything `serde-pickle` writes), is a tree: a first pass checks
+//! its depth with a small fixed stack and allocates nothing, and only the rest is graphed.
+//! Everything Python's pickler writes for plain data (protocols 0–5) and everything
+//! `serde-pickle` writes passes; tested beside the code (the quick pass never accepts
+//! what the full check refuses, over prefixes and corruptions of every test input) and
+//! against python3 in `tests/python.rs`.
 
 use std::collections::HashMap;
 
@@ -362,8 +366,168 @@ impl<'a> Machine<'a> {
 /// Per node, once totalled: (values, bytes, depth) of its expanded subtree.
 type Total = (u64, u64, u32);
 
+/// The slots [`quick`] keeps on the machine stack before it leaves the pickle to the full
+/// check.
+const QUICK_SLOTS: usize = 32;
+
+/// The common case without allocating: a pickle with no memo reference (`GET`) and no
+/// `DUP` is a tree, each value written once, so it decodes to at most one value per
+/// opcode and no more data than its length; only its depth needs following, and a stack
+/// of depths does that. True if it is such a pickle, within `limits`, and well formed;
+/// false (undecided) for anything else, which the full check then decides.
+fn quick(p: &[u8], limits: &Limits) -> bool {
+    const MARK: u32 = 0;
+    if (p.len() as u64) > limits.values.min(limits.bytes) {
+        return false;
+    }
+    let mut stack = [0u32; QUICK_SLOTS];
+    let mut len = 0usize;
+    let mut pos = 0usize;
+    // Helpers over (stack, len): each returns None where the full check must decide.
+    fn push(stack: &mut [u32; QUICK_SLOTS], len: &mut usize, d: u32) -> Option<()> {
+        *stack.get_mut(*len)? = d;
+        *len += 1;
+        Some(())
+    }
+    fn pop(stack: &[u32; QUICK_SLOTS], len: &mut usize) -> Option<u32> {
+        let d = *stack.get(len.checked_sub(1)?)?;
+        if d == MARK {
+            return None;
+        }
+        *len -= 1;
+        Some(d)
+    }
+    /// The deepest item above the topmost mark (0 if none), the mark removed.
+    fn pop_mark(stack: &[u32; QUICK_SLOTS], len: &mut usize) -> Option<u32> {
+        let m = stack[..*len].iter().rposition(|&d| d == MARK)?;
+        let deepest = stack[m + 1..*len].iter().copied().max().unwrap_or(0);
+        *len = m;
+        Some(deepest)
+    }
+    /// The container on top now holds something `d` deep.
+    fn holds(stack: &mut [u32; QUICK_SLOTS], len: usize, d: u32) -> Option<()> {
+        let top = stack.get_mut(len.checked_sub(1)?)?;
+        if *top == MARK {
+            return None;
+        }
+        *top = (*top).max(d.checked_add(1)?);
+        Some(())
+    }
+    let mut run = || -> Option<()> {
+        loop {
+            let op = *p.get(pos)?;
+            pos += 1;
+            let skip = |pos: &mut usize, n: usize| -> Option<()> {
+                *pos = pos.checked_add(n).filter(|&e| e <= p.len())?;
+                Some(())
+            };
+            let counted = |pos: usize, n: usize| -> Option<usize> {
+                let b = p.get(pos..pos.checked_add(n)?)?;
+                let v = b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+                usize::try_from(v).ok()
+            };
+            match op {
+                b'\x80' => skip(&mut pos, 1)?,
+                b'\x95' => skip(&mut pos, 8)?,
+                b'.' => {
+                    let d = pop(&stack, &mut len)?;
+                    return (d <= limits.depth && pos == p.len()).then_some(());
+                }
+                b'(' => push(&mut stack, &mut len, MARK)?,
+                b'N' | b'\x88' | b'\x89' => push(&mut stack, &mut len, 1)?,
+                b'F' | b'I' | b'L' | b'S' | b'V' | b'p' => {
+                    let n = p.get(pos..)?.iter().position(|&b| b == b'\n')?;
+                    skip(&mut pos, n + 1)?;
+                    if op != b'p' {
+                        push(&mut stack, &mut len, 1)?;
+                    } else {
+                        pop(&stack, &mut len.clone())?;
+                    }
+                }
+                b'J' | b'K' | b'M' | b'G' => {
+                    let n = match op {
+                        b'J' => 4,
+                        b'K' => 1,
+                        b'M' => 2,
+                        _ => 8,
+                    };
+                    skip(&mut pos, n)?;
+                    push(&mut stack, &mut len, 1)?;
+                }
+                b'U' | b'C' | b'\x8c' | b'\x8a' | b'T' | b'X' | b'B' | b'\x8b' | b'\x8d'
+                | b'\x8e' | b'\x96' => {
+                    let w = match op {
+                        b'U' | b'C' | b'\x8c' | b'\x8a' => 1,
+                        b'T' | b'X' | b'B' | b'\x8b' => 4,
+                        _ => 8,
+                    };
+                    let n = counted(pos, w)?;
+                    skip(&mut pos, w)?;
+                    skip(&mut pos, n)?;
+                    push(&mut stack, &mut len, 1)?;
+                }
+                b']' | b'}' | b')' | b'\x8f' => push(&mut stack, &mut len, 1)?,
+                b'a' => {
+                    let v = pop(&stack, &mut len)?;
+                    holds(&mut stack, len, v)?;
+                }
+                b's' => {
+                    let v = pop(&stack, &mut len)?;
+                    let k = pop(&stack, &mut len)?;
+                    holds(&mut stack, len, v.max(k))?;
+                }
+                b'e' | b'u' | b'\x90' => {
+                    let d = pop_mark(&stack, &mut len)?;
+                    holds(&mut stack, len, d)?;
+                }
+                b'l' | b'd' | b't' | b'\x91' => {
+                    let d = pop_mark(&stack, &mut len)?;
+                    push(&mut stack, &mut len, d.checked_add(1)?)?;
+                }
+                b'\x85' | b'\x86' | b'\x87' => {
+                    let mut d = 0;
+                    for _ in 0..(op - b'\x84') {
+                        d = d.max(pop(&stack, &mut len)?);
+                    }
+                    push(&mut stack, &mut len, d.checked_add(1)?)?;
+                }
+                b'q' | b'r' | b'\x94' => {
+                    // Memoize: the top stays; without a GET nobody reads the memo.
+                    skip(
+                        &mut pos,
+                        match op {
+                            b'q' => 1,
+                            b'r' => 4,
+                            _ => 0,
+                        },
+                    )?;
+                    pop(&stack, &mut len.clone())?;
+                }
+                b'b' => {
+                    let s = pop(&stack, &mut len)?;
+                    holds(&mut stack, len, s)?;
+                }
+                // GET, DUP, globals and everything else: the full check.
+                _ => return None,
+            }
+            if stack[..len].iter().any(|&d| d > limits.depth) {
+                return None;
+            }
+        }
+    };
+    run().is_some()
+}
+
 /// Check that decoding `pickle` stays within `limits`; see the [module docs](self).
 pub fn check(pickle: &[u8], limits: &Limits) -> Result<(), Refused> {
+    if quick(pickle, limits) {
+        return Ok(());
+    }
+    full(pickle, limits)
+}
+
+/// The whole check: the machine over the node graph, then the totals.
+fn full(pickle: &[u8], limits: &Limits) -> Result<(), Refused> {
     let mut m = Machine {
         input: pickle,
         pos: 0,
@@ -554,6 +718,64 @@ mod tests {
         }
         p.extend([b'l', b'.']);
         assert!(matches!(check_default(&p), Err(Refused::TooLarge { .. })));
+    }
+
+    /// Every input of these tests, and every prefix and one-byte corruption of each.
+    fn corpus() -> Vec<Vec<u8>> {
+        let mut dict = BTreeMap::new();
+        dict.insert(HashableValue::String("a".into()), Value::I64(10));
+        let plain = value_to_vec(
+            &Value::List(vec![
+                Value::Dict(dict),
+                Value::Tuple(vec![Value::F64(1.5), Value::Bool(true), Value::None]),
+                Value::Bytes(vec![1, 2, 3]),
+                Value::String("s".into()),
+            ]),
+            SerOptions::new(),
+        )
+        .unwrap();
+        let base = [plain, deep(20), deep(300), doubling(3), doubling(30)];
+        let mut out = Vec::new();
+        for p in base {
+            for cut in 0..p.len() {
+                out.push(p[..cut].to_vec());
+                for b in [b'h', b'2', b'(', b'a', b'.', b']', 0xff] {
+                    let mut q = p.clone();
+                    q[cut] = b;
+                    out.push(q);
+                }
+            }
+            out.push(p);
+        }
+        out
+    }
+
+    #[test]
+    fn the_quick_path_accepts_only_what_the_full_check_accepts() {
+        let tight = Limits {
+            depth: 8,
+            values: 40,
+            bytes: 40,
+        };
+        let mut quick_taken = 0;
+        for p in corpus() {
+            for limits in [Limits::for_input(p.len()), tight] {
+                if quick(&p, &limits) {
+                    quick_taken += 1;
+                    assert_eq!(full(&p, &limits), Ok(()), "{p:?} {limits:?}");
+                }
+            }
+        }
+        assert!(quick_taken > 10, "the quick path is taken: {quick_taken}");
+    }
+
+    #[test]
+    fn plain_data_takes_the_quick_path_and_the_rest_does_not() {
+        let p = value_to_vec(&Value::List(vec![Value::I64(1); 10]), SerOptions::new()).unwrap();
+        assert!(quick(&p, &Limits::for_input(p.len())));
+        for other in [doubling(2), deep(40), deep(300)] {
+            assert!(!quick(&other, &Limits::for_input(other.len())));
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use crate::client::{pid, Core};
 use crate::error::{Error, Result};
-use crate::wire::{pickle, unpickle_value, Request, PROXY_TAG};
+use crate::wire::{pickle, Request, PROXY_TAG};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::RefCell;
@@ -94,9 +94,10 @@ impl Drop for ProxyCore {
 
 /// Decode a reply; proxies inside it attach to `core`.
 pub(crate) fn decode<R: DeserializeOwned>(core: &Arc<Core>, bytes: &[u8]) -> Result<R> {
-    let value = unpickle_value(bytes).map_err(Error::codec)?;
+    // One pass, straight into `R` (no `Value` tree in between), after the guard.
+    procshare_connection::pickle_guard::check_default(bytes).map_err(Error::codec)?;
     let previous = DECODING.with(|d| d.replace(Some(core.clone())));
-    let r = serde_pickle::from_value(value).map_err(Error::codec);
+    let r = serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new()).map_err(Error::codec);
     DECODING.with(|d| *d.borrow_mut() = previous);
     r
 }
