@@ -716,7 +716,7 @@ mod model {
     /// one came since `ticket`), and a liveness-bounded one at any death.
     pub(super) fn nap(word: &AtomicU32, expected: u32, deadline: &Deadline, ticket: u64) -> Wake {
         let key = word as *const AtomicU32 as usize;
-        let mut guard = SHIM.sleepers.lock().unwrap();
+        let guard = SHIM.sleepers.lock().unwrap();
         if word.load(Ordering::SeqCst) != expected {
             return Wake::Changed;
         }
@@ -727,35 +727,7 @@ mod model {
         if gone(deadline) {
             return Wake::TimedOut;
         }
-        let id = guard.0;
-        guard.0 += 1;
-        let cv = Arc::new(Condvar::new());
-        guard.1.push(Sleeper {
-            id,
-            key,
-            finite: deadline.finite,
-            owner: 0,
-            woken: false,
-            nap: true,
-            nap_liveness: deadline.liveness,
-            cv: cv.clone(),
-        });
-        loop {
-            guard = cv.wait(guard).unwrap();
-            let i = guard
-                .1
-                .iter()
-                .position(|s| s.id == id)
-                .expect("a sleeper stays listed until it leaves");
-            if guard.1[i].woken {
-                guard.1.remove(i);
-                return Wake::Woken;
-            }
-            if gone(deadline) {
-                guard.1.remove(i);
-                return Wake::TimedOut;
-            }
-        }
+        park(guard, key, deadline, true, || gone(deadline))
     }
 
     /// Count a claimed-change notify and end the naps on `word`.
@@ -778,13 +750,31 @@ mod model {
     /// `Woken` even if the clock expired too, as the kernel does.
     pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
         let key = word as *const AtomicU32 as usize;
-        let mut guard = SHIM.sleepers.lock().unwrap();
+        let guard = SHIM.sleepers.lock().unwrap();
         if word.load(Ordering::SeqCst) != expected {
             return Wake::Changed;
         }
         if deadline.expired() || is_dead(deadline.owner) {
             return Wake::TimedOut;
         }
+        park(guard, key, deadline, false, || {
+            let slice_passes = deadline.owner != 0
+                && (is_dead(deadline.owner) || word.load(Ordering::SeqCst) != expected);
+            deadline.expired() || slice_passes
+        })
+    }
+
+    /// List a sleeper of `key` (a nap, or a futex wait ended by its deadline's owner
+    /// dying) and park it on its own condition variable until a wake picks it (`Woken`)
+    /// or, when it is notified otherwise, `gone` says its time is up (`TimedOut`). It
+    /// leaves the list either way. `guard` is the one the caller made its checks under.
+    fn park(
+        mut guard: ::loom::sync::MutexGuard<'_, (u64, Vec<Sleeper>)>,
+        key: usize,
+        deadline: &Deadline,
+        nap: bool,
+        mut gone: impl FnMut() -> bool,
+    ) -> Wake {
         let id = guard.0;
         guard.0 += 1;
         let cv = Arc::new(Condvar::new());
@@ -792,10 +782,10 @@ mod model {
             id,
             key,
             finite: deadline.finite,
-            owner: deadline.owner,
+            owner: if nap { 0 } else { deadline.owner },
             woken: false,
-            nap: false,
-            nap_liveness: false,
+            nap,
+            nap_liveness: nap && deadline.liveness,
             cv: cv.clone(),
         });
         loop {
@@ -809,9 +799,7 @@ mod model {
                 guard.1.remove(i);
                 return Wake::Woken;
             }
-            let slice_passes = deadline.owner != 0
-                && (is_dead(deadline.owner) || word.load(Ordering::SeqCst) != expected);
-            if deadline.expired() || slice_passes {
+            if gone() {
                 guard.1.remove(i);
                 return Wake::TimedOut;
             }
