@@ -147,6 +147,18 @@ fn every_public_operation_passes_its_schedule_points() {
             vec![Release],
         ),
         (
+            "hook::without_scheduler around Lock::try_acquire and release",
+            points(|| {
+                hook::without_scheduler(|| {
+                    assert!(!hook::is_active());
+                    assert!(lock.try_acquire().unwrap());
+                    lock.release().unwrap();
+                });
+                assert!(hook::is_active(), "the scheduler is back");
+            }),
+            vec![],
+        ),
+        (
             "Lock::acquire_timeout",
             points(|| assert!(lock.acquire_timeout(d).unwrap())),
             vec![Acquire],

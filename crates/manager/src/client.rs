@@ -17,10 +17,10 @@
 //!
 //! * **Fast path.** A per-thread connection to a server over a Unix socket moves onto
 //!   two shared-memory rings right after `Hello` (see [`crate::fastpath`]), unless the
-//!   manager was built with `fast_path(false)` or a controlled scheduler runs this
-//!   process (the harness interleaves socket requests; the server is not one of its
-//!   actors). The anchor stays on the socket. [`TransportKind`] says which one a thread
-//!   uses.
+//!   manager was built with `fast_path(false)`. Under a controlled scheduler the rings'
+//!   own steps are no schedule points (the server is not one of the harness's actors):
+//!   a request passes the same `Send` and `Recv` points on either carrier. The anchor
+//!   stays on the socket. [`TransportKind`] says which one a thread uses.
 //!
 //! [`Transport`] is the seam for a carrier of the same request and reply bytes: the
 //! socket ([`Connection`], the manager's buffered link) and the fast path's rings
@@ -215,7 +215,7 @@ impl Core {
     /// server takes it, on the socket otherwise.
     fn open_call(&self, session: u64) -> Result<Conn> {
         let link = self.open(session)?;
-        if !self.fast_path || procshare_sync::hook::is_active() {
+        if !self.fast_path {
             return Ok(Conn::Socket(link));
         }
         Ok(match RingLink::upgrade(link)? {

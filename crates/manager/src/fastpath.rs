@@ -278,7 +278,8 @@ const POLL_SPINS: u32 = 64;
 /// 2-CPU VM under load: a long pure spin is several times slower than yielding (the
 /// spinner holds the CPU the server needs), and yielding avoids the futex wake that the
 /// ring's own adaptive wait ends in under load. True if a message was taken into `into`.
-/// Never under a controlled scheduler (the harness decides who runs).
+/// Never where a controlled scheduler is visible (the harness decides who runs); the
+/// client's waits run without it (`hook::without_scheduler`), so they poll too.
 fn poll(ring: &RingRef<'_>, me: usize, into: &mut Vec<u8>) -> bool {
     if hook::is_active() {
         return false;
@@ -480,13 +481,17 @@ impl RingLink {
     /// The server may refuse (a TCP connection, an old server): then the connection stays
     /// on the socket.
     pub(crate) fn upgrade(link: Link) -> Result<Upgrade> {
-        let Ok(rings) = Rings::create() else {
+        // The rings' steps are no schedule points (see `send_message`); the socket's
+        // round trips below pass theirs.
+        let Ok(rings) = hook::without_scheduler(Rings::create) else {
             return Ok(Upgrade::Socket(link));
         };
-        let (Some(preq), Some(crep)) = (
-            rings.req().register(PRODUCER),
-            rings.rep().register(CONSUMER),
-        ) else {
+        let (Some(preq), Some(crep)) = hook::without_scheduler(|| {
+            (
+                rings.req().register(PRODUCER),
+                rings.rep().register(CONSUMER),
+            )
+        }) else {
             return Ok(Upgrade::Socket(link));
         };
         match crate::client::round_trip(&link, &Request::FastPath) {
@@ -522,8 +527,13 @@ impl Transport for RingLink {
     fn send_message(&self, bytes: &[u8]) -> Result<()> {
         hook::point(Point::Send);
         let mut b = self.bufs.borrow_mut();
-        put_message(&self.rings.req(), self.preq, bytes, &mut b.0, &|| {
-            self.alive()
+        // The rings' own steps are no schedule points: the server on the other side is
+        // not scheduled, so, as with a socket, only Send and Recv are (see
+        // `hook::without_scheduler`).
+        hook::without_scheduler(|| {
+            put_message(&self.rings.req(), self.preq, bytes, &mut b.0, &|| {
+                self.alive()
+            })
         })
         .map_err(|_| closed())
     }
@@ -531,14 +541,16 @@ impl Transport for RingLink {
     fn recv_message(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut b = self.bufs.borrow_mut();
-        let r = get_message(
-            &self.rings.rep(),
-            self.crep,
-            &mut out,
-            &mut b.1,
-            procshare_connection::frame::DEFAULT_MAX_MESSAGE,
-            &|| self.alive(),
-        );
+        let r = hook::without_scheduler(|| {
+            get_message(
+                &self.rings.rep(),
+                self.crep,
+                &mut out,
+                &mut b.1,
+                procshare_connection::frame::DEFAULT_MAX_MESSAGE,
+                &|| self.alive(),
+            )
+        });
         hook::point(Point::Recv);
         match r {
             Ok(Gathered::Whole) => Ok(out),
@@ -559,8 +571,10 @@ impl Drop for RingLink {
         // Only the process (and thread) that registered: a forked child dropping its
         // inherited copy leaves its parent's rings alone.
         if pid() == self.pid {
-            self.rings.req().deregister_process(PRODUCER);
-            self.rings.rep().deregister_process(CONSUMER);
+            hook::without_scheduler(|| {
+                self.rings.req().deregister_process(PRODUCER);
+                self.rings.rep().deregister_process(CONSUMER);
+            });
         }
     }
 }

@@ -153,6 +153,25 @@ pub fn install(scheduler: Option<&'static dyn Scheduler>) {
     ACTIVE.store(ptr, Ordering::Release);
 }
 
+/// Run `f` as if no scheduler were installed in this process, then put back the one that
+/// was: for code that waits on a peer the controller does not schedule (a manager
+/// server's reply on the fast path's shared-memory rings). Its atomic steps and waits are
+/// then no schedule points and its clock is the real one, as a blocking `read` of a socket
+/// passes none: the caller passes the operation-level points around it, so a schedule
+/// sees the same points whichever carrier a request took. Meant for the single-threaded
+/// actor processes of the harness: another thread of the process sees no scheduler
+/// meanwhile either, and an `install` meanwhile is undone when `f` returns.
+pub fn without_scheduler<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(*mut &'static dyn Scheduler);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ACTIVE.store(self.0, Ordering::Release);
+        }
+    }
+    let _restore = Restore(ACTIVE.swap(std::ptr::null_mut(), Ordering::AcqRel));
+    f()
+}
+
 #[inline(always)]
 fn active() -> Option<&'static dyn Scheduler> {
     // `--cfg procshare_hooks_off` compiles the hooks out: only for measuring what they

@@ -6,11 +6,14 @@
 //! `attach` to the dict by its id), so every case opens the same connections and passes
 //! the same schedule points whatever the actor process did before (pooled actors, or
 //! actors forked anew after a kill); then it calls `insert`, `get` and `remove` through
-//! its `DictProxy` and records each call. A request passes its schedule point before it is sent, and the reply's
-//! point comes after the reply has arrived (see `procshare-manager`'s `link.rs`), so a
-//! request is applied entirely within one step of its actor: replays are exact, and a
-//! kill lands before a request is sent or after its reply came (its operation is then
-//! indeterminate). In the janitor, the property reads every key once more (operations of
+//! its `DictProxy` and records each call. Requests take the local fast path's rings (the
+//! default, checked: an actor on the socket fails the case) or, with
+//! [`ManagedDict::over_socket`], the socket. Either way a request passes its schedule
+//! point before it is sent, and the reply's point comes after the reply has arrived (see
+//! `procshare-manager`'s `link.rs` and `fastpath.rs`; the rings' own steps are no points,
+//! the server not being scheduled), so a request is applied entirely within one step of
+//! its actor: replays are exact, and a kill lands before a request is sent or after its
+//! reply came (its operation is then indeterminate). In the janitor, the property reads every key once more (operations of
 //! an extra client, after every recorded event) and checks the whole history with the
 //! `lin` checker's [`Map`](crate::lin::Map) model, key by key.
 //!
@@ -20,7 +23,7 @@
 
 use crate::lin::{self, History, Operation};
 use crate::{lin_history, Event, Recorder, Scenario};
-use procshare_manager::{DictProxy, Manager};
+use procshare_manager::{DictProxy, Manager, TransportKind};
 use std::collections::HashMap;
 
 const OP_PUT: u32 = 1;
@@ -52,6 +55,7 @@ pub struct ManagedDict {
     actors: usize,
     kills: u32,
     stale: bool,
+    socket: bool,
 }
 
 impl ManagedDict {
@@ -61,12 +65,20 @@ impl ManagedDict {
             actors,
             kills: 0,
             stale: false,
+            socket: false,
         }
     }
 
     /// Allow `kills` SIGKILLs of actors.
     pub fn with_kills(mut self, kills: u32) -> Self {
         self.kills = kills;
+        self
+    }
+
+    /// The actors' requests go over the socket (`fast_path(false)`), not the local fast
+    /// path's shared-memory rings (the default).
+    pub fn over_socket(mut self) -> Self {
+        self.socket = true;
         self
     }
 
@@ -99,7 +111,8 @@ impl Scenario for ManagedDict {
             String::new()
         };
         let stale = if self.stale { "/stale-reads" } else { "" };
-        format!("managed-dict-{}{kills}{stale}", self.actors)
+        let socket = if self.socket { "/socket" } else { "" };
+        format!("managed-dict-{}{kills}{stale}{socket}", self.actors)
     }
 
     fn actors(&self) -> usize {
@@ -132,8 +145,19 @@ impl Scenario for ManagedDict {
 
     fn run(&self, state: &DictState, actor: usize, rec: &Recorder) -> Result<(), String> {
         let mut cache: HashMap<u32, u64> = HashMap::new();
-        let m = Manager::connect(state.manager.address().clone(), &state.key)
+        let m = Manager::builder()
+            .fast_path(!self.socket)
+            .connect(state.manager.address().clone(), &state.key)
             .map_err(|e| e.to_string())?;
+        let want = if self.socket {
+            TransportKind::Socket
+        } else {
+            TransportKind::SharedMemory
+        };
+        let got = m.transport().map_err(|e| e.to_string())?;
+        if got != want {
+            return Err(format!("requests go over {got:?}, not {want:?}"));
+        }
         let dict: DictProxy<u32, u64> = m.attach(state.dict.id()).map_err(|e| e.to_string())?;
         for (op, key, value) in Self::script(actor) {
             let id = rec.invoke(op, key, value);

@@ -296,5 +296,9 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
         QueueScenario::<procshare_queue::ByteRing>::new(2, 1, 1, 2).strict(),
         true,
     ));
+    // The managed dict over the socket (the other entries take the local fast path).
+    // Last, so that the entries before it keep their positions (the determinism test
+    // seeds each entry by its position).
+    all.push(entry(ManagedDict::new(2).over_socket(), false));
     all
 }
