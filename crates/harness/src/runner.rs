@@ -448,7 +448,8 @@ impl<'s, S: Scenario> Runner<'s, S> {
     /// Run one case, with `chooser` making every choice.
     pub fn run_case(&mut self, chooser: &mut dyn Chooser) -> Result<CaseReport, HarnessError> {
         let n = self.actors.len();
-        if self.needs_rebuild {
+        // `needs_reset`: a case ran since the last setup.
+        if self.needs_rebuild || (self.needs_reset && self.scenario.fresh_each_case()) {
             self.rebuild();
         }
         if self.needs_reset {

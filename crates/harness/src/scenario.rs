@@ -28,6 +28,17 @@ pub trait Scenario: Sync {
         0
     }
 
+    /// Whether every case starts from a state set up afresh, with fresh actors, instead
+    /// of a reset one (default: false, the pooled runner resets). For a state that
+    /// remembers who took part in a way `reset` cannot undo, so that a replay token gives
+    /// the same run on a pooled runner as on a fresh one. The queue's registrations are
+    /// such a state: once any producer has registered (an earlier case's, or the
+    /// janitor's usability probe), a consumer whose producers are all dead is told
+    /// `Disconnected`, where on a fresh queue it times out.
+    fn fresh_each_case(&self) -> bool {
+        false
+    }
+
     /// Schedule points at every access to the facade's atomics, besides the
     /// operation-level ones (default false: operation level only). Finer points reach
     /// bugs that live between a load and its store; they make cases longer (see
@@ -208,6 +219,9 @@ impl<S: Scenario> Scenario for AtomicGranularity<S> {
     }
     fn max_kills(&self) -> u32 {
         self.0.max_kills()
+    }
+    fn fresh_each_case(&self) -> bool {
+        self.0.fresh_each_case()
     }
     fn atomic_points(&self) -> bool {
         true

@@ -241,6 +241,11 @@ impl<Q: HarnessJoinable> Scenario for JoinableScenario<Q> {
         self.kills
     }
 
+    /// With kills, every case on a fresh queue: its registrations outlive `reset`.
+    fn fresh_each_case(&self) -> bool {
+        self.kills > 0
+    }
+
     fn setup(&self) -> Q {
         Q::create(self.producers * self.items as usize).expect("create the queue")
     }

@@ -531,6 +531,11 @@ impl<Q: HarnessQueue> Scenario for QueueScenario<Q> {
         self.kills
     }
 
+    /// With kills, every case on a fresh queue: its registrations outlive `reset`.
+    fn fresh_each_case(&self) -> bool {
+        self.kills > 0
+    }
+
     fn setup(&self) -> Q {
         let capacity = self
             .capacity
