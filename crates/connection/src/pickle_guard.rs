@@ -98,6 +98,84 @@ struct Node {
     children: Vec<Ref>,
 }
 
+/// One opcode and its argument: `arg` is what follows the opcode (a line with its
+/// newline, GLOBAL's two lines, a fixed-size field, or a counted payload without its
+/// length), `num` a fixed field's value or a payload's length, read little-endian.
+struct Op<'a> {
+    code: u8,
+    arg: &'a [u8],
+    num: u64,
+}
+
+/// The opcode at `*pos` and its argument, `*pos` moved past both: the one table of
+/// argument shapes both passes read. `Err` says what is wrong (a truncated or
+/// unterminated argument, an opcode `serde-pickle` would not decode).
+fn next_op<'a>(p: &'a [u8], pos: &mut usize) -> Result<Op<'a>, &'static str> {
+    let at = *pos;
+    let code = *p.get(at).ok_or("truncated argument")?;
+    let rest = &p[at + 1..];
+    let take = |n: u64| -> Result<&'a [u8], &'static str> {
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| rest.get(..n))
+            .ok_or("truncated argument")
+    };
+    let line = |from: usize| -> Result<usize, &'static str> {
+        rest[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| from + i + 1)
+            .ok_or("unterminated line argument")
+    };
+    let le = |b: &[u8]| b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+    let (arg, num, len) = match code {
+        // No argument.
+        b'.' | b'(' | b'0' | b'1' | b'2' | b'N' | b'\x88' | b'\x89' | b']' | b'}' | b')'
+        | b'\x8f' | b'a' | b's' | b'e' | b'u' | b'\x90' | b'l' | b'd' | b't' | b'\x91'
+        | b'\x85' | b'\x86' | b'\x87' | b'\x94' | b'\x93' | b'R' | b'\x81' | b'b' => {
+            (&rest[..0], 0, 0)
+        }
+        // A line: FLOAT, INT, LONG, STRING, UNICODE, PUT, GET.
+        b'F' | b'I' | b'L' | b'S' | b'V' | b'p' | b'g' => {
+            let n = line(0)?;
+            (&rest[..n], 0, n)
+        }
+        // GLOBAL: module and name lines.
+        b'c' => {
+            let n = line(line(0)?)?;
+            (&rest[..n], 0, n)
+        }
+        // A fixed-size field: PROTO, FRAME, BININT, BININT1, BININT2, BINFLOAT, BINPUT,
+        // LONG_BINPUT, BINGET, LONG_BINGET.
+        b'\x80' | b'\x95' | b'J' | b'K' | b'M' | b'G' | b'q' | b'r' | b'h' | b'j' => {
+            let n = match code {
+                b'\x80' | b'K' | b'q' | b'h' => 1,
+                b'M' => 2,
+                b'J' | b'r' | b'j' => 4,
+                _ => 8,
+            };
+            let b = take(n)?;
+            (b, le(b), n as usize)
+        }
+        // A counted payload: short strings and bytes, LONG1 (1-byte count); strings,
+        // bytes, LONG4 (4); the 8-byte counted ones.
+        b'U' | b'C' | b'\x8c' | b'\x8a' | b'T' | b'X' | b'B' | b'\x8b' | b'\x8d' | b'\x8e'
+        | b'\x96' => {
+            let w = match code {
+                b'U' | b'C' | b'\x8c' | b'\x8a' => 1,
+                b'T' | b'X' | b'B' | b'\x8b' => 4,
+                _ => 8,
+            };
+            let n = le(take(w)?);
+            let payload = take(w.saturating_add(n))?;
+            (&payload[w as usize..], n, payload.len())
+        }
+        _ => return Err("opcode not accepted"),
+    };
+    *pos = at + 1 + len;
+    Ok(Op { code, arg, num })
+}
+
 struct Machine<'a> {
     input: &'a [u8],
     pos: usize,
@@ -110,30 +188,6 @@ struct Machine<'a> {
 impl<'a> Machine<'a> {
     fn bad<T>(&self, what: &'static str) -> Result<T, Refused> {
         Err(Refused::Malformed { at: self.at, what })
-    }
-
-    fn take(&mut self, n: u64) -> Result<&'a [u8], Refused> {
-        let rest = self.input.len() - self.pos;
-        if n > rest as u64 {
-            return self.bad("truncated argument");
-        }
-        let s = &self.input[self.pos..self.pos + n as usize];
-        self.pos += n as usize;
-        Ok(s)
-    }
-
-    fn uint(&mut self, n: u64) -> Result<u64, Refused> {
-        let b = self.take(n)?;
-        Ok(b.iter()
-            .rev()
-            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
-    }
-
-    fn line(&mut self) -> Result<&'a [u8], Refused> {
-        match self.input[self.pos..].iter().position(|&b| b == b'\n') {
-            Some(i) => self.take(i as u64 + 1),
-            None => self.bad("unterminated line argument"),
-        }
     }
 
     fn node(&mut self, bytes: u64, children: Vec<Ref>) -> Ref {
@@ -216,10 +270,13 @@ impl<'a> Machine<'a> {
     fn run(&mut self) -> Result<Ref, Refused> {
         loop {
             self.at = self.pos;
-            let op = self.take(1)?[0];
+            let Op { code, arg, num } = match next_op(self.input, &mut self.pos) {
+                Ok(op) => op,
+                Err(what) => return self.bad(what),
+            };
+            let op = code;
             match op {
-                b'\x80' => _ = self.take(1)?,        // PROTO
-                b'\x95' => _ = self.take(8)?,        // FRAME
+                b'\x80' | b'\x95' => {}              // PROTO, FRAME
                 b'.' => return self.pop(),           // STOP
                 b'(' => self.stack.push(Slot::Mark), // MARK
                 b'0' => _ = self.stack.pop(),        // POP (a mark too)
@@ -231,23 +288,13 @@ impl<'a> Machine<'a> {
                     self.stack.push(Slot::Ref(r));
                 }
                 b'N' | b'\x88' | b'\x89' => self.push_leaf(0), // NONE, NEWTRUE, NEWFALSE
-                b'F' | b'I' | b'L' => {
-                    // FLOAT, INT, LONG: a decimal line
-                    let n = self.line()?.len() as u64;
-                    self.push_leaf(n);
-                }
-                b'S' | b'V' => {
-                    // STRING, UNICODE: a line
-                    let n = self.line()?.len() as u64;
-                    self.push_leaf(n);
-                }
-                b'J' => self.fixed(4)?,                              // BININT
-                b'K' => self.fixed(1)?,                              // BININT1
-                b'M' => self.fixed(2)?,                              // BININT2
-                b'G' => self.fixed(8)?,                              // BINFLOAT
-                b'U' | b'C' | b'\x8c' | b'\x8a' => self.counted(1)?, // short strings, LONG1
-                b'T' | b'X' | b'B' | b'\x8b' => self.counted(4)?,    // strings, bytes, LONG4
-                b'\x8d' | b'\x8e' | b'\x96' => self.counted(8)?,     // 8-byte counted
+                // FLOAT, INT, LONG, STRING, UNICODE: a line; GLOBAL: two.
+                b'F' | b'I' | b'L' | b'S' | b'V' | b'c' => self.push_leaf(arg.len() as u64),
+                // BININT, BININT1, BININT2, BINFLOAT
+                b'J' | b'K' | b'M' | b'G' => self.push_leaf(0),
+                // Strings, bytes and long integers with a counted payload.
+                b'U' | b'C' | b'\x8c' | b'\x8a' | b'T' | b'X' | b'B' | b'\x8b' | b'\x8d'
+                | b'\x8e' | b'\x96' => self.push_leaf(num),
                 b']' | b'}' | b')' | b'\x8f' => {
                     // EMPTY_LIST, EMPTY_DICT, EMPTY_TUPLE, EMPTY_SET
                     let r = self.node(0, Vec::new());
@@ -285,18 +332,10 @@ impl<'a> Machine<'a> {
                 }
                 b'p' => {
                     // PUT: a decimal line
-                    let line = self.line()?;
-                    let id = self.decimal(line)?;
+                    let id = self.decimal(arg)?;
                     self.memoize(id)?;
                 }
-                b'q' => {
-                    let id = self.uint(1)?;
-                    self.memoize(id)?;
-                }
-                b'r' => {
-                    let id = self.uint(4)?;
-                    self.memoize(id)?;
-                }
+                b'q' | b'r' => self.memoize(num)?, // BINPUT, LONG_BINPUT
                 b'\x94' => {
                     // MEMOIZE: the next index
                     let id = self.memo.len() as u64;
@@ -304,14 +343,7 @@ impl<'a> Machine<'a> {
                 }
                 b'g' | b'h' | b'j' => {
                     // GET, BINGET, LONG_BINGET
-                    let id = match op {
-                        b'g' => {
-                            let line = self.line()?;
-                            self.decimal(line)?
-                        }
-                        b'h' => self.uint(1)?,
-                        _ => self.uint(4)?,
-                    };
+                    let id = if op == b'g' { self.decimal(arg)? } else { num };
                     let Ok(id) = u32::try_from(id) else {
                         return self.bad("memo index out of range");
                     };
@@ -319,11 +351,6 @@ impl<'a> Machine<'a> {
                         return self.bad("missing memo entry");
                     }
                     self.stack.push(Slot::Ref(Ref::Memo(id)));
-                }
-                b'c' => {
-                    // GLOBAL: module and name lines
-                    let n = self.line()?.len() + self.line()?.len();
-                    self.push_leaf(n as u64);
                 }
                 b'\x93' => {
                     // STACK_GLOBAL: module and name from the stack
@@ -345,21 +372,6 @@ impl<'a> Machine<'a> {
                 _ => return self.bad("opcode not accepted"),
             }
         }
-    }
-
-    /// A fixed-size scalar argument.
-    fn fixed(&mut self, n: u64) -> Result<(), Refused> {
-        self.take(n)?;
-        self.push_leaf(0);
-        Ok(())
-    }
-
-    /// A length-prefixed argument (`len_bytes` little-endian bytes of length).
-    fn counted(&mut self, len_bytes: u64) -> Result<(), Refused> {
-        let n = self.uint(len_bytes)?;
-        self.take(n)?;
-        self.push_leaf(n);
-        Ok(())
     }
 }
 
@@ -415,57 +427,21 @@ fn quick(p: &[u8], limits: &Limits) -> bool {
     }
     let mut run = || -> Option<()> {
         loop {
-            let op = *p.get(pos)?;
-            pos += 1;
-            let skip = |pos: &mut usize, n: usize| -> Option<()> {
-                *pos = pos.checked_add(n).filter(|&e| e <= p.len())?;
-                Some(())
-            };
-            let counted = |pos: usize, n: usize| -> Option<usize> {
-                let b = p.get(pos..pos.checked_add(n)?)?;
-                let v = b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
-                usize::try_from(v).ok()
-            };
+            let op = next_op(p, &mut pos).ok()?.code;
             match op {
-                b'\x80' => skip(&mut pos, 1)?,
-                b'\x95' => skip(&mut pos, 8)?,
+                b'\x80' | b'\x95' => {} // PROTO, FRAME
                 b'.' => {
                     let d = pop(&stack, &mut len)?;
                     return (d <= limits.depth && pos == p.len()).then_some(());
                 }
                 b'(' => push(&mut stack, &mut len, MARK)?,
-                b'N' | b'\x88' | b'\x89' => push(&mut stack, &mut len, 1)?,
-                b'F' | b'I' | b'L' | b'S' | b'V' | b'p' => {
-                    let n = p.get(pos..)?.iter().position(|&b| b == b'\n')?;
-                    skip(&mut pos, n + 1)?;
-                    if op != b'p' {
-                        push(&mut stack, &mut len, 1)?;
-                    } else {
-                        pop(&stack, &mut len.clone())?;
-                    }
-                }
-                b'J' | b'K' | b'M' | b'G' => {
-                    let n = match op {
-                        b'J' => 4,
-                        b'K' => 1,
-                        b'M' => 2,
-                        _ => 8,
-                    };
-                    skip(&mut pos, n)?;
-                    push(&mut stack, &mut len, 1)?;
-                }
-                b'U' | b'C' | b'\x8c' | b'\x8a' | b'T' | b'X' | b'B' | b'\x8b' | b'\x8d'
-                | b'\x8e' | b'\x96' => {
-                    let w = match op {
-                        b'U' | b'C' | b'\x8c' | b'\x8a' => 1,
-                        b'T' | b'X' | b'B' | b'\x8b' => 4,
-                        _ => 8,
-                    };
-                    let n = counted(pos, w)?;
-                    skip(&mut pos, w)?;
-                    skip(&mut pos, n)?;
-                    push(&mut stack, &mut len, 1)?;
-                }
+                // PUT, BINPUT, LONG_BINPUT, MEMOIZE: the top stays; without a GET nobody
+                // reads the memo.
+                b'p' | b'q' | b'r' | b'\x94' => _ = pop(&stack, &mut len.clone())?,
+                // Scalars: None, booleans, numbers, strings, bytes.
+                b'N' | b'\x88' | b'\x89' | b'F' | b'I' | b'L' | b'S' | b'V' | b'J' | b'K'
+                | b'M' | b'G' | b'U' | b'C' | b'\x8c' | b'\x8a' | b'T' | b'X' | b'B' | b'\x8b'
+                | b'\x8d' | b'\x8e' | b'\x96' => push(&mut stack, &mut len, 1)?,
                 b']' | b'}' | b')' | b'\x8f' => push(&mut stack, &mut len, 1)?,
                 b'a' => {
                     let v = pop(&stack, &mut len)?;
@@ -490,18 +466,6 @@ fn quick(p: &[u8], limits: &Limits) -> bool {
                         d = d.max(pop(&stack, &mut len)?);
                     }
                     push(&mut stack, &mut len, d.checked_add(1)?)?;
-                }
-                b'q' | b'r' | b'\x94' => {
-                    // Memoize: the top stays; without a GET nobody reads the memo.
-                    skip(
-                        &mut pos,
-                        match op {
-                            b'q' => 1,
-                            b'r' => 4,
-                            _ => 0,
-                        },
-                    )?;
-                    pop(&stack, &mut len.clone())?;
                 }
                 b'b' => {
                     let s = pop(&stack, &mut len)?;
