@@ -54,10 +54,11 @@ pub mod wire;
 pub use client::{Transport, TransportKind};
 pub use custom::{CallError, Exposed};
 pub use error::{Error, QueueCode, RemoteError, RemoteKind, Result, SyncCode};
-pub use manager::{Builder, Manager, Server, STOP_GRACE};
+pub use manager::{Builder, Manager, Server, Stopped, STOP_GRACE};
 pub use procshare_connection::Address;
 pub use proxy::{
     BarrierProxy, ConditionProxy, CustomProxy, DictProxy, EventProxy, JoinableQueueProxy,
     ListProxy, LockProxy, NamespaceProxy, ProxyType, QueueProxy, RLockProxy, SemaphoreProxy,
     ValueProxy,
 };
+pub use server::MAX_UNAUTHENTICATED;

@@ -49,6 +49,20 @@ const CREATOR_POLL: Duration = Duration::from_millis(100);
 /// How long `start` waits for the forked server to say it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Which step of [`Manager::shutdown`] ended the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// There was no server of this process to stop (a connected manager, one already
+    /// shut down, or a copy in a forked child).
+    Nothing,
+    /// The server exited when asked (the `Shutdown` request).
+    Asked,
+    /// It did not answer in time and SIGTERM ended it.
+    Terminated,
+    /// SIGTERM did not end it in time either: SIGKILL did.
+    Killed,
+}
+
 /// Configures a manager before its server starts (registered custom types) or before a
 /// client connects (the local fast path).
 pub struct Builder {
@@ -344,28 +358,29 @@ impl Manager {
     }
 
     /// Stop the forked server: a shutdown request, then SIGTERM, then SIGKILL, each after
-    /// [`STOP_GRACE`]. Nothing for a connected manager, or in a process other than the one
-    /// that started it (a forked child dropping its copy never stops the server).
-    pub fn shutdown(&mut self) -> Result<()> {
+    /// [`STOP_GRACE`]; says which step ended it. Nothing ([`Stopped::Nothing`]) for a
+    /// connected manager, a second time, or in a process other than the one that started
+    /// it (a forked child dropping its copy never stops the server).
+    pub fn shutdown(&mut self) -> Result<Stopped> {
         if pid() != self.creator {
-            return Ok(());
+            return Ok(Stopped::Nothing);
         }
         let Some(mut server) = self.server.take() else {
-            return Ok(());
+            return Ok(Stopped::Nothing);
         };
         let _ = self.core.one_off(&Request::Shutdown, STOP_GRACE);
-        let mut result = Ok(());
+        let mut step = Stopped::Asked;
         if server.process.join_timeout(STOP_GRACE)?.is_none() {
+            step = Stopped::Terminated;
             server.process.terminate()?;
             if server.process.join_timeout(STOP_GRACE)?.is_none() {
+                step = Stopped::Killed;
                 server.process.kill()?;
                 server.process.join()?;
             }
         }
-        if let Err(e) = std::fs::remove_dir_all(&server.dir) {
-            result = Err(Error::Io(e));
-        }
-        result
+        std::fs::remove_dir_all(&server.dir).map_err(Error::Io)?;
+        Ok(step)
     }
 
     fn make(&self, typeid: &str, args: impl Serialize) -> Result<Arc<ProxyCore>> {

@@ -12,6 +12,13 @@
 //! handshake runs on the connection's thread, bounded by the authentication timeout), so
 //! no client can delay another's accept.
 //!
+//! A peer that has not authenticated costs a thread for at most the handshake timeout,
+//! and at most [`MAX_UNAUTHENTICATED`] such peers are kept at once: a connection accepted
+//! beyond that is closed at once, before any byte is exchanged. A flood of silent
+//! connections therefore bounds the server's threads and memory (and can delay new
+//! clients, never the ones already authenticated), and `shutdown` still ends the server
+//! with its SIGTERM step (`tests/manager.rs`).
+//!
 //! # References
 //!
 //! | who holds a reference        | taken when                                  | dropped when                          |
@@ -46,8 +53,12 @@ use procshare_sync::hook::{self, Point};
 use procshare_sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// How many accepted connections may be in their handshake at once; one more is closed
+/// as soon as it is accepted.
+pub const MAX_UNAUTHENTICATED: usize = 64;
 
 struct Entry {
     obj: Arc<Object>,
@@ -87,6 +98,26 @@ pub(crate) struct State {
     max_request: u64,
     /// Requests served through fast-path rings (for `Request::RingRequests`).
     ring_requests: AtomicU64,
+    /// Accepted connections not yet through their handshake.
+    unauthenticated: AtomicUsize,
+}
+
+/// One place among the [`MAX_UNAUTHENTICATED`] handshakes, given back when dropped.
+struct HandshakeSlot(Arc<State>);
+
+impl HandshakeSlot {
+    fn take(state: &Arc<State>) -> Option<HandshakeSlot> {
+        let n = state.unauthenticated.fetch_add(1, Ordering::AcqRel);
+        let slot = HandshakeSlot(state.clone());
+        // Over the cap: dropping the slot gives the place back at once.
+        (n < MAX_UNAUTHENTICATED).then_some(slot)
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.0.unauthenticated.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Where a connection's requests come from and its replies go.
@@ -150,6 +181,7 @@ impl State {
             on_shutdown,
             max_request: DEFAULT_MAX_REQUEST,
             ring_requests: AtomicU64::new(0),
+            unauthenticated: AtomicUsize::new(0),
         }
     }
 
@@ -750,9 +782,12 @@ impl State {
         }
     }
 
-    /// Serve one accepted, not yet authenticated connection until it closes.
-    pub(crate) fn serve_connection(self: &Arc<Self>, conn: Connection, auth: &Auth) {
-        if self.stop.load(Ordering::Acquire) || auth.serve(&conn).is_err() {
+    /// Serve one accepted, not yet authenticated connection until it closes; `slot` is
+    /// its place among the handshakes, given back when the handshake ends.
+    fn serve_connection(self: &Arc<Self>, conn: Connection, auth: &Auth, slot: HandshakeSlot) {
+        let refused = self.stop.load(Ordering::Acquire) || auth.serve(&conn).is_err();
+        drop(slot);
+        if refused {
             return; // Dropped before any request was read.
         }
         let Some(fd) = conn.into_fd() else {
@@ -827,11 +862,15 @@ impl State {
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
+            let Some(slot) = HandshakeSlot::take(self) else {
+                drop(conn); // Too many handshakes under way: closed before any byte.
+                continue;
+            };
             let state = self.clone();
             let auth = auth.clone();
             let spawned = std::thread::Builder::new()
                 .name("manager-conn".into())
-                .spawn(move || state.serve_connection(conn, &auth));
+                .spawn(move || state.serve_connection(conn, &auth, slot));
             // Out of threads: that client is refused (its connection dropped), others
             // keep being served.
             drop(spawned);
@@ -1053,5 +1092,27 @@ fn sync_call(
         Object::Data(_) | Object::Custom(_) | Object::Queue(_) => {
             unreachable!("not a sync object")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_slots_are_capped_and_given_back() {
+        let state = Arc::new(State::new(HashMap::new(), OnShutdown::Stop));
+        let slots: Vec<_> = (0..MAX_UNAUTHENTICATED)
+            .map(|_| HandshakeSlot::take(&state).expect("under the cap"))
+            .collect();
+        assert!(HandshakeSlot::take(&state).is_none(), "one over the cap");
+        assert_eq!(
+            state.unauthenticated.load(Ordering::Relaxed),
+            MAX_UNAUTHENTICATED,
+            "a refused take gives its place back"
+        );
+        drop(slots);
+        assert_eq!(state.unauthenticated.load(Ordering::Relaxed), 0);
+        assert!(HandshakeSlot::take(&state).is_some(), "free again");
     }
 }

@@ -5,10 +5,12 @@
 mod common;
 use common::{eventually, join_ok};
 use procshare_connection::{Address, Pipe};
-use procshare_manager::{expose, DictProxy, Error, Exposed, ListProxy, Manager, RemoteKind};
+use procshare_manager::{
+    expose, DictProxy, Error, Exposed, ListProxy, Manager, RemoteKind, Stopped, MAX_UNAUTHENTICATED,
+};
 use procshare_shm::{Process, Shared};
 use procshare_sync::{Barrier, SyncError};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 #[test]
@@ -693,7 +695,8 @@ fn shutdown_stops_the_server_and_removes_its_directory() {
     let Address::Unix(path) = m.address().clone() else {
         panic!("Unix")
     };
-    m.shutdown().unwrap();
+    assert_eq!(m.shutdown().unwrap(), Stopped::Asked);
+    assert_eq!(m.shutdown().unwrap(), Stopped::Nothing, "only once");
     assert!(!path.parent().unwrap().exists());
     assert_eq!(
         // SAFETY: kill with signal 0 only checks for existence.
@@ -731,13 +734,53 @@ fn shutdown_escalates_to_sigkill() {
     let pid = m.server_pid().unwrap();
     // SAFETY: stops our own child.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGSTOP) }, 0);
-    m.shutdown().unwrap();
+    // SIGTERM stays pending on a stopped process: only SIGKILL ends it.
+    assert_eq!(m.shutdown().unwrap(), Stopped::Killed);
     assert_eq!(
         // SAFETY: as above.
         unsafe { libc::kill(pid as i32, 0) },
         -1,
         "the server is reaped"
     );
+}
+
+/// At most `MAX_UNAUTHENTICATED` connections are in their handshake at once: one more is
+/// closed before the server writes a byte, an authenticated client keeps working, and
+/// `shutdown`, whose own request cannot get in, ends the server with SIGTERM.
+#[test]
+fn a_flood_of_silent_connections_is_capped_and_shutdown_still_ends_the_server() {
+    let mut m = Manager::start().unwrap();
+    let pid = m.server_pid().unwrap();
+    let d = m.dict::<i64, i64>().unwrap();
+    d.insert(1, 1).unwrap(); // this thread's connection is through its handshake
+    let Address::Unix(path) = m.address().clone() else {
+        panic!("Unix")
+    };
+    let silent: Vec<_> = (0..MAX_UNAUTHENTICATED)
+        .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+        .collect();
+    // Every one of them is served: the server writes its challenge first.
+    let mut first = silent[0].try_clone().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(first.read(&mut byte).unwrap(), 1, "a challenge");
+    // One more is closed unread (end of stream, no challenge).
+    let mut over = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    over.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(over.read(&mut byte).unwrap(), 0, "closed before any byte");
+    d.insert(2, 2).unwrap();
+    assert_eq!(d.len().unwrap(), 2);
+    assert_eq!(m.shutdown().unwrap(), Stopped::Terminated);
+    assert_eq!(
+        // SAFETY: kill with signal 0 only checks for existence.
+        unsafe { libc::kill(pid as i32, 0) },
+        -1,
+        "the server is reaped"
+    );
+    drop(silent);
 }
 
 #[test]
