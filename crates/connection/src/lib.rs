@@ -32,6 +32,7 @@ pub mod frame;
 pub mod handshake;
 pub mod listener;
 pub mod pickle_guard;
+pub mod plain_pickle;
 mod sys;
 pub mod wait;
 

@@ -36,6 +36,9 @@ pub struct Limits {
     pub bytes: u64,
 }
 
+/// The deepest nesting [`Limits::for_input`] allows.
+pub const DEFAULT_DEPTH: u32 = 256;
+
 impl Limits {
     /// The default for an input of `len` bytes: nesting at most 256 deep, and memo
     /// references that may add 64 Ki values and 1 MiB of data to what the input itself
@@ -44,7 +47,7 @@ impl Limits {
     pub fn for_input(len: usize) -> Limits {
         let len = len as u64;
         Limits {
-            depth: 256,
+            depth: DEFAULT_DEPTH,
             values: 2 * len + (64 << 10),
             bytes: 2 * len + (1 << 20),
         }
@@ -101,16 +104,16 @@ struct Node {
 /// One opcode and its argument: `arg` is what follows the opcode (a line with its
 /// newline, GLOBAL's two lines, a fixed-size field, or a counted payload without its
 /// length), `num` a fixed field's value or a payload's length, read little-endian.
-struct Op<'a> {
-    code: u8,
-    arg: &'a [u8],
-    num: u64,
+pub(crate) struct Op<'a> {
+    pub(crate) code: u8,
+    pub(crate) arg: &'a [u8],
+    pub(crate) num: u64,
 }
 
 /// The opcode at `*pos` and its argument, `*pos` moved past both: the one table of
 /// argument shapes both passes read. `Err` says what is wrong (a truncated or
 /// unterminated argument, an opcode `serde-pickle` would not decode).
-fn next_op<'a>(p: &'a [u8], pos: &mut usize) -> Result<Op<'a>, &'static str> {
+pub(crate) fn next_op<'a>(p: &'a [u8], pos: &mut usize) -> Result<Op<'a>, &'static str> {
     let at = *pos;
     let code = *p.get(at).ok_or("truncated argument")?;
     let rest = &p[at + 1..];

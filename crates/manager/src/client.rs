@@ -29,7 +29,7 @@
 use crate::error::{Error, Result};
 use crate::fastpath::{RingLink, Upgrade};
 use crate::link::Link;
-use crate::wire::{encode_request, Reply, Request};
+use crate::wire::{encode_request, ReplyRef, Request};
 use procshare_connection::frame::DEFAULT_MAX_MESSAGE;
 use procshare_connection::{Address, Auth, Client, Connection};
 use std::cell::RefCell;
@@ -58,11 +58,18 @@ impl Transport for Connection {
 /// One request and its reply over `t`.
 pub fn round_trip(t: &impl Transport, req: &Request) -> Result<Vec<u8>> {
     t.send_message(&encode_request(req))?;
-    let reply = t.recv_message()?;
-    match postcard::from_bytes::<Reply>(&reply).map_err(Error::codec)? {
-        Reply::Ok(bytes) => Ok(bytes),
-        Reply::Err(e) => Err(Error::from_remote(e)),
-    }
+    let mut reply = t.recv_message()?;
+    // The result is the tail of the frame: keep the frame's buffer, drop the envelope.
+    let (start, len) = match postcard::from_bytes::<ReplyRef<'_>>(&reply).map_err(Error::codec)? {
+        ReplyRef::Ok(bytes) => (
+            bytes.as_ptr() as usize - reply.as_ptr() as usize,
+            bytes.len(),
+        ),
+        ReplyRef::Err(e) => return Err(Error::from_remote(e)),
+    };
+    reply.truncate(start + len);
+    reply.drain(..start);
+    Ok(reply)
 }
 
 /// This process's id (cached; the cache is reset in every forked child).

@@ -44,8 +44,13 @@ impl Read for FdRead {
 pub(crate) struct Link {
     fd: OwnedFd,
     reader: RefCell<(BufReader<FdRead>, FrameReader)>,
+    /// The frame being sent (prefix and body), kept between sends.
+    out: RefCell<Vec<u8>>,
     max: u64,
 }
+
+/// A send buffer grown past this is freed after the send instead of kept.
+const KEEP_OUT: usize = 64 * 1024;
 
 impl Link {
     /// Take over an authenticated connection's socket; frames over `max` bytes are
@@ -58,6 +63,7 @@ impl Link {
                 BufReader::with_capacity(16 * 1024, FdRead(raw)),
                 FrameReader::new(),
             )),
+            out: RefCell::new(Vec::new()),
             max,
         }
     }
@@ -84,9 +90,18 @@ impl Link {
     pub(crate) fn send_frame(&self, body: &[u8]) -> io::Result<()> {
         hook::point(Point::Send);
         let header = Header::for_len(body.len() as u64);
-        let mut out = Vec::with_capacity(header.as_bytes().len() + body.len());
+        let mut out = self.out.borrow_mut();
+        out.clear();
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(body);
+        let r = self.send_all(&out);
+        if out.capacity() > KEEP_OUT {
+            *out = Vec::new();
+        }
+        r
+    }
+
+    fn send_all(&self, out: &[u8]) -> io::Result<()> {
         let mut done = 0;
         while done < out.len() {
             // SAFETY: sends from a live buffer on a socket the Link owns.

@@ -174,7 +174,7 @@ pub(crate) struct Args {
 impl Args {
     /// Normalise the pickled argument value: a tuple or list is the arguments, `None` is
     /// none, anything else is one argument.
-    pub(crate) fn new(method: &str, v: Value) -> Args {
+    pub(crate) fn new(method: impl Into<String>, v: Value) -> Args {
         let items = match v {
             Value::Tuple(v) | Value::List(v) => v,
             Value::None => Vec::new(),
@@ -182,7 +182,7 @@ impl Args {
         };
         Args {
             items,
-            method: method.to_string(),
+            method: method.into(),
         }
     }
 

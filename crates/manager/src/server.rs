@@ -438,7 +438,7 @@ impl State {
             }
             Request::Call { id, method, args } => match unpickle(&args) {
                 Err(e) => (Err(e), None),
-                Ok(args) => self.call(id, &method, Args::new(&method, args), session, cs, gone),
+                Ok(args) => self.call(id, Args::new(method, args), session, cs, gone),
             },
             Request::Incref { id } => (
                 self.incref_all(&[id], Some(session)).map(|_| Value::None),
@@ -465,7 +465,6 @@ impl State {
     fn call(
         &self,
         id: u64,
-        method: &str,
         args: Args,
         session: u64,
         cs: &mut ConnState,
@@ -476,8 +475,12 @@ impl State {
             Err(e) => return (Err(e), None),
         };
         hook::point(Point::Store);
+        if let Object::Data(data) = &*obj {
+            return (self.call_data(data, args, session), None);
+        }
+        let method = args.method_name().to_owned();
+        let method = method.as_str();
         match &*obj {
-            Object::Data(data) => (self.call_data(data, args, session), None),
             Object::Custom(c) => {
                 let r = objects::call_custom(&mut **lock(c), method, args);
                 (r, None)
@@ -493,12 +496,11 @@ impl State {
         args: Args,
         session: u64,
     ) -> Result<Value, RemoteError> {
-        let method = args_method(&args);
         let outcome = {
             let mut d = lock(data);
             // Reference the proxies about to be stored (all or none), then apply.
             let mut stored = Vec::new();
-            for v in objects::stored_values(&d, &method, args_items(&args)) {
+            for v in objects::stored_values(&d, args.method_name(), args.items()) {
                 proxies_in(v, &mut stored);
             }
             self.incref_all(&stored, None)?;
@@ -876,14 +878,6 @@ impl State {
             drop(spawned);
         }
     }
-}
-
-fn args_method(a: &Args) -> String {
-    a.method_name().to_string()
-}
-
-fn args_items(a: &Args) -> &[Value] {
-    a.items()
 }
 
 /// The request in `frame`, which must hold exactly one envelope.

@@ -92,6 +92,15 @@ pub enum Reply {
     Err(RemoteError),
 }
 
+/// [`Reply`] read in place: the same encoding, the result borrowed from the frame.
+#[derive(Debug, Deserialize)]
+pub(crate) enum ReplyRef<'a> {
+    /// [`Reply::Ok`].
+    Ok(&'a [u8]),
+    /// [`Reply::Err`].
+    Err(RemoteError),
+}
+
 /// Encode a request envelope.
 pub fn encode_request(r: &Request) -> Vec<u8> {
     postcard::to_allocvec(r).expect("postcard encodes every Request")
@@ -112,6 +121,9 @@ pub fn pickle_value(v: &Value) -> Vec<u8> {
     serde_pickle::value_to_vec(v, serde_pickle::SerOptions::new()).expect("a Value always pickles")
 }
 
+/// The deepest nesting a payload may have (the guard's default).
+pub(crate) const MAX_DEPTH: u32 = procshare_connection::pickle_guard::DEFAULT_DEPTH;
+
 /// Why a payload did not unpickle.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpickleError {
@@ -124,10 +136,15 @@ pub enum UnpickleError {
     Pickle(#[from] serde_pickle::Error),
 }
 
-/// Unpickle any value, after [`procshare_connection::pickle_guard::check_default`]: a
-/// hostile payload can neither nest deep enough to overflow the decoder's stack nor
-/// expand through memo references.
+/// Unpickle any value. Plain data (what a Rust client sends) is decoded directly by
+/// [`procshare_connection::plain_pickle`]; anything else goes through
+/// [`procshare_connection::pickle_guard::check_default`] and then `serde-pickle`. Either
+/// way a hostile payload can neither nest deep enough to overflow a stack nor expand
+/// through memo references.
 pub fn unpickle_value(bytes: &[u8]) -> Result<Value, UnpickleError> {
+    if let Some(v) = procshare_connection::plain_pickle::decode(bytes, MAX_DEPTH) {
+        return Ok(v);
+    }
     procshare_connection::pickle_guard::check_default(bytes)?;
     Ok(serde_pickle::value_from_slice(
         bytes,
@@ -332,6 +349,23 @@ pub fn repr_string(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_read_in_place_is_the_reply() {
+        for payload in [vec![], vec![7u8; 3], vec![0x80; 300]] {
+            let bytes = encode_reply(&Reply::Ok(payload.clone()));
+            match postcard::from_bytes::<ReplyRef<'_>>(&bytes).unwrap() {
+                ReplyRef::Ok(b) => assert_eq!(b, &payload[..]),
+                other => panic!("{other:?}"),
+            }
+        }
+        let e = RemoteError::new(RemoteKind::TypeMismatch, "no");
+        let bytes = encode_reply(&Reply::Err(e.clone()));
+        match postcard::from_bytes::<ReplyRef<'_>>(&bytes).unwrap() {
+            ReplyRef::Err(got) => assert_eq!(format!("{got:?}"), format!("{e:?}")),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn repr_is_pythons() {
