@@ -57,7 +57,12 @@ impl Transport for Connection {
 
 /// One request and its reply over `t`.
 pub fn round_trip(t: &impl Transport, req: &Request) -> Result<Vec<u8>> {
-    t.send_message(&encode_request(req))?;
+    round_trip_bytes(t, &encode_request(req))
+}
+
+/// One encoded request and its reply over `t`.
+fn round_trip_bytes(t: &impl Transport, req: &[u8]) -> Result<Vec<u8>> {
+    t.send_message(req)?;
     let mut reply = t.recv_message()?;
     // The result is the tail of the frame: keep the frame's buffer, drop the envelope.
     let (start, len) = match postcard::from_bytes::<ReplyRef<'_>>(&reply).map_err(Error::codec)? {
@@ -293,6 +298,11 @@ impl Core {
 
     /// A request over this thread's connection.
     pub(crate) fn request(self: &Arc<Self>, req: &Request) -> Result<Vec<u8>> {
+        self.request_bytes(&encode_request(req))
+    }
+
+    /// An encoded request over this thread's connection.
+    pub(crate) fn request_bytes(self: &Arc<Self>, req: &[u8]) -> Result<Vec<u8>> {
         let conn = match self.take_conn() {
             Some(c) => c,
             None => {
@@ -300,7 +310,7 @@ impl Core {
                 self.open_call(session)?
             }
         };
-        let r = round_trip(&conn, req);
+        let r = round_trip_bytes(&conn, req);
         if !broken(&r) {
             self.put_conn(conn);
         }

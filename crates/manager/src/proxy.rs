@@ -21,7 +21,7 @@
 
 use crate::client::{pid, Core};
 use crate::error::{Error, Result};
-use crate::wire::{pickle, Request, PROXY_TAG};
+use crate::wire::{encode_call, pickle, Request, PROXY_TAG};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::RefCell;
@@ -74,11 +74,9 @@ impl ProxyCore {
     ) -> Result<R> {
         self.ensure_owned()?;
         let args = pickle(&args).map_err(Error::codec)?;
-        let reply = self.core.request(&Request::Call {
-            id: self.id,
-            method: method.to_string(),
-            args,
-        })?;
+        let reply = self
+            .core
+            .request_bytes(&encode_call(self.id, method, &args))?;
         decode(&self.core, &reply)
     }
 }
