@@ -876,10 +876,7 @@ fn report(root: &Path) -> Result<String, String> {
         );
     }
     // How much of today's mutant list the stored shards cover (needs cargo-mutants).
-    let listed: Result<usize, String> = PROTOCOL_FILES
-        .iter()
-        .map(|f| count_mutants(root, f))
-        .sum();
+    let listed: Result<usize, String> = PROTOCOL_FILES.iter().map(|f| count_mutants(root, f)).sum();
     match listed {
         Ok(listed) => {
             let ran: usize = stored

@@ -24,16 +24,12 @@ use crate::pickle_guard::next_op;
 use serde_pickle::{HashableValue, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A value on the machine's stack and the depth of its tree (a scalar is depth 1).
-struct Item {
-    v: Value,
-    depth: u32,
-}
-
-/// The machine's stack, cut into segments by marks: an opcode sees only the items
-/// pushed since the last mark (as in `serde-pickle`).
+/// The machine's stack, cut into segments by marks: an opcode sees only the values
+/// pushed since the last mark (as in `serde-pickle`). Beside each value, the depth of its
+/// tree (a scalar is depth 1).
 struct Stack {
-    items: Vec<Item>,
+    vals: Vec<Value>,
+    depths: Vec<u32>,
     marks: Vec<usize>,
     max_depth: u32,
 }
@@ -43,46 +39,44 @@ impl Stack {
         self.marks.last().copied().unwrap_or(0)
     }
     fn push(&mut self, v: Value, depth: u32) -> Option<()> {
-        (depth <= self.max_depth).then(|| self.items.push(Item { v, depth }))
-    }
-    fn pop(&mut self) -> Option<Item> {
-        (self.items.len() > self.floor()).then(|| self.items.pop())?
-    }
-    fn pop_mark(&mut self) -> Option<Vec<Item>> {
-        let m = self.marks.pop()?;
-        Some(self.items.split_off(m))
-    }
-    fn top(&mut self) -> Option<&mut Item> {
-        if self.items.len() > self.floor() {
-            self.items.last_mut()
-        } else {
-            None
-        }
-    }
-    /// Put `children` into the container on top with `add`, deepening it.
-    fn extend_top(
-        &mut self,
-        children: Vec<Item>,
-        add: impl FnOnce(&mut Value, Vec<Value>) -> Option<()>,
-    ) -> Option<()> {
-        let max = self.max_depth;
-        let top = self.top()?;
-        let depth = children
-            .iter()
-            .map(|c| c.depth + 1)
-            .fold(top.depth, u32::max);
-        if depth > max {
+        if depth > self.max_depth {
             return None;
         }
-        add(&mut top.v, children.into_iter().map(|c| c.v).collect())?;
-        top.depth = depth;
+        self.vals.push(v);
+        self.depths.push(depth);
         Some(())
     }
-}
-
-fn container(children: Vec<Item>, make: impl FnOnce(Vec<Value>) -> Value) -> (Value, u32) {
-    let depth = 1 + children.iter().map(|c| c.depth).max().unwrap_or(0);
-    (make(children.into_iter().map(|c| c.v).collect()), depth)
+    fn pop(&mut self) -> Option<(Value, u32)> {
+        if self.vals.len() <= self.floor() {
+            return None;
+        }
+        Some((self.vals.pop()?, self.depths.pop()?))
+    }
+    /// The values since the last mark, and the depth of the deepest (0 if none).
+    fn pop_mark(&mut self) -> Option<(Vec<Value>, u32)> {
+        let m = self.marks.pop()?;
+        let depth = self.depths[m..].iter().copied().max().unwrap_or(0);
+        self.depths.truncate(m);
+        Some((self.vals.split_off(m), depth))
+    }
+    /// Change the container on top with `add`, which puts children as deep as
+    /// `child_depth` into it.
+    fn change_top(
+        &mut self,
+        child_depth: u32,
+        add: impl FnOnce(&mut Value) -> Option<()>,
+    ) -> Option<()> {
+        if self.vals.len() <= self.floor() {
+            return None;
+        }
+        let depth = (child_depth + 1).max(*self.depths.last()?);
+        if depth > self.max_depth {
+            return None;
+        }
+        add(self.vals.last_mut()?)?;
+        *self.depths.last_mut()? = depth;
+        Some(())
+    }
 }
 
 fn hashable_all(values: Vec<Value>) -> Option<Vec<HashableValue>> {
@@ -106,10 +100,13 @@ fn add_pairs(v: &mut Value, flat: Vec<Value>) -> Option<()> {
     if flat.len() % 2 != 0 {
         return None;
     }
+    // Keys first, so that an unhashable one changes nothing.
+    let mut pairs = Vec::with_capacity(flat.len() / 2);
     let mut it = flat.into_iter();
     while let (Some(k), Some(val)) = (it.next(), it.next()) {
-        map.insert(k.into_hashable().ok()?, val);
+        pairs.push((k.into_hashable().ok()?, val));
     }
+    map.extend(pairs);
     Some(())
 }
 
@@ -117,7 +114,8 @@ fn add_pairs(v: &mut Value, flat: Vec<Value>) -> Option<()> {
 /// deep; `None` otherwise, and then `serde-pickle` must decide.
 pub fn decode(pickle: &[u8], max_depth: u32) -> Option<Value> {
     let mut s = Stack {
-        items: Vec::with_capacity(8),
+        vals: Vec::with_capacity(8),
+        depths: Vec::with_capacity(8),
         marks: Vec::new(),
         max_depth,
     };
@@ -129,19 +127,21 @@ pub fn decode(pickle: &[u8], max_depth: u32) -> Option<Value> {
         let (v, depth) = match op.code {
             b'.' => {
                 // STOP: the end of the input, one finished value, no open mark.
-                let done = pos == pickle.len() && s.marks.is_empty() && s.items.len() == 1;
-                return done.then(|| s.items.pop().map(|i| i.v))?;
+                let done = pos == pickle.len() && s.marks.is_empty() && s.vals.len() == 1;
+                return done.then(|| s.vals.pop())?;
             }
             b'\x80' | b'\x95' => continue, // PROTO, FRAME
             b'(' => {
-                s.marks.push(s.items.len());
+                s.marks.push(s.vals.len());
                 continue;
             }
             // Memo puts: with no GET to read them back they change nothing, but like
             // serde-pickle they need a value to name, and an id put twice would make
             // serde-pickle's earlier stack entries stand for the later value.
             b'q' | b'r' | b'\x94' => {
-                s.top()?;
+                if s.vals.len() <= s.floor() {
+                    return None;
+                }
                 let id = if op.code == b'\x94' {
                     memo.len() as u64
                 } else {
@@ -180,51 +180,66 @@ pub fn decode(pickle: &[u8], max_depth: u32) -> Option<Value> {
             b'\x85' | b'\x86' | b'\x87' => {
                 let n = usize::from(op.code - b'\x84');
                 let mut items = Vec::with_capacity(n);
+                let mut depth = 0;
                 for _ in 0..n {
-                    items.push(s.pop()?);
+                    let (v, d) = s.pop()?;
+                    items.push(v);
+                    depth = depth.max(d);
                 }
                 items.reverse();
-                container(items, Value::Tuple)
+                (Value::Tuple(items), depth + 1)
             }
-            b't' => container(s.pop_mark()?, Value::Tuple),
-            b'l' => container(s.pop_mark()?, Value::List),
+            b't' => {
+                let (items, depth) = s.pop_mark()?;
+                (Value::Tuple(items), depth + 1)
+            }
+            b'l' => {
+                let (items, depth) = s.pop_mark()?;
+                (Value::List(items), depth + 1)
+            }
             b'\x91' => {
-                let items = s.pop_mark()?;
-                let depth = 1 + items.iter().map(|c| c.depth).max().unwrap_or(0);
-                let set = hashable_all(items.into_iter().map(|c| c.v).collect())?;
-                (Value::FrozenSet(set.into_iter().collect()), depth)
+                let (items, depth) = s.pop_mark()?;
+                (
+                    Value::FrozenSet(hashable_all(items)?.into_iter().collect()),
+                    depth + 1,
+                )
             }
             b'd' => {
-                let items = s.pop_mark()?;
-                let depth = 1 + items.iter().map(|c| c.depth).max().unwrap_or(0);
+                let (items, depth) = s.pop_mark()?;
                 let mut d = Value::Dict(BTreeMap::new());
-                add_pairs(&mut d, items.into_iter().map(|c| c.v).collect())?;
-                (d, depth)
+                add_pairs(&mut d, items)?;
+                (d, depth + 1)
             }
             b'a' => {
-                let item = s.pop()?;
-                s.extend_top(vec![item], extend_list)?;
+                let (item, depth) = s.pop()?;
+                s.change_top(depth, |top| match top {
+                    Value::List(l) => {
+                        l.push(item);
+                        Some(())
+                    }
+                    _ => None,
+                })?;
                 continue;
             }
             b'e' => {
-                let items = s.pop_mark()?;
-                s.extend_top(items, extend_list)?;
+                let (items, depth) = s.pop_mark()?;
+                s.change_top(depth, |top| extend_list(top, items))?;
                 continue;
             }
             b's' => {
-                let value = s.pop()?;
-                let key = s.pop()?;
-                s.extend_top(vec![key, value], add_pairs)?;
+                let (value, vd) = s.pop()?;
+                let (key, kd) = s.pop()?;
+                s.change_top(vd.max(kd), |top| add_pairs(top, vec![key, value]))?;
                 continue;
             }
             b'u' => {
-                let items = s.pop_mark()?;
-                s.extend_top(items, add_pairs)?;
+                let (items, depth) = s.pop_mark()?;
+                s.change_top(depth, |top| add_pairs(top, items))?;
                 continue;
             }
             b'\x90' => {
-                let items = s.pop_mark()?;
-                s.extend_top(items, extend_set)?;
+                let (items, depth) = s.pop_mark()?;
+                s.change_top(depth, |top| extend_set(top, items))?;
                 continue;
             }
             _ => return None,
