@@ -10,6 +10,8 @@
 //! | [`wait`](mod@wait) | readiness of any mix of pipe ends, sockets and listeners, nothing read |
 //! | [`handshake`]  | CPython's challenge/response, legacy MD5 and `{sha256}` forms, no downgrade under `ModernOnly` |
 //! | [`listener`]   | Unix (path, abstract) and TCP listeners/clients; stale sockets detected  |
+//! | [`pickle_guard`] | a hostile pickle cannot nest past 256 levels or expand through memo references before it is decoded |
+//! | [`plain_pickle`] | plain-data pickles decoded directly, always to the value `serde-pickle` gives; the rest left to the guard and `serde-pickle` |
 //!
 //! ```
 //! use procshare_connection::Pipe;

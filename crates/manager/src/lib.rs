@@ -24,7 +24,7 @@
 //! | [`manager`]  | `start` forks a server on a 0700 Unix socket with a random key; `shutdown` asks, then SIGTERM, then SIGKILL; `serve`/`connect` over TCP or Unix |
 //! | [`mod@proxy`] | typed proxies, cheap to clone; nested proxies stay proxies; after fork a proxy uses the child's own connection |
 //! | [`wire`]     | one request, one reply; malformed, oversized or mistyped requests are error replies |
-//! | `server`     | a thread per connection; references by session, released when a client dies; requests applied whole |
+//! | `server`     | a thread per connection, at most [`MAX_UNAUTHENTICATED`] of them in their handshake; references by session, released when a client dies; requests applied whole |
 //! | [`custom`]   | user types with an explicit list of exposed methods                     |
 //! | [`client`]   | sessions, per-thread connections, the [`Transport`] seam                |
 //! | [`fastpath`] | local clients: requests and replies through two shared-memory rings handed over as a sealed memfd (`SCM_RIGHTS`); the socket stays as the liveness channel |
