@@ -350,6 +350,25 @@ mod tests {
         assert!(decode(&deep, 256).is_none(), "deeper than the limit");
         assert!(decode(&deep, 300).is_some());
         assert!(agrees(&deep));
+        // The same limit as the guard's, to the level: lists, tuples and dicts.
+        for (first, open, close) in [(&b"]"[..], &b"]"[..], &b"a"[..]), (b"}", b"K\x01}", b"s")] {
+            for levels in [255usize, 256, 257] {
+                let p: Vec<u8> = [
+                    first.to_vec(),
+                    open.repeat(levels - 1),
+                    close.repeat(levels - 1),
+                    b".".to_vec(),
+                ]
+                .concat();
+                let guard = check(&p, &Limits::for_input(p.len())).is_ok();
+                assert_eq!(
+                    decode(&p, 256).is_some(),
+                    guard,
+                    "{levels} levels of {open:?}"
+                );
+                assert_eq!(guard, levels <= 256, "{levels} levels of {open:?}");
+            }
+        }
         let unhashable = b"}](u.";
         assert!(decode(unhashable, 256).is_none());
     }
