@@ -49,16 +49,7 @@ impl Codec for Pickle {
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        // Plain data directly (see `plain_pickle`); the rest after the guard.
-        let decoded = match crate::plain_pickle::decode(bytes, crate::pickle_guard::DEFAULT_DEPTH) {
-            Some(v) => serde_pickle::from_value(v),
-            None => {
-                crate::pickle_guard::check_default(bytes)
-                    .map_err(|e| Error::Codec(e.to_string()))?;
-                serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new())
-            }
-        };
-        decoded.map_err(|e| Error::Codec(e.to_string()))
+        crate::plain_pickle::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
     }
 }
 

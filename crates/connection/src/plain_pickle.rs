@@ -14,15 +14,54 @@
 //! Anything else — a memo `GET` or `DUP`, a text opcode of protocol 0, a global, a
 //! malformed or truncated pickle, an unhashable key, nesting deeper than the limit — is
 //! `None`, and the caller takes the general path ([`crate::pickle_guard`], then
-//! `serde-pickle`), which decodes it or says why not. So the contract is one-sided:
+//! `serde-pickle`), which decodes it or says why not: [`value_from_slice`] and
+//! [`from_slice`] are both paths in one call. So the contract is one-sided:
 //! whenever [`decode`] returns a value, `serde-pickle` returns the same value for the
 //! same bytes. The unit tests check that over everything `serde-pickle` writes for
 //! generated values, over Python-written pickles, and over every prefix and single-byte
 //! corruption of them.
 
-use crate::pickle_guard::next_op;
+use crate::pickle_guard::{check_default, next_op, Refused, DEFAULT_DEPTH};
+use serde::de::DeserializeOwned;
 use serde_pickle::{HashableValue, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Why a pickle did not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// It would cost too much to decode (nesting, memo expansion) or is malformed; see
+    /// [`crate::pickle_guard`].
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// `serde-pickle` refused it (or it is not a `T`).
+    #[error(transparent)]
+    Pickle(#[from] serde_pickle::Error),
+}
+
+/// Any pickle as a [`Value`]: plain data through [`decode`], the rest through the guard
+/// ([`check_default`]) and `serde-pickle`. The one way every crate here unpickles.
+pub fn value_from_slice(bytes: &[u8]) -> Result<Value, DecodeError> {
+    if let Some(v) = decode(bytes, DEFAULT_DEPTH) {
+        return Ok(v);
+    }
+    check_default(bytes)?;
+    Ok(serde_pickle::value_from_slice(
+        bytes,
+        serde_pickle::DeOptions::new(),
+    )?)
+}
+
+/// Any pickle as a `T`, as [`value_from_slice`] decides: plain data through a [`Value`],
+/// the rest in one pass straight into `T` after the guard.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    Ok(match decode(bytes, DEFAULT_DEPTH) {
+        Some(v) => serde_pickle::from_value(v)?,
+        None => {
+            check_default(bytes)?;
+            serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new())?
+        }
+    })
+}
 
 /// The machine's stack, cut into segments by marks: an opcode sees only the values
 /// pushed since the last mark (as in `serde-pickle`). Beside each value, the depth of its
@@ -390,6 +429,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn both_paths_in_one_call() {
+        // Plain: decoded here.
+        let p = pickle(&Value::Tuple(vec![Value::String("k".into())]));
+        assert_eq!(from_slice::<(String,)>(&p).unwrap(), ("k".to_string(),));
+        // Not plain (a set is a call of builtins.set): serde-pickle's path, same answer.
+        let set = Value::Set([HashableValue::I64(3)].into());
+        let p = pickle(&set);
+        assert!(decode(&p, DEFAULT_DEPTH).is_none());
+        assert_eq!(value_from_slice(&p).unwrap(), set);
+        assert_eq!(from_slice::<Vec<i64>>(&p).unwrap(), [3]);
+        // Too deep for both: the guard's typed refusal, not a stack overflow.
+        let deep: Vec<u8> = [&[b']'; 5000][..], &[b'a'; 4999][..], b"."].concat();
+        assert!(matches!(
+            value_from_slice(&deep),
+            Err(DecodeError::Refused(Refused::TooDeep(_)))
+        ));
+        assert!(matches!(
+            from_slice::<Value>(&deep),
+            Err(DecodeError::Refused(_))
+        ));
+        // Not a T: serde-pickle's error.
+        let p = pickle(&Value::I64(1));
+        assert!(matches!(
+            from_slice::<String>(&p),
+            Err(DecodeError::Pickle(_))
+        ));
     }
 
     #[test]

@@ -92,18 +92,10 @@ impl Drop for ProxyCore {
 
 /// Decode a reply; proxies inside it attach to `core`.
 pub(crate) fn decode<R: DeserializeOwned>(core: &Arc<Core>, bytes: &[u8]) -> Result<R> {
-    // Plain data (what the server writes) is decoded directly into a `Value` and read
-    // from it; anything else in one pass straight into `R`, after the guard.
-    let plain = procshare_connection::plain_pickle::decode(bytes, crate::wire::MAX_DEPTH);
-    if plain.is_none() {
-        procshare_connection::pickle_guard::check_default(bytes).map_err(Error::codec)?;
-    }
+    // Plain data (what the server writes) is decoded directly, anything else after the
+    // guard (`plain_pickle::from_slice`).
     let previous = DECODING.with(|d| d.replace(Some(core.clone())));
-    let r = match plain {
-        Some(v) => serde_pickle::from_value(v),
-        None => serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new()),
-    }
-    .map_err(Error::codec);
+    let r = procshare_connection::plain_pickle::from_slice(bytes).map_err(Error::codec);
     DECODING.with(|d| *d.borrow_mut() = previous);
     r
 }

@@ -144,35 +144,16 @@ pub fn pickle_value(v: &Value) -> Vec<u8> {
     serde_pickle::value_to_vec(v, serde_pickle::SerOptions::new()).expect("a Value always pickles")
 }
 
-/// The deepest nesting a payload may have (the guard's default).
-pub(crate) const MAX_DEPTH: u32 = procshare_connection::pickle_guard::DEFAULT_DEPTH;
+/// Why a payload did not unpickle: too costly to decode or malformed (the guard), or
+/// refused by `serde-pickle`.
+pub use procshare_connection::plain_pickle::DecodeError as UnpickleError;
 
-/// Why a payload did not unpickle.
-#[derive(Debug, thiserror::Error)]
-pub enum UnpickleError {
-    /// It would cost too much to decode (nesting, memo expansion) or is malformed; see
-    /// [`procshare_connection::pickle_guard`].
-    #[error(transparent)]
-    Refused(#[from] procshare_connection::pickle_guard::Refused),
-    /// The decoder refused it.
-    #[error(transparent)]
-    Pickle(#[from] serde_pickle::Error),
-}
-
-/// Unpickle any value. Plain data (what a Rust client sends) is decoded directly by
-/// [`procshare_connection::plain_pickle`]; anything else goes through
-/// [`procshare_connection::pickle_guard::check_default`] and then `serde-pickle`. Either
-/// way a hostile payload can neither nest deep enough to overflow a stack nor expand
-/// through memo references.
+/// Unpickle any value ([`procshare_connection::plain_pickle::value_from_slice`]): plain
+/// data (what a Rust client sends) is decoded directly, anything else after the guard, so
+/// a hostile payload can neither nest deep enough to overflow a stack nor expand through
+/// memo references.
 pub fn unpickle_value(bytes: &[u8]) -> Result<Value, UnpickleError> {
-    if let Some(v) = procshare_connection::plain_pickle::decode(bytes, MAX_DEPTH) {
-        return Ok(v);
-    }
-    procshare_connection::pickle_guard::check_default(bytes)?;
-    Ok(serde_pickle::value_from_slice(
-        bytes,
-        serde_pickle::DeOptions::new(),
-    )?)
+    procshare_connection::plain_pickle::value_from_slice(bytes)
 }
 
 /// The value that stands for a proxy to object `id` of type `typeid`.
