@@ -287,7 +287,7 @@ fn poll(ring: &RingRef<'_>, me: usize, into: &mut Vec<u8>) -> bool {
     let mut spins = 0u32;
     let mut start = None;
     loop {
-        if ring.try_get(me, into).is_ok() {
+        if ring.poll_get(me, into).is_ok() {
             return true;
         }
         if spins < POLL_SPINS {
@@ -614,27 +614,21 @@ impl ServerRings {
         })
     }
 
-    /// The next request: `Ok(Some(frame))`, `Ok(None)` when the client is gone, or the
-    /// error to reply with.
+    /// The next request into `out` (cleared first): `Ok(true)`, `Ok(false)` when the
+    /// client is gone, or the error to reply with.
     pub(crate) fn recv(
         &self,
+        out: &mut Vec<u8>,
         max: u64,
         stop: &dyn Fn() -> bool,
-    ) -> std::result::Result<Option<Vec<u8>>, RemoteError> {
-        let mut out = Vec::new();
+    ) -> std::result::Result<bool, RemoteError> {
+        out.clear();
         let mut b = self.bufs.borrow_mut();
         let alive = || !stop() && !peer_closed(self.fd);
-        let r = get_message(
-            &self.rings.req(),
-            self.creq,
-            &mut out,
-            &mut b.1,
-            max,
-            &alive,
-        );
+        let r = get_message(&self.rings.req(), self.creq, out, &mut b.1, max, &alive);
         hook::point(Point::Recv);
         match r {
-            Ok(Gathered::Whole) => Ok(Some(out)),
+            Ok(Gathered::Whole) => Ok(true),
             Ok(Gathered::TooLarge { len }) => Err(RemoteError::new(
                 RemoteKind::TooLarge,
                 format!("request of {len} bytes is over the limit of {max}"),
@@ -643,7 +637,7 @@ impl ServerRings {
                 RemoteKind::BadRequest,
                 "a fast-path message must end with its chunk tag (0: last, 1: more)",
             )),
-            Err(Stop::Closed) => Ok(None),
+            Err(Stop::Closed) => Ok(false),
         }
     }
 

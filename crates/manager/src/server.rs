@@ -45,8 +45,8 @@ use crate::fastpath::{is_unix_socket, peer_closed, ServerRings};
 use crate::link::Link;
 use crate::objects::{self, Args, Data, ODict, Object};
 use crate::wire::{
-    encode_reply, pickle_value, proxies_in, unpickle_value, Reply, Request, Value,
-    DEFAULT_MAX_REQUEST,
+    encode_ok_reply_into, encode_reply, pickle_value, proxies_in, unpickle_value, Reply, Request,
+    Value, DEFAULT_MAX_REQUEST,
 };
 use procshare_connection::{Auth, Connection, Error as ConnError, Listener};
 use procshare_sync::hook::{self, Point};
@@ -697,6 +697,9 @@ impl State {
         gone: &dyn Fn() -> bool,
     ) -> Exit {
         let stop = || self.stop.load(Ordering::Acquire);
+        // Kept from request to request: the rings' request buffer, the pickled result and
+        // the encoded reply (the steady state allocates none of them).
+        let (mut inbuf, mut pickled, mut reply) = (Vec::new(), Vec::new(), Vec::new());
         loop {
             let frame = match carrier {
                 Carrier::Socket(conn) => match conn.recv_frame() {
@@ -711,12 +714,12 @@ impl State {
                     }
                     Err(_) => return Exit::Closed,
                 },
-                Carrier::Rings(rings) => match rings.recv(self.max_request, &stop) {
-                    Ok(Some(f)) => {
+                Carrier::Rings(rings) => match rings.recv(&mut inbuf, self.max_request, &stop) {
+                    Ok(true) => {
                         self.ring_requests.fetch_add(1, Ordering::Relaxed);
-                        f
+                        std::mem::take(&mut inbuf)
                     }
-                    Ok(None) => return Exit::Closed,
+                    Ok(false) => return Exit::Closed,
                     Err(e) => {
                         // A message over the limit (read and dropped whole) or a bad
                         // chunk tag: the rings still frame messages, so keep serving.
@@ -740,11 +743,11 @@ impl State {
                     (r, u, shutdown, false)
                 }
             };
-            let reply = match result {
-                Ok(v) => Reply::Ok(pickle_value(&v)),
-                Err(e) => Reply::Err(e),
-            };
-            let reply = encode_reply(&reply);
+            inbuf = frame;
+            match result {
+                Ok(v) => encode_ok_reply_into(&v, &mut pickled, &mut reply),
+                Err(e) => reply = encode_reply(&Reply::Err(e)),
+            }
             let delivered = match carrier {
                 Carrier::Socket(conn) => conn.send_frame(&reply).is_ok(),
                 Carrier::Rings(rings) => rings.send(&reply, &stop),

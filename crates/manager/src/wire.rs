@@ -134,6 +134,23 @@ pub fn encode_reply(r: &Reply) -> Vec<u8> {
     postcard::to_allocvec(r).expect("postcard encodes every Reply")
 }
 
+/// [`Reply::Ok`] of `v`, pickled through `scratch` into `out` (both cleared first and
+/// kept by the caller, so a server that answers request after request allocates
+/// nothing): the same bytes as `encode_reply(&Reply::Ok(pickle_value(v)))`
+/// (`an_ok_reply_encodes_in_place_as_reply_ok_does`).
+pub(crate) fn encode_ok_reply_into(v: &Value, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    enum OkRef<'a> {
+        Ok(#[serde(with = "serde_bytes")] &'a [u8]),
+    }
+    scratch.clear();
+    serde_pickle::value_to_writer(scratch, v, serde_pickle::SerOptions::new())
+        .expect("a Value always pickles");
+    out.clear();
+    let taken = std::mem::take(out);
+    *out = postcard::to_extend(&OkRef::Ok(scratch), taken).expect("postcard encodes a Reply");
+}
+
 /// Pickle a value (payloads of requests and replies).
 pub fn pickle<T: Serialize>(v: &T) -> Result<Vec<u8>, serde_pickle::Error> {
     serde_pickle::to_vec(v, serde_pickle::SerOptions::new())
@@ -363,6 +380,16 @@ mod tests {
                 args: args.clone(),
             });
             assert_eq!(encode_call(id, method, &args), owned);
+        }
+    }
+
+    #[test]
+    fn an_ok_reply_encodes_in_place_as_reply_ok_does() {
+        let (mut scratch, mut out) = (vec![9u8; 40], vec![1u8; 3]);
+        let long = Value::String("x".repeat(300));
+        for v in [Value::None, Value::I64(-5), long, proxy_marker("dict", 7)] {
+            encode_ok_reply_into(&v, &mut scratch, &mut out);
+            assert_eq!(out, encode_reply(&Reply::Ok(pickle_value(&v))));
         }
     }
 

@@ -951,6 +951,17 @@ impl<'a> RingRef<'a> {
         self.take(me, out, true)
     }
 
+    /// [`RingRef::try_get`] for a receiver that polls: an unpublished head is `Empty`,
+    /// never `Stalled`, because telling them apart reads the producers' `tail` line, and
+    /// a poller reading it on every attempt pulls it away from the producer about to
+    /// claim with it (a cache miss on the claim of every message, a large part of a
+    /// cross-CPU round trip). A poller that gives up waits with [`RingRef::get`], which
+    /// looks for a stalled head when its liveness check is due.
+    #[inline]
+    pub fn poll_get(&self, me: usize, out: &mut Vec<u8>) -> Result<usize, GetError> {
+        self.take(me, out, false)
+    }
+
     /// [`RingRef::try_get`]; with `tell_stalled` false an unpublished head is `Empty`
     /// without a look at `tail`: the blocking `get` re-checks many times while it waits,
     /// and reading the producers' `tail` line on every check would pull it away from

@@ -17,6 +17,7 @@
 //!   a timed-out get loses nothing;
 //! * a producer whose process dies between claiming and publishing does not wedge the
 //!   consumer: the claim becomes a tombstone and the next producer's message arrives;
+//! * a poller (`poll_get`) sees such a stalled head as empty, `try_get` as stalled;
 //! * a consumer whose process dies between claiming and releasing does not wedge the
 //!   producer: its slot is released and the ring stays usable.
 //!
@@ -240,6 +241,31 @@ fn a_producer_dead_between_claim_and_publish_is_skipped() {
             a.join().unwrap();
         },
     );
+}
+
+/// A poller's `poll_get` never looks at `tail`: a head claimed by a producer that died
+/// before publishing is `Empty` to it, while `try_get` tells `Stalled` (and the blocking
+/// `get`, which a poller falls back to, recovers it: see the test above).
+#[test]
+fn poll_get_sees_a_stalled_head_as_empty() {
+    explore("ring poll_get_sees_a_stalled_head_as_empty", None, || {
+        let ring = Arc::new(LoomRing::new(2, 1, 2, 0));
+        let me = ring.r().register(CONSUMER).unwrap();
+        let a = spawn_dying_producer(
+            &ring,
+            Faults {
+                die_after_put_claim: true,
+                ..Faults::default()
+            },
+        );
+        a.join().unwrap();
+        let mut out = Vec::new();
+        assert_eq!(ring.r().poll_get(me, &mut out), Err(GetError::Empty));
+        assert_eq!(ring.r().try_get(me, &mut out), Err(GetError::Stalled(0)));
+        assert!(ring.r().recover_producer(0), "A is dead: its slot recovers");
+        assert_eq!(ring.r().poll_get(me, &mut out), Err(GetError::Empty));
+        assert_eq!(ring.r().try_get(me, &mut out), Err(GetError::Empty));
+    });
 }
 
 /// Joinable ring: producer A dies in its put (after its claim, with `counted` after it
