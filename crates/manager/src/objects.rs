@@ -166,28 +166,26 @@ impl Object {
 }
 
 /// The arguments of one call, checked one by one.
-pub(crate) struct Args {
+pub(crate) struct Args<'a> {
     items: Vec<Value>,
-    method: String,
+    /// Borrowed from the request frame.
+    method: &'a str,
 }
 
-impl Args {
+impl<'a> Args<'a> {
     /// Normalise the pickled argument value: a tuple or list is the arguments, `None` is
     /// none, anything else is one argument.
-    pub(crate) fn new(method: impl Into<String>, v: Value) -> Args {
+    pub(crate) fn new(method: &'a str, v: Value) -> Args<'a> {
         let items = match v {
             Value::Tuple(v) | Value::List(v) => v,
             Value::None => Vec::new(),
             other => vec![other],
         };
-        Args {
-            items,
-            method: method.into(),
-        }
+        Args { items, method }
     }
 
-    pub(crate) fn method_name(&self) -> &str {
-        &self.method
+    pub(crate) fn method_name(&self) -> &'a str {
+        self.method
     }
 
     pub(crate) fn items(&self) -> &[Value] {
@@ -305,18 +303,17 @@ pub(crate) fn stored_values<'a>(data: &Data, method: &str, args: &'a [Value]) ->
 }
 
 /// Run `method` on a data object. Every check precedes every change.
-pub(crate) fn call_data(data: &mut Data, args: Args) -> Result<Outcome, RemoteError> {
-    let method = args.method.clone();
+pub(crate) fn call_data(data: &mut Data, args: Args<'_>) -> Result<Outcome, RemoteError> {
     match data {
-        Data::Dict(d) => call_dict(d, &method, args),
-        Data::List(l) => call_list(l, &method, args),
-        Data::Namespace(n) => call_namespace(n, &method, args),
-        Data::Value(v) => call_value(v, &method, args),
+        Data::Dict(d) => call_dict(d, args),
+        Data::List(l) => call_list(l, args),
+        Data::Namespace(n) => call_namespace(n, args),
+        Data::Value(v) => call_value(v, args),
     }
 }
 
-fn call_dict(d: &mut ODict, method: &str, args: Args) -> Result<Outcome, RemoteError> {
-    Ok(match method {
+fn call_dict(d: &mut ODict, args: Args<'_>) -> Result<Outcome, RemoteError> {
+    Ok(match args.method_name() {
         "get" => {
             let k = hashable(args.one()?)?;
             Outcome::of(opt(d.get(&k).cloned()))
@@ -421,8 +418,8 @@ fn call_dict(d: &mut ODict, method: &str, args: Args) -> Result<Outcome, RemoteE
     })
 }
 
-fn call_list(l: &mut Vec<Value>, method: &str, args: Args) -> Result<Outcome, RemoteError> {
-    Ok(match method {
+fn call_list(l: &mut Vec<Value>, args: Args<'_>) -> Result<Outcome, RemoteError> {
+    Ok(match args.method_name() {
         "push" => {
             l.push(args.one()?);
             Outcome::of(Value::None)
@@ -501,8 +498,8 @@ fn name(v: Value) -> Result<HashableValue, RemoteError> {
     }
 }
 
-fn call_namespace(n: &mut ODict, method: &str, args: Args) -> Result<Outcome, RemoteError> {
-    Ok(match method {
+fn call_namespace(n: &mut ODict, args: Args<'_>) -> Result<Outcome, RemoteError> {
+    Ok(match args.method_name() {
         "get" => {
             let k = name(args.one()?)?;
             let v = n.get(&k).cloned().ok_or_else(|| {
@@ -576,8 +573,8 @@ fn add(a: &Value, b: &Value) -> Result<Value, RemoteError> {
     }
 }
 
-fn call_value(v: &mut Value, method: &str, args: Args) -> Result<Outcome, RemoteError> {
-    Ok(match method {
+fn call_value(v: &mut Value, args: Args<'_>) -> Result<Outcome, RemoteError> {
+    Ok(match args.method_name() {
         "get" => {
             args.take(0)?;
             Outcome::of(v.clone())
@@ -625,7 +622,7 @@ fn call_value(v: &mut Value, method: &str, args: Args) -> Result<Outcome, Remote
 pub(crate) fn call_custom(
     obj: &mut dyn DynExposed,
     method: &str,
-    args: Args,
+    args: Args<'_>,
 ) -> Result<Value, RemoteError> {
     let typeid = obj.typeid();
     if !obj.exposed().contains(&method) {

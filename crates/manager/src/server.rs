@@ -45,8 +45,8 @@ use crate::fastpath::{is_unix_socket, peer_closed, ServerRings};
 use crate::link::Link;
 use crate::objects::{self, Args, Data, ODict, Object};
 use crate::wire::{
-    encode_ok_reply_into, encode_reply, pickle_value, proxies_in, unpickle_value, Reply, Request,
-    Value, DEFAULT_MAX_REQUEST,
+    encode_ok_reply_into, encode_reply, pickle_value, proxies_in, unpickle_value, Reply,
+    RequestRef, Value, DEFAULT_MAX_REQUEST,
 };
 use procshare_connection::{Auth, Connection, Error as ConnError, Listener};
 use procshare_sync::hook::{self, Point};
@@ -411,17 +411,17 @@ impl State {
     /// calls).
     fn handle(
         &self,
-        req: Request,
+        req: RequestRef<'_>,
         cs: &mut ConnState,
         gone: &dyn Fn() -> bool,
     ) -> (Result<Value, RemoteError>, Option<Undo>) {
         let session = match (&req, cs.session) {
-            (Request::Hello { session }, None) => {
+            (RequestRef::Hello { session }, None) => {
                 self.join_session(*session);
                 cs.session = Some(*session);
                 return (Ok(Value::None), None);
             }
-            (Request::Hello { .. }, Some(_)) => {
+            (RequestRef::Hello { .. }, Some(_)) => {
                 return (Err(bad_request("a second Hello on one connection")), None)
             }
             (_, None) => return (Err(bad_request("the first request must be Hello")), None),
@@ -431,27 +431,29 @@ impl State {
             unpickle_value(bytes).map_err(|e| bad_request(format!("arguments: {e}")))
         };
         match req {
-            Request::Hello { .. } => unreachable!("handled above"),
-            Request::Create { typeid, args } => {
-                let r = unpickle(&args).and_then(|a| self.create(&typeid, a, session));
+            RequestRef::Hello { .. } => unreachable!("handled above"),
+            RequestRef::Create { typeid, args } => {
+                let r = unpickle(args).and_then(|a| self.create(typeid, a, session));
                 (r, None)
             }
-            Request::Call { id, method, args } => match unpickle(&args) {
+            RequestRef::Call { id, method, args } => match unpickle(args) {
                 Err(e) => (Err(e), None),
                 Ok(args) => self.call(id, Args::new(method, args), session, cs, gone),
             },
-            Request::Incref { id } => (
+            RequestRef::Incref { id } => (
                 self.incref_all(&[id], Some(session)).map(|_| Value::None),
                 None,
             ),
-            Request::Decref { id } => (self.decref_session(session, id).map(|_| Value::None), None),
-            Request::LiveObjects => (Ok(Value::I64(self.live() as i64)), None),
-            Request::Shutdown => (Ok(Value::None), None),
-            Request::FastPath => (
+            RequestRef::Decref { id } => {
+                (self.decref_session(session, id).map(|_| Value::None), None)
+            }
+            RequestRef::LiveObjects => (Ok(Value::I64(self.live() as i64)), None),
+            RequestRef::Shutdown => (Ok(Value::None), None),
+            RequestRef::FastPath => (
                 Err(bad_request("FastPath is served by the connection")),
                 None,
             ),
-            Request::RingRequests => (
+            RequestRef::RingRequests => (
                 Ok(Value::I64(
                     self.ring_requests
                         .load(Ordering::Relaxed)
@@ -465,7 +467,7 @@ impl State {
     fn call(
         &self,
         id: u64,
-        args: Args,
+        args: Args<'_>,
         session: u64,
         cs: &mut ConnState,
         gone: &dyn Fn() -> bool,
@@ -493,7 +495,7 @@ impl State {
     fn call_data(
         &self,
         data: &Mutex<Data>,
-        args: Args,
+        args: Args<'_>,
         session: u64,
     ) -> Result<Value, RemoteError> {
         let outcome = {
@@ -538,7 +540,7 @@ impl State {
         &self,
         q: &objects::ServerQueue,
         method: &str,
-        args: Args,
+        args: Args<'_>,
         session: u64,
         gone: &dyn Fn() -> bool,
     ) -> Result<Value, RemoteError> {
@@ -654,7 +656,7 @@ impl State {
         id: u64,
         obj: &Arc<Object>,
         method: &str,
-        args: Args,
+        args: Args<'_>,
         cs: &mut ConnState,
         gone: &dyn Fn() -> bool,
     ) -> (Result<Value, RemoteError>, Option<Undo>) {
@@ -732,13 +734,13 @@ impl State {
             };
             let (result, undo, shutdown, fast) = match decode_request(&frame) {
                 Err(e) => (Err(e), None, false, false),
-                Ok(Request::FastPath) => {
+                Ok(RequestRef::FastPath) => {
                     let r = self.fast_path_allowed(&carrier, fd, cs);
                     let fast = r.is_ok();
                     (r, None, false, fast)
                 }
                 Ok(req) => {
-                    let shutdown = matches!(req, Request::Shutdown) && cs.session.is_some();
+                    let shutdown = matches!(req, RequestRef::Shutdown) && cs.session.is_some();
                     let (r, u) = self.handle(req, cs, gone);
                     (r, u, shutdown, false)
                 }
@@ -884,8 +886,8 @@ impl State {
 }
 
 /// The request in `frame`, which must hold exactly one envelope.
-fn decode_request(frame: &[u8]) -> Result<Request, RemoteError> {
-    match postcard::take_from_bytes::<Request>(frame) {
+fn decode_request(frame: &[u8]) -> Result<RequestRef<'_>, RemoteError> {
+    match postcard::take_from_bytes::<RequestRef<'_>>(frame) {
         Ok((req, [])) => Ok(req),
         Ok((_, rest)) => Err(bad_request(format!(
             "{} bytes after the request",
@@ -904,7 +906,7 @@ fn sync_call(
     id: u64,
     obj: &Arc<Object>,
     method: &str,
-    args: Args,
+    args: Args<'_>,
     cs: &mut ConnState,
     gone: &dyn Fn() -> bool,
 ) -> Result<(Value, Option<Undo>), RemoteError> {

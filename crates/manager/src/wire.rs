@@ -85,6 +85,34 @@ pub enum Request {
     RingRequests,
 }
 
+/// [`Request`] read in place, as the server reads it: the same encoding, the method name,
+/// type id and pickled arguments borrowed from the frame (`a_request_read_in_place_is_the_request`).
+#[derive(Debug, Deserialize)]
+pub(crate) enum RequestRef<'a> {
+    /// [`Request::Hello`].
+    Hello { session: u64 },
+    /// [`Request::Create`].
+    Create { typeid: &'a str, args: &'a [u8] },
+    /// [`Request::Call`].
+    Call {
+        id: u64,
+        method: &'a str,
+        args: &'a [u8],
+    },
+    /// [`Request::Incref`].
+    Incref { id: u64 },
+    /// [`Request::Decref`].
+    Decref { id: u64 },
+    /// [`Request::LiveObjects`].
+    LiveObjects,
+    /// [`Request::Shutdown`].
+    Shutdown,
+    /// [`Request::FastPath`].
+    FastPath,
+    /// [`Request::RingRequests`].
+    RingRequests,
+}
+
 /// The server's answer to one request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
@@ -390,6 +418,54 @@ mod tests {
         for v in [Value::None, Value::I64(-5), long, proxy_marker("dict", 7)] {
             encode_ok_reply_into(&v, &mut scratch, &mut out);
             assert_eq!(out, encode_reply(&Reply::Ok(pickle_value(&v))));
+        }
+    }
+
+    #[test]
+    fn a_request_read_in_place_is_the_request() {
+        let all = [
+            Request::Hello { session: 1 << 50 },
+            Request::Create {
+                typeid: "dict".into(),
+                args: vec![0x80, 4, b')', b'.'],
+            },
+            Request::Call {
+                id: 3,
+                method: "get".into(),
+                args: vec![0x80; 300],
+            },
+            Request::Incref { id: 4 },
+            Request::Decref { id: u64::MAX },
+            Request::LiveObjects,
+            Request::Shutdown,
+            Request::FastPath,
+            Request::RingRequests,
+        ];
+        for req in all {
+            let bytes = encode_request(&req);
+            let got = postcard::from_bytes::<RequestRef<'_>>(&bytes).unwrap();
+            let same = match (&req, got) {
+                (Request::Hello { session: a }, RequestRef::Hello { session: b }) => *a == b,
+                (Request::Create { typeid, args }, RequestRef::Create { typeid: t, args: a }) => {
+                    typeid == t && args == a
+                }
+                (
+                    Request::Call { id, method, args },
+                    RequestRef::Call {
+                        id: i,
+                        method: m,
+                        args: a,
+                    },
+                ) => *id == i && method == m && args == a,
+                (Request::Incref { id: a }, RequestRef::Incref { id: b })
+                | (Request::Decref { id: a }, RequestRef::Decref { id: b }) => *a == b,
+                (Request::LiveObjects, RequestRef::LiveObjects)
+                | (Request::Shutdown, RequestRef::Shutdown)
+                | (Request::FastPath, RequestRef::FastPath)
+                | (Request::RingRequests, RequestRef::RingRequests) => true,
+                _ => false,
+            };
+            assert!(same, "{req:?}");
         }
     }
 
