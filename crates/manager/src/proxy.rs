@@ -21,17 +21,25 @@
 
 use crate::client::{pid, Core};
 use crate::error::{Error, Result};
-use crate::wire::{encode_call, pickle, Request, PROXY_TAG};
+use crate::wire::{encode_call_into, pickle_into, Request, PROXY_TAG};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A call's buffers grown past this are freed after the call instead of kept.
+const KEEP_CALL_BUFS: usize = 64 * 1024;
+
 thread_local! {
+    /// This thread's buffers for encoding a call (the pickled arguments, the request),
+    /// taken for a call and given back after it, so that a call allocates neither; a
+    /// call made while another is being made on the thread gets fresh ones.
+    static CALL_BUFS: Cell<Option<(Vec<u8>, Vec<u8>)>> = const { Cell::new(None) };
+
     /// The manager whose reply is being decoded (proxies inside it attach to it).
     static DECODING: RefCell<Option<Arc<Core>>> = const { RefCell::new(None) };
 }
@@ -73,11 +81,18 @@ impl ProxyCore {
         args: A,
     ) -> Result<R> {
         self.ensure_owned()?;
-        let args = pickle(&args).map_err(Error::codec)?;
-        let reply = self
-            .core
-            .request_bytes(&encode_call(self.id, method, &args))?;
-        decode(&self.core, &reply)
+        let (mut pickled, mut request) = CALL_BUFS
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        pickle_into(&args, &mut pickled).map_err(Error::codec)?;
+        encode_call_into(self.id, method, &pickled, &mut request);
+        let reply = self.core.request_bytes(&request);
+        if pickled.capacity().max(request.capacity()) <= KEEP_CALL_BUFS {
+            let _ = CALL_BUFS.try_with(|c| c.set(Some((pickled, request))));
+        }
+        decode(&self.core, &reply?)
     }
 }
 

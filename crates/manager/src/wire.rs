@@ -154,7 +154,17 @@ enum CallRef<'a> {
 
 /// Encode `Request::Call { id, method, args }` without building the request.
 pub fn encode_call(id: u64, method: &str, args: &[u8]) -> Vec<u8> {
-    postcard::to_allocvec(&CallRef::Call { id, method, args }).expect("postcard encodes a call")
+    let mut out = Vec::new();
+    encode_call_into(id, method, args, &mut out);
+    out
+}
+
+/// [`encode_call`] into `out` (cleared first, its capacity kept).
+pub(crate) fn encode_call_into(id: u64, method: &str, args: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let taken = std::mem::take(out);
+    *out = postcard::to_extend(&CallRef::Call { id, method, args }, taken)
+        .expect("postcard encodes a call");
 }
 
 /// Encode a reply envelope.
@@ -182,6 +192,15 @@ pub(crate) fn encode_ok_reply_into(v: &Value, scratch: &mut Vec<u8>, out: &mut V
 /// Pickle a value (payloads of requests and replies).
 pub fn pickle<T: Serialize>(v: &T) -> Result<Vec<u8>, serde_pickle::Error> {
     serde_pickle::to_vec(v, serde_pickle::SerOptions::new())
+}
+
+/// [`pickle`] into `out` (cleared first, its capacity kept).
+pub(crate) fn pickle_into<T: Serialize>(
+    v: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), serde_pickle::Error> {
+    out.clear();
+    serde_pickle::to_writer(out, v, serde_pickle::SerOptions::new())
 }
 
 /// Pickle an already built [`Value`].
@@ -408,7 +427,13 @@ mod tests {
                 args: args.clone(),
             });
             assert_eq!(encode_call(id, method, &args), owned);
+            let mut out = vec![5u8; 500];
+            encode_call_into(id, method, &args, &mut out);
+            assert_eq!(out, owned);
         }
+        let mut out = vec![1u8; 9];
+        pickle_into(&("key", 3i64), &mut out).unwrap();
+        assert_eq!(out, pickle(&("key", 3i64)).unwrap());
     }
 
     #[test]
