@@ -383,7 +383,9 @@ impl<'s, S: Scenario> Runner<'s, S> {
         }
         if kills < self.scenario.max_kills() {
             for (actor, slot) in control.slots[..self.actors.len()].iter().enumerate() {
-                if matches!(slot.state.load(Ordering::Acquire), AT_POINT | BLOCKED) {
+                if matches!(slot.state.load(Ordering::Acquire), AT_POINT | BLOCKED)
+                    && self.scenario.killable(actor)
+                {
                     options.push(Choice {
                         actor,
                         action: Action::Kill,

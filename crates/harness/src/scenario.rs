@@ -28,6 +28,15 @@ pub trait Scenario: Sync {
         0
     }
 
+    /// Whether a schedule may kill actor `actor` (default: every actor may be killed, up
+    /// to [`max_kills`](Scenario::max_kills) of them). For a scenario whose property is
+    /// about what a death does to the *others*, when one actor's death would make the
+    /// property meaningless (a notifier killed leaves waiters waiting, as it should).
+    fn killable(&self, actor: usize) -> bool {
+        let _ = actor;
+        true
+    }
+
     /// Whether every case starts from a state set up afresh, with fresh actors, instead
     /// of a reset one (default: false, the pooled runner resets). For a state that
     /// remembers who took part in a way `reset` cannot undo, so that a replay token gives
@@ -219,6 +228,9 @@ impl<S: Scenario> Scenario for AtomicGranularity<S> {
     }
     fn max_kills(&self) -> u32 {
         self.0.max_kills()
+    }
+    fn killable(&self, actor: usize) -> bool {
+        self.0.killable(actor)
     }
     fn fresh_each_case(&self) -> bool {
         self.0.fresh_each_case()

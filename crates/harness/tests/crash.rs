@@ -2,9 +2,14 @@
 //! a strategy that takes a dead owner's lock over *silently* (no `OwnerDied`) is caught
 //! ("the death went unreported"), and so is one that reports the death to more than one
 //! locker ("both waiters got OwnerDied"). The real strategies pass the same searches.
+//!
+//! A `Condition` waiter killed while it waits must not swallow the notification meant for
+//! a live one: one schedule of `condition-waiter-killed-2+kill1` that puts the dead
+//! waiter first in line is replayed and must pass.
 
-use procshare_harness::scenarios::HolderKilled;
+use procshare_harness::scenarios::{HolderKilled, WaiterKilled};
 use procshare_harness::search::{search, Mode, SearchConfig};
+use procshare_harness::{decode_token, Action, RandomChooser, Replay, Runner, Verdict};
 use procshare_sync::{FutexMutex, GuardSend, LockError, RawLock};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -112,4 +117,61 @@ fn a_death_reported_twice_is_caught() {
 fn futex_mutex_passes_random_and_pct() {
     assert_eq!(finding::<FutexMutex>(Mode::Random), None);
     assert_eq!(finding::<FutexMutex>(Mode::Pct { depth: 3 }), None);
+}
+
+/// The schedule: waiter 1 begins to wait; waiter 2 reaches the lock; waiter 1 is killed
+/// in its wait (its slot still says "waiting", and it is the older waiter); the notifier
+/// takes the lock, counts one live waiter (`waiting()`), notifies one and releases; then
+/// waiter 2 must be woken, see the flag and finish. With the quick liveness probe
+/// (`liveness::is_gone`) made to say "alive", the notification goes to the dead waiter
+/// and waiter 2 sleeps forever (the harness reports a deadlock): the token was found by
+/// a random search of that mutant, and the harness's clock is virtual, so no full probe
+/// stands in for the quick one.
+#[test]
+fn a_dead_waiter_never_swallows_a_live_ones_notification() {
+    let scenario = WaiterKilled::new();
+    let mut runner = Runner::new(&scenario).unwrap();
+    let schedule = decode_token("ps1.AQYCAQ").unwrap();
+    let report = runner.run_case(&mut Replay::new(schedule)).unwrap();
+    let steps: Vec<(usize, Action, &str)> = report
+        .trace
+        .iter()
+        .map(|s| (s.choice.actor, s.choice.action, s.point))
+        .collect();
+    let first = |actor: usize, action: Action, point: Option<&str>| {
+        steps
+            .iter()
+            .position(|&(a, c, p)| a == actor && c == action && point.is_none_or(|w| w == p))
+            .unwrap_or_else(|| panic!("no {action:?} of actor {actor} in {steps:?}"))
+    };
+    // The interesting schedule, not some other one: waiter 1 was killed after it began
+    // to wait (its wait's release point); waiter 2 began its wait before the notifier's
+    // last step and was woken after it.
+    assert_eq!(report.killed, [1]);
+    assert!(first(1, Action::Run, Some("release")) < first(1, Action::Kill, None));
+    let notifier_done = steps.iter().rposition(|s| s.0 == 0).unwrap();
+    assert!(
+        first(2, Action::Run, Some("release")) < notifier_done,
+        "{steps:?}"
+    );
+    assert!(first(2, Action::Wake, None) > notifier_done, "{steps:?}");
+    assert_eq!(report.verdict, Verdict::Pass, "{steps:?}");
+}
+
+/// `Scenario::killable`: the notifier (actor 0) is never offered as a victim, the
+/// waiters are, and every case passes.
+#[test]
+fn only_killable_actors_are_killed() {
+    let scenario = WaiterKilled::new();
+    let mut runner = Runner::new(&scenario).unwrap();
+    let mut victims = [0u32; 3];
+    for seed in 0..64 {
+        let report = runner.run_case(&mut RandomChooser::new(seed)).unwrap();
+        assert_eq!(report.verdict, Verdict::Pass, "seed {seed}");
+        for &k in &report.killed {
+            victims[k] += 1;
+        }
+    }
+    assert_eq!(victims[0], 0, "the notifier was killed");
+    assert!(victims[1] > 0 && victims[2] > 0, "{victims:?}");
 }

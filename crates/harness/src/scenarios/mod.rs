@@ -33,7 +33,7 @@ pub use seq_lock::SeqScenario;
 pub use shared_connection::{ConnectionState, SharedConnection};
 pub use sync_paths::{
     BarrierBreak, BoundedOverRelease, BoundedState, BreakHow, BreakState, EventSetClear,
-    EventState, NestingState, NotifyAll, NotifyState, RLockNesting,
+    EventState, NestingState, NotifyAll, NotifyState, RLockNesting, WaiterKilled, WaiterState,
 };
 pub use ticket_fifo::{check_fifo_log, FifoState, TicketFifo};
 pub use transfer::{ArrayTransfer, TransferHow};
@@ -156,6 +156,8 @@ pub fn sync_catalog() -> Vec<Box<dyn CatalogEntry>> {
         entry(BarrierPhases::new(3, 2), false),
         entry(NotifyAll::new(2), false),
         entry(NotifyAll::new(3), false),
+        // A waiter killed while it waits must not swallow a live one's notification.
+        entry(WaiterKilled::new(), false),
         entry(EventSetClear::new(2), false),
         entry(EventSetClear::new(3), false),
         entry(BarrierBreak::new(2, BreakHow::Abort), false),

@@ -15,7 +15,12 @@
 //!   `ReleasedTooManyTimes`, and the count ends at its bound;
 //! * [`RLockNesting`]: processes take an `RLock` twice (nested) and release it twice,
 //!   trying a release while not the owner first: every such release is refused with
-//!   `NotOwner` or `NotLocked`, and the protected count is exact.
+//!   `NotOwner` or `NotLocked`, and the protected count is exact;
+//! * [`WaiterKilled`]: two processes wait on a `Condition` for a flag, one of them may be
+//!   killed anywhere (while it waits, too); the notifier sets the flag and notifies as
+//!   many waiters as `waiting()` counts: the survivor sees the flag (a dead waiter never
+//!   swallows the notification meant for a live one). The harness's clock is virtual, so
+//!   only the quick liveness probe stands between a dead waiter and the notification.
 
 use crate::{Event as HistoryEvent, Recorder, Scenario};
 use procshare_shm::{RawValue, Shared};
@@ -440,6 +445,105 @@ impl Scenario for RLockNesting {
         }
         if s.refused.load() != self.actors as u32 {
             return Err("a non-owner's release was not refused".into());
+        }
+        Ok(())
+    }
+}
+
+/// Shared state of [`WaiterKilled`].
+#[derive(Debug)]
+pub struct WaiterState {
+    cond: Shared<Condition<RLock, 4>>,
+    /// The flag, changed under the condition's lock.
+    flag: RawValue<u32>,
+    /// Bit `k`: waiter `k` saw the flag.
+    saw: RawValue<u32>,
+}
+
+/// Actor 0 sets a flag and notifies the live waiters; actors 1 and 2 wait for the flag;
+/// one of the two may be killed at any point.
+#[derive(Debug, Default)]
+pub struct WaiterKilled;
+
+impl WaiterKilled {
+    /// Two waiters (one may be killed) and one notifier.
+    pub fn new() -> Self {
+        WaiterKilled
+    }
+}
+
+/// Acquire `cond`'s `RLock`; a waiter killed holding it (outside its wait, or on its way
+/// out of one) leaves it to exactly one next acquirer, which holds it despite the
+/// `OwnerDied` error.
+fn acquire_recovering(cond: &Condition<RLock, 4>) -> Result<(), String> {
+    match cond.acquire() {
+        Ok(()) => Ok(()),
+        Err(SyncError::Lock(e)) if e.lock_is_held() => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl Scenario for WaiterKilled {
+    type State = WaiterState;
+    fn name(&self) -> String {
+        "condition-waiter-killed-2+kill1".into()
+    }
+    fn actors(&self) -> usize {
+        3
+    }
+    fn max_kills(&self) -> u32 {
+        1
+    }
+    fn killable(&self, actor: usize) -> bool {
+        actor != 0
+    }
+    fn fresh_each_case(&self) -> bool {
+        // A killed waiter may leave its slot in the condition (a dead owner's, reclaimed
+        // only when the slots run out): start each case from a fresh condition.
+        true
+    }
+    fn setup(&self) -> WaiterState {
+        WaiterState {
+            cond: Shared::new(Condition::new()).expect("shared memory"),
+            flag: RawValue::new(0).expect("shared memory"),
+            saw: RawValue::new(0).expect("shared memory"),
+        }
+    }
+    fn reset(&self, s: &WaiterState) {
+        s.flag.store(0);
+        s.saw.store(0);
+    }
+    fn run(&self, s: &WaiterState, actor: usize, _: &Recorder) -> Result<(), String> {
+        let e = |e: SyncError| e.to_string();
+        acquire_recovering(&s.cond)?;
+        if actor == 0 {
+            s.flag.store(1);
+            // Everyone waiting now and alive: a dead waiter is not counted, and must not
+            // take one of these notifications either.
+            s.cond.notify(s.cond.waiting()).map_err(e)?;
+        } else {
+            while s.flag.load() == 0 {
+                match s.cond.wait(None) {
+                    // Woken, or woken and told that the lock's holder (the other waiter)
+                    // died holding it: the lock is held either way.
+                    Ok(_) => {}
+                    Err(SyncError::Lock(l)) if l.lock_is_held() => {}
+                    Err(other) => return Err(e(other)),
+                }
+            }
+            s.saw.fetch_add(1 << actor);
+        }
+        s.cond.release().map_err(e)
+    }
+    fn check(&self, s: &WaiterState, _: &[HistoryEvent], killed: &[usize]) -> Result<(), String> {
+        let survivors = (1..3)
+            .filter(|k| !killed.contains(k))
+            .fold(0, |m, k| m | 1 << k);
+        if s.saw.load() & survivors != survivors {
+            return Err(format!(
+                "surviving waiters {survivors:#b} did not all see the flag (saw {:#b})",
+                s.saw.load()
+            ));
         }
         Ok(())
     }
