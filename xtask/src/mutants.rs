@@ -8,7 +8,8 @@
 //! * `mutants run SHARD...` (`futex_mutex/2of3`, `spin_lock`, or `--all`) runs those shards
 //!   and stores each one's outcome in `docs/results/mutants/<shard>.tsv`, stamped with the
 //!   date, the command and a hash of the mutated file (the report marks a shard stale when
-//!   the file has changed since).
+//!   the file has changed since). Each test binary runs under a watchdog
+//!   ([`BINARY_TIMEOUT_S`]): a hang costs minutes, not the whole run's timeout.
 //! * `mutants hand [NAME...]` applies the hand-written mutants of `xtask/mutants/hand/`
 //!   (one per protocol step: a lost wake, an erased contention mark, a skipped re-check)
 //!   one at a time to a scratch copy of the tree and runs the same tests.
@@ -97,9 +98,11 @@ const EXCLUDE_RE: &str = "Unfenced|_without_fence|release_broken";
 
 /// Mutants a shard holds at most: about 30 minutes on two cores. A mutant the tests
 /// catch costs a rebuild and the tests up to the first failure (about a minute), a miss
-/// the whole suite (two to four minutes), a hang the full [`TEST_TIMEOUT_S`]; measured:
-/// `liveness`, 15 mutants with two hangs, took 24 minutes, `monitor`, 8 with three, 44.
-/// (The first shards were cut at 25, which took 40–75 minutes.)
+/// the whole suite (two to four minutes), a hang the full [`TEST_TIMEOUT_S`] (since the
+/// watchdog, [`BINARY_TIMEOUT_S`] plus the tests before the hung binary); measured before
+/// the watchdog: `liveness`, 15 mutants with two hangs, took 24 minutes, `monitor`, 8 with
+/// three, 44, `condition/1of6`, 12 with three, 33. (The first shards were cut at 25,
+/// which took 40–75 minutes.)
 pub(crate) const PER_SHARD: usize = 12;
 
 /// The `cargo test` arguments every mutant is tested with (after cargo-mutants' own
@@ -136,6 +139,65 @@ pub(crate) const TEST_ARGS: &[&str] = &[
 /// builds only that crate's tests), and a loaded 2-core machine runs the suite in 1.5 to
 /// 4 minutes.
 const TEST_TIMEOUT_S: u64 = 480;
+
+/// Each test binary of a shard's test runs gets at most this long (seconds): cargo runs
+/// it through [`WATCHDOG`] (a cargo `runner`), which kills the binary's whole process
+/// group (its forked children too) when the time is up and says so in the log, and the
+/// mutant is stored as timed out, as if [`TEST_TIMEOUT_S`] had stopped the whole run. A
+/// hang then costs this instead of the whole run's timeout. The slowest binary,
+/// `catalog`, takes about 20 s alone and under a minute on a loaded machine.
+const BINARY_TIMEOUT_S: u64 = 150;
+
+/// The line [`WATCHDOG`] writes to stderr when it kills a binary.
+const WATCHDOG_MARK: &str = "procshare-watchdog: killed";
+
+/// The cargo runner of a shard's test binaries (see [`BINARY_TIMEOUT_S`]), written to
+/// `target/mutants/watchdog.sh` before a shard runs. Job control puts the binary in a
+/// process group of its own, so one kill takes its forked children with it.
+const WATCHDOG: &str = r#"#!/bin/bash
+# Written by `cargo xtask mutants`: runs one test binary ("$@") in a process group of its
+# own and kills the whole group after PROCSHARE_BINARY_TIMEOUT_S seconds.
+set -m
+limit=${PROCSHARE_BINARY_TIMEOUT_S:?}
+"$@" &
+pid=$!
+(sleep "$limit" && echo "procshare-watchdog: killed $1 after $limit s" >&2 && kill -KILL -- "-$pid" 2>/dev/null) &
+dog=$!
+wait "$pid"
+rc=$?
+kill -- "-$dog" 2>/dev/null
+exit "$rc"
+"#;
+
+/// Write [`WATCHDOG`] under `root`'s target directory; its path.
+fn write_watchdog(root: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = root.join("target").join("mutants");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("watchdog.sh");
+    fs::write(&path, WATCHDOG).map_err(|e| format!("{}: {e}", path.display()))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// The mutants whose test log shows a [`WATCHDOG`] kill: the name in each log's first
+/// `*** ` line (cargo-mutants writes one log a mutant into `log/`).
+fn watchdog_kills(mutants_out: &Path) -> Vec<String> {
+    let Ok(dir) = fs::read_dir(mutants_out.join("log")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .filter(|text| text.contains(WATCHDOG_MARK))
+        .filter_map(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("*** ").map(str::to_string))
+        })
+        .collect();
+    names.sort();
+    names
+}
 
 /// One shard: `file` (a stem of [`PROTOCOL_FILES`]), part `k` of `n` (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,7 +476,13 @@ fn run_shard(root: &Path, shard: &Shard) -> Result<Stored, String> {
     args.extend_from_slice(TEST_ARGS);
     args.extend_from_slice(extra_test_args(&shard.file));
     cmd.args(&args);
-    let line = format!("cargo mutants {}", args.join(" "));
+    let watchdog = write_watchdog(root)?;
+    cmd.env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER", &watchdog)
+        .env("PROCSHARE_BINARY_TIMEOUT_S", BINARY_TIMEOUT_S.to_string());
+    let line = format!(
+        "cargo mutants {} (each test binary under the watchdog, {BINARY_TIMEOUT_S} s)",
+        args.join(" ")
+    );
     eprintln!("+ {line}");
     // Stamped before the run: cargo-mutants copies the tree when it starts.
     let (date, commit, hash) = (today(), git_rev(root), file_hash(root, &shard.file));
@@ -440,6 +508,7 @@ fn run_shard(root: &Path, shard: &Shard) -> Result<Stored, String> {
     st.stamp.insert("command".into(), line);
     st.stamp
         .insert("duration".into(), format!("{} s", took.as_secs()));
+    let killed = watchdog_kills(&mo);
     for (list, o) in [
         ("caught.txt", Outcome::Caught),
         ("missed.txt", Outcome::Missed),
@@ -447,6 +516,12 @@ fn run_shard(root: &Path, shard: &Shard) -> Result<Stored, String> {
         ("unviable.txt", Outcome::Unviable),
     ] {
         for name in read_list(&mo, list) {
+            // A binary the watchdog killed failed the run: a hang, not a caught failure.
+            let o = if o == Outcome::Caught && killed.contains(&name) {
+                Outcome::Timeout
+            } else {
+                o
+            };
             st.mutants.push((name, o));
         }
     }
@@ -781,7 +856,9 @@ fn report(root: &Path) -> Result<String, String> {
          `docs/results/mutants/` (each run by `cargo xtask mutants run SHARD`) and the \
          triage in `xtask/mutants/triage.tsv`; do not edit by hand.\n\n\
          The test command is the cross-process tests, the harness searches and the sync \
-         crate's unit tests; loom is left out. *Caught share* = (caught + timed out) / \
+         crate's unit tests; loom is left out. *Timed out* = a hang: the whole run past \
+         its timeout or, in shards run since the watchdog, one test binary past its own \
+         (killed with its forked children). *Caught share* = (caught + timed out) / \
          (viable − equivalent); an untriaged miss counts as a miss. A shard is *stale* \
          when its file changed since it ran.\n\n",
     );
@@ -1005,6 +1082,80 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scratch directory under the target dir, emptied first.
+    fn scratch(name: &str) -> PathBuf {
+        let d = workspace_root()
+            .join("target")
+            .join("xtask-tests")
+            .join(name);
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_watchdog_kills_a_hung_binary_with_its_children_and_says_so() {
+        let dir = scratch("watchdog");
+        let watchdog = write_watchdog(&dir).unwrap();
+        // A "test binary" that forks a child, prints its pid, and hangs.
+        let out = Command::new(&watchdog)
+            .args(["bash", "-c", "sleep 600 & echo $!; sleep 600"])
+            .env("PROCSHARE_BINARY_TIMEOUT_S", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(137), "killed by SIGKILL");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(WATCHDOG_MARK), "{stderr}");
+        let child: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // The forked child went with it (reaped by init soon after; bounded wait).
+        let gone = Instant::now();
+        while Path::new(&format!("/proc/{child}")).exists() {
+            assert!(
+                gone.elapsed() < Duration::from_secs(10),
+                "child {child} survived"
+            );
+            std::thread::yield_now();
+        }
+        // A binary that ends in time keeps its exit code and is not marked.
+        for (cmd, code) in [("exit 0", 0), ("exit 3", 3)] {
+            let out = Command::new(&watchdog)
+                .args(["bash", "-c", cmd])
+                .env("PROCSHARE_BINARY_TIMEOUT_S", "60")
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(code));
+            assert!(!String::from_utf8_lossy(&out.stderr).contains(WATCHDOG_MARK));
+        }
+    }
+
+    #[test]
+    fn a_mutant_whose_log_shows_a_watchdog_kill_is_found_by_name() {
+        let mo = scratch("watchdog-logs");
+        fs::create_dir_all(mo.join("log")).unwrap();
+        let log = |file: &str, name: &str, body: &str| {
+            fs::write(
+                mo.join("log").join(file),
+                format!("\n*** {name}\n\n{body}\n"),
+            )
+            .unwrap()
+        };
+        log(
+            "a.log",
+            "src/x.rs:1:1: replace f -> bool with true",
+            "test result: FAILED",
+        );
+        log(
+            "b.log",
+            "src/x.rs:2:1: replace g -> bool with false",
+            &format!("{WATCHDOG_MARK} target/debug/deps/locks-1 after 150 s"),
+        );
+        assert_eq!(
+            watchdog_kills(&mo),
+            ["src/x.rs:2:1: replace g -> bool with false"]
+        );
+        assert!(watchdog_kills(&mo.join("nowhere")).is_empty());
+    }
 
     #[test]
     fn shard_ids_round_trip_and_bad_ones_are_refused() {
