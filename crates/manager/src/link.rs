@@ -50,7 +50,7 @@ pub(crate) struct Link {
 }
 
 /// A send buffer grown past this is freed after the send instead of kept.
-const KEEP_OUT: usize = 64 * 1024;
+pub(crate) const KEEP_OUT: usize = 64 * 1024;
 
 impl Link {
     /// Take over an authenticated connection's socket; frames over `max` bytes are

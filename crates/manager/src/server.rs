@@ -42,7 +42,7 @@
 use crate::custom::Ctor;
 use crate::error::{RemoteError, RemoteKind};
 use crate::fastpath::{is_unix_socket, peer_closed, ServerRings};
-use crate::link::Link;
+use crate::link::{Link, KEEP_OUT};
 use crate::objects::{self, Args, Data, ODict, Object};
 use crate::wire::{
     encode_ok_reply_into, encode_reply, pickle_value, proxies_in, unpickle_value, Reply,
@@ -754,6 +754,13 @@ impl State {
                 Carrier::Socket(conn) => conn.send_frame(&reply).is_ok(),
                 Carrier::Rings(rings) => rings.send(&reply, &stop),
             };
+            // Kept only while small: one large request or reply must not pin its size in
+            // every connection that once carried one.
+            for buf in [&mut inbuf, &mut pickled, &mut reply] {
+                if buf.capacity() > KEEP_OUT {
+                    *buf = Vec::new();
+                }
+            }
             if !delivered {
                 // The client is gone before it learnt the result: an acquisition it
                 // never heard of is given back.
