@@ -49,7 +49,8 @@ pub(crate) struct Link {
     max: u64,
 }
 
-/// A send buffer grown past this is freed after the send instead of kept.
+/// A kept buffer (a link's send buffer, a server connection's request and reply buffers,
+/// a thread's call buffers) grown past this is freed after use instead of kept.
 pub(crate) const KEEP_OUT: usize = 64 * 1024;
 
 impl Link {

@@ -21,6 +21,7 @@
 
 use crate::client::{pid, Core};
 use crate::error::{Error, Result};
+use crate::link::KEEP_OUT;
 use crate::wire::{encode_call_into, pickle_into, Request, PROXY_TAG};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -31,13 +32,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A call's buffers grown past this are freed after the call instead of kept.
-const KEEP_CALL_BUFS: usize = 64 * 1024;
-
 thread_local! {
     /// This thread's buffers for encoding a call (the pickled arguments, the request),
-    /// taken for a call and given back after it, so that a call allocates neither; a
-    /// call made while another is being made on the thread gets fresh ones.
+    /// taken for a call and given back after it (unless grown past [`KEEP_OUT`]), so
+    /// that a call allocates neither; a call made while another is being made on the
+    /// thread gets fresh ones.
     static CALL_BUFS: Cell<Option<(Vec<u8>, Vec<u8>)>> = const { Cell::new(None) };
 
     /// The manager whose reply is being decoded (proxies inside it attach to it).
@@ -89,7 +88,7 @@ impl ProxyCore {
         pickle_into(&args, &mut pickled).map_err(Error::codec)?;
         encode_call_into(self.id, method, &pickled, &mut request);
         let reply = self.core.request_bytes(&request);
-        if pickled.capacity().max(request.capacity()) <= KEEP_CALL_BUFS {
+        if pickled.capacity().max(request.capacity()) <= KEEP_OUT {
             let _ = CALL_BUFS.try_with(|c| c.set(Some((pickled, request))));
         }
         decode(&self.core, &reply?)
