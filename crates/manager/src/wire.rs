@@ -161,10 +161,7 @@ pub fn encode_call(id: u64, method: &str, args: &[u8]) -> Vec<u8> {
 
 /// [`encode_call`] into `out` (cleared first, its capacity kept).
 pub(crate) fn encode_call_into(id: u64, method: &str, args: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let taken = std::mem::take(out);
-    *out = postcard::to_extend(&CallRef::Call { id, method, args }, taken)
-        .expect("postcard encodes a call");
+    postcard_into(&CallRef::Call { id, method, args }, out);
 }
 
 /// Encode a reply envelope.
@@ -184,9 +181,14 @@ pub(crate) fn encode_ok_reply_into(v: &Value, scratch: &mut Vec<u8>, out: &mut V
     scratch.clear();
     serde_pickle::value_to_writer(scratch, v, serde_pickle::SerOptions::new())
         .expect("a Value always pickles");
+    postcard_into(&OkRef::Ok(scratch), out);
+}
+
+/// Encode an envelope into `out` (cleared first, its capacity kept).
+fn postcard_into<T: Serialize>(v: &T, out: &mut Vec<u8>) {
     out.clear();
     let taken = std::mem::take(out);
-    *out = postcard::to_extend(&OkRef::Ok(scratch), taken).expect("postcard encodes a Reply");
+    *out = postcard::to_extend(v, taken).expect("postcard encodes every envelope");
 }
 
 /// Pickle a value (payloads of requests and replies).
