@@ -111,3 +111,39 @@ fn the_built_in_strategies_pass_at_atomic_granularity() {
     passes::<SpinLock>();
     passes::<TicketLock>();
 }
+
+/// CLH's `try_lock` reads a released tail node, claims a node of its own, then enqueues
+/// with a compare-and-swap on `tail`. Preempted between the read and the CAS, it may see
+/// another actor take the lock behind that node and free it, and another claim the freed
+/// node (the lowest free index) and enqueue it, held, as the tail again: the CAS must
+/// fail then, which is what the counter in the tail word's high half is for. At atomic
+/// granularity the search puts the others in that window; with the counter erased
+/// (cargo-mutants' `<<`/`>>` swaps in `bumped`) two actors hold the lock at once and the
+/// unlock of one releases the other's node. Two increments each: with the counter stuck
+/// at 1 (`old << 32`), only a tail written by an enqueue is recycled to an equal word,
+/// so the window must open after a first lock cycle. Found by the release build within
+/// 35 to 487 cases (counter gone) and 40 to 841 (stuck at 1) over seeds 1 to 8, so the
+/// search runs 2048 in each mode.
+#[test]
+fn clh_try_lock_never_enqueues_on_a_recycled_tail_node() {
+    let s = AtomicGranularity(LockedCounter::<procshare_sync::ClhLock>::new(
+        3,
+        2,
+        Increment::Timed,
+    ));
+    for mode in [Mode::Random, Mode::Pct { depth: 3 }] {
+        let config = SearchConfig {
+            cases: 2048,
+            ..config(mode, false)
+        };
+        let report = search(&s, &config).unwrap();
+        assert!(
+            report.finding.is_none(),
+            "{} [{mode}]: {:?}",
+            s.name(),
+            report
+                .finding
+                .map(|f| (f.token, f.report.verdict.to_string()))
+        );
+    }
+}

@@ -109,6 +109,18 @@ impl<T: Pod, L: RawLock> Value<T, L> {
         LockHandle::new(self.raw_lock())
     }
 
+    /// Put the idle lock back in its initial state ([`RawLock::reset_idle`]): for a
+    /// harness that starts every case from the same lock.
+    ///
+    /// # Safety
+    ///
+    /// The lock is idle until this returns: nobody, in any process, holds it (no guard is
+    /// alive), waits for it or is inside any of its operations.
+    pub unsafe fn reset_idle_lock(&self) {
+        // SAFETY: the caller promises the lock is idle, which is `reset_idle`'s contract.
+        unsafe { self.raw_lock().reset_idle() }
+    }
+
     fn raw_lock(&self) -> &L {
         // SAFETY: the block starts with an `L` initialised by `L::init` and never moved;
         // `L: Sync` and lives as long as the block.

@@ -186,6 +186,10 @@ mod queue_locks {
             self.0.release_broken();
             Ok(())
         }
+        unsafe fn reset_idle(&self) {
+            // SAFETY: the caller's promise (the lock is idle), passed on.
+            unsafe { self.0.reset_idle() }
+        }
     }
 }
 

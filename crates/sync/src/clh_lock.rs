@@ -297,7 +297,61 @@ unsafe impl<const N: usize> RawLock for ClhLock<N> {
         self.release(false);
         Ok(())
     }
+
+    /// Node 0 the released dummy tail again, every other node free (as `new`).
+    unsafe fn reset_idle(&self) {
+        for (i, n) in self.nodes.iter().enumerate() {
+            n.state.store(RELEASED, Ordering::Relaxed);
+            n.owner
+                .store(if i == 0 { DUMMY } else { 0 }, Ordering::Relaxed);
+        }
+        self.holder.store(0, Ordering::Relaxed);
+        // Release: a caller that hands the lock on after this (a pipe, a futex) publishes
+        // the words above with it.
+        self.tail.store(1, Ordering::Release);
+    }
 }
 
 // SAFETY: AtomicU32/AtomicU64 words holding indices, no pointers; the futex is shared.
 unsafe impl<const N: usize> crate::ProcessShared for ClhLock<N> {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The words that make up the lock's state, in order.
+    fn words<const N: usize>(l: &ClhLock<N>) -> Vec<u64> {
+        let mut w = vec![l.tail.load(Ordering::Relaxed)];
+        w.push(l.holder.load(Ordering::Relaxed).into());
+        for n in &l.nodes {
+            w.push(n.owner.load(Ordering::Relaxed).into());
+            w.push(n.state.load(Ordering::Relaxed).into());
+        }
+        w
+    }
+
+    #[test]
+    fn an_idle_lock_is_reset_to_the_state_new_left_it_in() {
+        let l = ClhLock::<4>::new();
+        let fresh = words(&l);
+        for _ in 0..3 {
+            l.lock().unwrap();
+            // SAFETY: locked just above.
+            unsafe { l.unlock().unwrap() };
+        }
+        assert!(l.try_lock().unwrap());
+        // SAFETY: locked just above.
+        unsafe { l.unlock().unwrap() };
+        // Idle, but the released tail node moved on and the counter counted.
+        assert_ne!(words(&l), fresh);
+        assert_eq!(l.nodes_claimed(), 1, "only the released tail node");
+        // SAFETY: no one else uses this lock.
+        unsafe { l.reset_idle() };
+        assert_eq!(words(&l), fresh);
+        // And it still works.
+        assert!(l.try_lock().unwrap());
+        assert!(!l.try_lock().unwrap());
+        // SAFETY: locked just above.
+        unsafe { l.unlock().unwrap() };
+    }
+}

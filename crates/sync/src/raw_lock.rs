@@ -81,6 +81,19 @@ pub unsafe trait RawLock: Send + Sync {
     ///
     /// The caller holds the lock: it acquired it and has not released it since.
     unsafe fn unlock(&self) -> Result<(), LockError>;
+
+    /// Put an idle lock back in the state [`init`](RawLock::init) left it in. Default:
+    /// nothing, for a lock whose idle state is always the same (a free futex word).
+    /// A strategy whose idle states differ overrides it: a CLH lock's released tail node
+    /// moves with every hand-off, so the same operations take other steps (claim other
+    /// nodes) after another history. The harness resets the lock this way between cases,
+    /// so that at atomic granularity a replay starts where the case it replays started.
+    ///
+    /// # Safety
+    ///
+    /// The lock is idle until this returns: nobody, in any process, holds it, waits for
+    /// it or is inside any of its operations.
+    unsafe fn reset_idle(&self) {}
 }
 
 /// A guard marker for locks that any thread may release: their guards are `Send`.

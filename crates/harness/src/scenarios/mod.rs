@@ -299,8 +299,28 @@ pub fn catalog() -> Vec<Box<dyn CatalogEntry>> {
         true,
     ));
     // The managed dict over the socket (the other entries take the local fast path).
-    // Last, so that the entries before it keep their positions (the determinism test
-    // seeds each entry by its position).
+    // New entries go at the end, so that the entries before them keep their positions
+    // (the determinism test seeds each entry by its position).
     all.push(entry(ManagedDict::new(2).over_socket(), false));
+    // The queue locks' try_lock at atomic granularity: a try_lock preempted between its
+    // read of a released tail and its compare-and-swap, while one actor locks and
+    // unlocks and the next enqueues on the recycled node, must see its CAS fail (CLH's
+    // tail counter; an ABA otherwise).
+    all.push(entry(
+        crate::AtomicGranularity(LockedCounter::<procshare_sync::ClhLock>::new(
+            3,
+            2,
+            Increment::Timed,
+        )),
+        false,
+    ));
+    all.push(entry(
+        crate::AtomicGranularity(LockedCounter::<procshare_sync::McsLock>::new(
+            3,
+            1,
+            Increment::Timed,
+        )),
+        false,
+    ));
     all
 }
