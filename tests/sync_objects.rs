@@ -721,6 +721,7 @@ fn condition_notify_is_not_swallowed_by_a_waiter_that_died() {
     })
     .unwrap();
     spin_until("the doomed child waits", || waiting_now(&cond) == 1);
+    let began = Instant::now();
     doomed.kill().unwrap();
     assert_eq!(join(&mut doomed), -libc::SIGKILL);
     let mut live = Process::spawn(|| {
@@ -731,6 +732,14 @@ fn condition_notify_is_not_swallowed_by_a_waiter_that_died() {
     })
     .unwrap();
     wait_until_blocked(&live);
+    // `notify` does not probe a waiter that began to wait in the current millisecond (the
+    // documented price of `Condition::waiter_alive`: such a waiter, killed at once, may
+    // swallow one notification). Kill, reap, fork and block can all fit in that
+    // millisecond, so let the clock pass it (a condition on time, not on the other
+    // process).
+    spin_until("the dead waiter is past the 1 ms grace", || {
+        began.elapsed() >= Duration::from_millis(2)
+    });
     cond.acquire().unwrap();
     let waiting = cond.waiting();
     let woke = cond.notify(1).unwrap();
@@ -1281,4 +1290,80 @@ fn two_threads_of_one_process_are_two_owners() {
         lock.release().unwrap();
         cond.release().unwrap();
     });
+}
+
+/// Exit code of the sibling in the next test that got `SyncError::ActionUnavailable`.
+const ACTION_UNAVAILABLE: i32 = 7;
+
+#[test]
+fn barrier_last_party_from_a_sibling_process_never_runs_its_own_action_in_place() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // A process forked *before* the barrier's action was registered has no such action: as
+    // the last party it must break the barrier with `ActionUnavailable`. That sibling
+    // inherits the same (empty) registration counters, so its own actions land at the
+    // same indices as the parent's and only the registering pid in the tag tells them
+    // apart. It must never run its own action in place of the parent's.
+    //
+    // The barrier lives in a region mapped before the fork (so at the same address in the
+    // sibling) and is written there after it; `published` (in the same region) tells the
+    // sibling it is there.
+    const BARRIER_BYTES: usize = 4096;
+    const _: () = assert!(std::mem::size_of::<Barrier>() <= BARRIER_BYTES);
+    const _: () = assert!(std::mem::align_of::<Barrier>() <= BARRIER_BYTES);
+    let region = procshare::Region::new(2 * BARRIER_BYTES).unwrap();
+    let slot = region.base().cast::<Barrier>();
+    // SAFETY: offset BARRIER_BYTES lies inside the 2 * BARRIER_BYTES region and is
+    // page-aligned; the zero-filled word is a valid AtomicU32 reached only atomically.
+    let published: &AtomicU32 = unsafe { &*region.base().add(BARRIER_BYTES).cast() };
+    let foreign_ran: &'static RawValue<u32> = Box::leak(Box::new(RawValue::new(0).unwrap()));
+    let own_ran: &'static RawValue<u32> = Box::leak(Box::new(RawValue::new(0).unwrap()));
+    let mut sibling = Process::spawn(|| {
+        // Its own actions, at the indices (and sequence numbers) the parent's next
+        // registrations get: 16 of them, in case other tests' threads register meanwhile.
+        for _ in 0..16 {
+            let mine = Barrier::with_action(2, || foreign_ran.store(1)).unwrap();
+            drop(mine);
+        }
+        let t0 = Instant::now();
+        while published.load(Ordering::Acquire) == 0 {
+            if t0.elapsed() > HANG {
+                exit(1);
+            }
+            std::thread::yield_now();
+        }
+        // SAFETY: the parent wrote a Barrier at `slot` before its Release store to
+        // `published`, which the Acquire load above read; the region is mapped MAP_SHARED
+        // at this address here too, and a Barrier is only ever used through `&`.
+        let barrier = unsafe { &*slot };
+        spin_until("the parent waits", || barrier.n_waiting() == 1);
+        match barrier.wait() {
+            Err(SyncError::ActionUnavailable) => exit(ACTION_UNAVAILABLE),
+            Err(SyncError::BrokenBarrier) => exit(BROKEN),
+            Ok(index) => exit(10 + index as i32),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    })
+    .unwrap();
+    let barrier = Barrier::with_action(2, || own_ran.store(1))
+        .unwrap()
+        .with_timeout(HANG);
+    // SAFETY: `slot` is page-aligned, inside the region, large enough (asserted above)
+    // and not yet used by anybody: the sibling reads it only after `published`.
+    unsafe { slot.write(barrier) };
+    published.store(1, Ordering::Release);
+    // SAFETY: written just above; only ever used through `&` from now on.
+    let barrier = unsafe { &*slot };
+    // The sibling arrives last, finds no action of the parent's, and breaks the barrier.
+    match barrier.wait() {
+        Err(SyncError::BrokenBarrier) => {}
+        other => panic!("the parent's wait should see a broken barrier, got {other:?}"),
+    }
+    assert_eq!(join(&mut sibling), ACTION_UNAVAILABLE);
+    assert_eq!(foreign_ran.load(), 0, "the sibling ran its own action");
+    assert_eq!(
+        own_ran.load(),
+        0,
+        "the sibling cannot run the parent's action"
+    );
+    assert!(barrier.is_broken());
 }
