@@ -1321,8 +1321,7 @@ fn barrier_last_party_from_a_sibling_process_never_runs_its_own_action_in_place(
         // Its own actions, at the indices (and sequence numbers) the parent's next
         // registrations get: 16 of them, in case other tests' threads register meanwhile.
         for _ in 0..16 {
-            let mine = Barrier::with_action(2, || foreign_ran.store(1)).unwrap();
-            drop(mine);
+            let _registered = Barrier::with_action(2, || foreign_ran.store(1)).unwrap();
         }
         let t0 = Instant::now();
         while published.load(Ordering::Acquire) == 0 {
