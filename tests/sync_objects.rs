@@ -32,6 +32,8 @@ const HOLDER_EXITED: i32 = 4;
 const RETURNED: i32 = 5;
 /// Exit code of a child whose timed wait ran out.
 const TIMED_OUT: i32 = 6;
+/// Exit code of a child that got `SyncError::ActionUnavailable`.
+const ACTION_UNAVAILABLE: i32 = 7;
 
 /// Yield until `cond()` holds; panic (never hang) if it takes longer than [`HANG`].
 fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
@@ -1292,15 +1294,12 @@ fn two_threads_of_one_process_are_two_owners() {
     });
 }
 
-/// Exit code of the sibling in the next test that got `SyncError::ActionUnavailable`.
-const ACTION_UNAVAILABLE: i32 = 7;
-
 #[test]
 fn barrier_last_party_from_a_sibling_process_never_runs_its_own_action_in_place() {
     use std::sync::atomic::{AtomicU32, Ordering};
     // A process forked *before* the barrier's action was registered has no such action: as
     // the last party it must break the barrier with `ActionUnavailable`. That sibling
-    // inherits the same (empty) registration counters, so its own actions land at the
+    // inherits the same registration counters, so its own actions land at the
     // same indices as the parent's and only the registering pid in the tag tells them
     // apart. It must never run its own action in place of the parent's.
     //
@@ -1323,13 +1322,9 @@ fn barrier_last_party_from_a_sibling_process_never_runs_its_own_action_in_place(
         for _ in 0..16 {
             let _registered = Barrier::with_action(2, || foreign_ran.store(1)).unwrap();
         }
-        let t0 = Instant::now();
-        while published.load(Ordering::Acquire) == 0 {
-            if t0.elapsed() > HANG {
-                exit(1);
-            }
-            std::thread::yield_now();
-        }
+        spin_until("the parent publishes the barrier", || {
+            published.load(Ordering::Acquire) != 0
+        });
         // SAFETY: the parent wrote a Barrier at `slot` before its Release store to
         // `published`, which the Acquire load above read; the region is mapped MAP_SHARED
         // at this address here too, and a Barrier is only ever used through `&`.
